@@ -1,0 +1,134 @@
+"""The one settings object. Nothing else in voicecast reads the environment.
+
+Every field can be set with a ``VOICECAST_`` environment variable; nested fields
+use ``__``, e.g. ``VOICECAST_QUEUE__BROKER_URL=redis://localhost:6379/0`` or
+``VOICECAST_STORAGE__BUCKET=renders``. With nothing set, voicecast runs embedded:
+SQLite and a local object-store folder under ``data_dir``, and a local pool of
+worker processes.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    return Path(base) / "voicecast"
+
+
+class QueueSettings(BaseModel):
+    """Celery broker. Setting ``broker_url`` switches to distributed mode."""
+
+    broker_url: str | None = None
+    #: Result backend for the few tasks whose answer the CLI waits on (voice enrollment).
+    result_backend: str | None = None
+    synth_queue: str = "synth"
+    assemble_queue: str = "assemble"
+    #: Seconds before an unacknowledged task of a dead worker is handed to another one.
+    #: Must exceed the longest task (one segment synthesis or one assembly).
+    visibility_timeout_s: int = 900
+    #: Retries for transient storage/broker errors, with exponential backoff.
+    max_retries: int = 5
+    retry_backoff_max_s: int = 60
+
+
+class StorageSettings(BaseModel):
+    """Object storage: S3 (AWS, MinIO, any compatible server) when ``bucket`` is set,
+    otherwise a local folder."""
+
+    bucket: str | None = None
+    endpoint_url: str | None = None
+    region: str = "us-east-1"
+    access_key_id: str | None = None
+    secret_access_key: str | None = None
+    prefix: str = ""
+    #: Local object-store folder (embedded mode); default ``data_dir/objects``.
+    local_dir: Path | None = None
+    presign_expiry_s: int = 7 * 24 * 3600
+
+
+class EngineSettings(BaseModel):
+    name: str = "kokoro"
+    #: onnxruntime intra-op threads per worker process; 0 = cores / worker processes.
+    threads: int = 0
+    #: onnxruntime execution providers in order of preference; empty = CUDA when
+    #: available, else CPU.
+    providers: list[str] = Field(default_factory=list)
+
+
+class FitSettings(BaseModel):
+    """How each line is fitted to its slot (see ``workers.fitting``)."""
+
+    #: Rates (natural length / slot length) that still sound natural.
+    comfortable_min: float = 0.8
+    comfortable_max: float = 1.25
+    #: Rates allowed when borrowing the gap before the next cue is not enough.
+    hard_min: float = 0.7
+    hard_max: float = 1.4
+    #: Range of the engine's own speed control; the residual is time-stretched.
+    engine_rate_min: float = 0.87
+    engine_rate_max: float = 1.15
+    #: Engine calls per segment at most (the first is at natural speed).
+    max_engine_calls: int = 2
+    #: Leading/trailing audio quieter than this (dBFS) is trimmed.
+    trim_db: float = -40.0
+
+
+class LoudnessSettings(BaseModel):
+    """Two-pass EBU R128 loudness normalisation of the assembled track."""
+
+    integrated_lufs: float = -16.0
+    true_peak_db: float = -1.5
+    lra: float = 11.0
+    sample_rate: int = 48000
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="VOICECAST_", env_nested_delimiter="__", extra="ignore"
+    )
+
+    data_dir: Path = Field(default_factory=_default_data_dir)
+    #: SQLAlchemy URL; default is a SQLite file in ``data_dir``.
+    database_url: str | None = None
+    #: Local worker processes in embedded mode; 0 = one per core.
+    workers: int = 0
+    queue: QueueSettings = Field(default_factory=QueueSettings)
+    storage: StorageSettings = Field(default_factory=StorageSettings)
+    engine: EngineSettings = Field(default_factory=EngineSettings)
+    fit: FitSettings = Field(default_factory=FitSettings)
+    loudness: LoudnessSettings = Field(default_factory=LoudnessSettings)
+
+    @property
+    def distributed(self) -> bool:
+        return bool(self.queue.broker_url)
+
+    @property
+    def db_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir / 'voicecast.db'}"
+
+    @property
+    def local_store_dir(self) -> Path:
+        return self.storage.local_dir or self.data_dir / "objects"
+
+    @property
+    def worker_count(self) -> int:
+        return self.workers or (os.cpu_count() or 1)
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.data_dir / "cache"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once from the environment."""
+    return Settings()

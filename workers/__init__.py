@@ -1,0 +1,1 @@
+"""The synthesis role: Celery app and thin tasks, engines, voices, fitting."""
