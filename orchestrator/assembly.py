@@ -1,0 +1,184 @@
+"""Assembly: place every rendered segment at its start time, normalise loudness,
+encode, and publish the output and the fit report.
+
+The timeline is built by ffmpeg's concat demuxer from a list of segment files
+and exact-length silences, so a job of thousands of segments is one input list,
+not a filter graph with thousands of inputs. Loudness is two-pass EBU R128
+``loudnorm`` (measure, then apply linearly with the measured values).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import re
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import ffmpeg  # ffmpeg-python: builds argument lists; voicecast.media runs them
+
+from voicecast.media import run_ffmpeg_stderr, run_stream
+from voicecast.settings import LoudnessSettings
+from workers.audio import pad_or_cut, read_wav, write_wav
+
+log = logging.getLogger(__name__)
+
+#: Output container/codec by file extension.
+OUTPUT_FORMATS: dict[str, dict[str, Any]] = {
+    ".wav": {"acodec": "pcm_s16le"},
+    ".flac": {"acodec": "flac"},
+    ".mp3": {"acodec": "libmp3lame", "audio_bitrate": "192k"},
+    ".m4a": {"acodec": "aac", "audio_bitrate": "192k", "movflags": "+faststart"},
+    ".aac": {"acodec": "aac", "audio_bitrate": "192k", "f": "adts"},
+}
+
+
+@dataclass(frozen=True)
+class Clip:
+    """One rendered segment to place: where it may start and how far it may run."""
+
+    idx: int
+    key: str
+    start_s: float
+    limit_s: float  # absolute time it must not pass (next cue start / track end)
+
+
+@dataclass(frozen=True)
+class Placement:
+    idx: int
+    key: str
+    start: int  # samples
+    limit: int  # samples: the clip is cut to end here at the latest
+
+
+def plan_timeline(clips: Sequence[Clip], sample_rate: int, total_s: float) -> tuple[list[Placement], int]:
+    """Sample positions for every clip, in order, none overlapping the next.
+
+    Raises ValueError when clips are out of order or start past the track end:
+    assembly must never guess.
+    """
+    total = round(total_s * sample_rate)
+    out: list[Placement] = []
+    ordered = sorted(clips, key=lambda c: (c.start_s, c.idx))
+    for i, c in enumerate(ordered):
+        start = round(c.start_s * sample_rate)
+        nxt = round(ordered[i + 1].start_s * sample_rate) if i + 1 < len(ordered) else total
+        limit = min(round(c.limit_s * sample_rate), nxt, total)
+        if start >= total:
+            raise ValueError(f"segment {c.idx + 1} starts at {c.start_s:.3f}s, past the track end")
+        if out and start < out[-1].start:
+            raise ValueError(f"segment {c.idx + 1} is out of order")
+        out.append(Placement(c.idx, c.key, start, max(limit, start)))
+    return out, total
+
+
+def _silence(path: Path, n: int, sr: int) -> Path:
+    import numpy as np
+
+    write_wav(path, np.zeros(n, np.float32), sr)
+    return path
+
+
+def build_timeline(
+    placements: Sequence[Placement], total: int, sample_rate: int,
+    fetch: Callable[[str, Path], None], workdir: Path,
+) -> tuple[Path, list[int]]:
+    """Write the whole track as one WAV; return it and the clip lengths placed.
+
+    Clips longer than their room are cut with a short fade (the fit already
+    flagged them as overflows); nothing ever overlaps the next clip.
+    """
+    entries: list[Path] = []
+    placed: list[int] = []
+    cursor = 0
+    for p in placements:
+        if p.start > cursor:
+            entries.append(_silence(workdir / f"gap{p.idx:06d}.wav", p.start - cursor, sample_rate))
+        clip = workdir / f"seg{p.idx:06d}.wav"
+        fetch(p.key, clip)
+        audio, sr = read_wav(clip)
+        if sr != sample_rate:
+            raise ValueError(f"segment {p.idx + 1} has sample rate {sr}, expected {sample_rate}")
+        room = p.limit - max(p.start, cursor)
+        if len(audio) > room:
+            write_wav(clip, pad_or_cut(audio, room), sample_rate)
+        n = min(len(audio), room)
+        placed.append(n)
+        entries.append(clip)
+        cursor = max(p.start, cursor) + n
+    if total > cursor:
+        entries.append(_silence(workdir / "tail.wav", total - cursor, sample_rate))
+    listing = workdir / "timeline.txt"
+    listing.write_text("".join(f"file '{e.name}'\n" for e in entries))
+    timeline = workdir / "timeline.wav"
+    stream = ffmpeg.input(str(listing), f="concat", safe=0).output(
+        str(timeline), acodec="pcm_s16le", ar=sample_rate, ac=1
+    )
+    run_stream(stream)
+    return timeline, placed
+
+
+def measure_loudness(path: Path, target: LoudnessSettings) -> dict[str, str]:
+    """Pass one of ``loudnorm``: the measured figures, as ffmpeg prints them."""
+    err = run_ffmpeg_stderr([
+        "-i", str(path), "-af",
+        f"loudnorm=I={target.integrated_lufs}:TP={target.true_peak_db}:LRA={target.lra}"
+        ":print_format=json",
+        "-f", "null", "-",
+    ])
+    match = re.search(r"\{[^{}]*\"input_i\"[^{}]*\}", err, re.S)
+    if not match:
+        raise RuntimeError("loudnorm printed no measurement")
+    data: dict[str, str] = json.loads(match.group(0))
+    return data
+
+
+def encode(
+    timeline: Path, out: Path, total_s: float, target: LoudnessSettings,
+    metadata: dict[str, str],
+) -> dict[str, str]:
+    """Pass two: normalise with the measured values and encode by ``out``'s extension."""
+    m = measure_loudness(timeline, target)
+    fmt = OUTPUT_FORMATS[out.suffix.lower()]
+    audio = ffmpeg.input(str(timeline)).audio.filter(
+        "loudnorm", I=target.integrated_lufs, TP=target.true_peak_db, LRA=target.lra,
+        measured_I=m["input_i"], measured_TP=m["input_tp"], measured_LRA=m["input_lra"],
+        measured_thresh=m["input_thresh"], offset=m["target_offset"], linear="true",
+    ).filter("aresample", target.sample_rate).filter("apad").filter("atrim", duration=total_s)
+    meta_args = {f"metadata:g:{i}": f"{k}={v}" for i, (k, v) in enumerate(metadata.items())}
+    stream = ffmpeg.output(audio, str(out), ac=1, ar=target.sample_rate, **fmt, **meta_args)
+    run_stream(stream)
+    return m
+
+
+def fit_report_rows(segments: Sequence[Any]) -> list[dict[str, Any]]:
+    rows = []
+    for s in segments:
+        rows.append({
+            "segment": s.idx + 1, "line": s.source_line, "start_s": round(s.start_s, 3),
+            "end_s": round(s.end_s, 3), "slot_s": round(s.end_s - s.start_s, 3),
+            "natural_s": s.natural_s, "target_s": s.target_s, "final_s": s.final_s,
+            "rate": s.rate, "engine_rate": s.engine_rate, "stretch": s.stretch,
+            "borrowed_s": s.borrowed_s, "overflow": bool(s.overflow), "overflow_s": s.overflow_s,
+            "error_ms": s.error_ms, "engine_calls": s.engine_calls, "cache_hit": bool(s.cache_hit),
+            "text": s.text,
+        })
+    return rows
+
+
+def fit_report_csv(rows: list[dict[str, Any]]) -> bytes:
+    buf = io.StringIO()
+    if rows:
+        w = csv.DictWriter(buf, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    return buf.getvalue().encode()
+
+
+def workdir() -> tempfile.TemporaryDirectory[str]:
+    return tempfile.TemporaryDirectory(prefix="voicecast-assemble-")

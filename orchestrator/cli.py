@@ -1,0 +1,308 @@
+"""The ``voicecast`` command line.
+
+User errors (``VoicecastError``) print one line naming the file, line or field
+and exit with status 2; nothing half-written is left at the output path.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import statistics
+import sys
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from voicecast.errors import InputError, JobError, VoicecastError
+from voicecast.settings import Settings, get_settings
+
+log = logging.getLogger("voicecast")
+err = Console(stderr=True)
+
+
+def _summary(settings: Settings, job_id: str, out: Path | None) -> dict[str, Any]:
+    from . import jobs
+    from .db import session_scope
+
+    with session_scope(settings) as s:
+        job = jobs.get_job(s, job_id)
+        segs = list(job.segments)
+        arts = {a.kind: a.url for a in job.artifacts}
+        errors = sorted(abs(g.error_ms) for g in segs if g.error_ms is not None)
+        rates = [g.rate for g in segs if g.rate is not None]
+        done = [g for g in segs if g.status == "done"]
+        return {
+            "job_id": job.id,
+            "status": job.status,
+            "error": job.error,
+            "input": job.input_name,
+            "output": str(out) if out and job.status == "done" else None,
+            "output_url": arts.get("output"),
+            "fit_report_url": arts.get("fit_report"),
+            "duration_s": job.duration_s,
+            "segments": len(segs),
+            "rendered": sum(1 for g in done if not g.cache_hit),
+            "reused": sum(1 for g in done if g.cache_hit),
+            "warnings": job.warnings,
+            "fit": {
+                "overflows": sum(1 for g in segs if g.overflow),
+                "borrowed": sum(1 for g in segs if (g.borrowed_s or 0) > 0),
+                "mean_rate": round(statistics.fmean(rates), 3) if rates else None,
+                "p50_error_ms": errors[len(errors) // 2] if errors else None,
+                "max_error_ms": errors[-1] if errors else None,
+            },
+        }
+
+
+def _print_summary(summary: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(summary, indent=2))
+        return
+    out = Console()
+    if summary["status"] == "done":
+        fit = summary["fit"]
+        out.print(f"[green]done[/] job {summary['job_id']}: {summary['segments']} segments "
+                  f"({summary['rendered']} rendered, {summary['reused']} reused), "
+                  f"{summary['duration_s']:.1f} s of audio")
+        out.print(f"  fit: mean rate {fit['mean_rate']}, {fit['borrowed']} borrowed gap time, "
+                  f"{fit['overflows']} overflowed, max error {fit['max_error_ms']} ms")
+        if summary["output"]:
+            out.print(f"  output: {summary['output']}")
+        out.print(f"  fit report: {summary['fit_report_url']}")
+        for w in summary["warnings"] or []:
+            out.print(f"  [yellow]warning[/]: {w}")
+    else:
+        out.print(f"job {summary['job_id']}: {summary['status']}"
+                  + (f" — {summary['error']}" if summary["error"] else ""))
+
+
+def _follow(settings: Settings, job_id: str, dispatcher: Any, quiet: bool) -> None:
+    """Drive/follow a job to the end, with a progress bar unless quiet."""
+    from . import jobs
+    from .db import session_scope
+
+    def snapshot() -> jobs.Progress:
+        with session_scope(settings) as s:
+            return jobs.progress(s, job_id)
+
+    if quiet:
+        dispatcher.drive(job_id, lambda: None)
+        return
+    first = snapshot()
+    with Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("segments · {task.fields[audio]} audio"), TimeElapsedColumn(),
+        TextColumn("ETA"), TimeRemainingColumn(), console=err, transient=False,
+    ) as bar:
+        task = bar.add_task("rendering", total=first.total, audio="0.0 s")
+
+        def tick() -> None:
+            p = snapshot()
+            desc = {"assembling": "assembling", "done": "done", "failed": "failed"}.get(
+                p.status, "rendering")
+            if p.status == "rendering" and p.done == p.total:
+                desc = "assembling"
+            bar.update(task, completed=p.done, description=desc,
+                       audio=f"{p.audio_s_done:.1f}/{p.audio_s_total:.1f} s")
+
+        dispatcher.drive(job_id, tick)
+
+
+def _finish(settings: Settings, job_id: str, out: Path | None, as_json: bool) -> int:
+    from . import service
+
+    summary = _summary(settings, job_id, None)
+    if summary["status"] == "done" and out is not None:
+        out = service.deliver(settings, job_id, out)
+    summary = _summary(settings, job_id, out)
+    _print_summary(summary, as_json)
+    if summary["status"] != "done":
+        if not as_json:
+            err.print(f"[red]error[/]: {summary['error']}")
+        return 1
+    return 0
+
+
+def cmd_render(args: argparse.Namespace, settings: Settings) -> int:
+    from . import service
+    from .db import ensure_schema
+    from .dispatch import dispatcher_for
+
+    ensure_schema(settings, auto_upgrade=not settings.distributed)
+    if args.detach and not settings.distributed:
+        raise VoicecastError("--detach needs distributed mode (set VOICECAST_QUEUE__BROKER_URL)",
+                             field="--detach")
+    inp, out = Path(args.input), Path(args.out)
+    options = {"duration": args.duration, "mode": "dub"}
+    job_id = service.create_job(settings, inp, out, options)
+    dispatcher = dispatcher_for(settings)
+    try:
+        with service.failing_job(settings, job_id):
+            service.check_output_path(out)
+            if not inp.is_file():
+                raise InputError("input file not found", file=inp)
+        specs = service.prepare_dub(settings, job_id, inp, args.voice, dispatcher, args.duration)
+        service.dispatch(settings, job_id, specs, dispatcher)
+        if args.detach:
+            print(job_id)
+            return 0
+        _follow(settings, job_id, dispatcher, quiet=args.json)
+    finally:
+        dispatcher.close()
+    return _finish(settings, job_id, out, args.json)
+
+
+def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
+    from .db import ensure_schema
+
+    ensure_schema(settings, auto_upgrade=False)
+    summary = _summary(settings, args.job, None)
+    _print_summary(summary, args.json)
+    return 0 if summary["status"] != "failed" else 1
+
+
+def cmd_wait(args: argparse.Namespace, settings: Settings) -> int:
+    from .dispatch import CeleryDispatcher
+
+    job_id = _job_id(settings, args.job)
+    _follow(settings, job_id, CeleryDispatcher(settings), quiet=args.json)
+    return _finish(settings, job_id, Path(args.out) if args.out else _job_out(settings, job_id),
+                   args.json)
+
+
+def cmd_resume(args: argparse.Namespace, settings: Settings) -> int:
+    from . import service
+    from .db import ensure_schema
+    from .dispatch import dispatcher_for
+
+    ensure_schema(settings, auto_upgrade=not settings.distributed)
+    job_id = _job_id(settings, args.job)
+    dispatcher = dispatcher_for(settings)
+    try:
+        what = service.resume(settings, job_id, dispatcher)
+        if not args.json:
+            err.print(f"job {job_id}: {what}")
+        if what != "done":
+            _follow(settings, job_id, dispatcher, quiet=args.json)
+    finally:
+        dispatcher.close()
+    return _finish(settings, job_id, _job_out(settings, job_id), args.json)
+
+
+def _job_id(settings: Settings, prefix: str) -> str:
+    from . import jobs
+    from .db import session_scope
+
+    with session_scope(settings) as s:
+        return jobs.get_job(s, prefix).id
+
+
+def _job_out(settings: Settings, job_id: str) -> Path | None:
+    from . import jobs
+    from .db import session_scope
+
+    with session_scope(settings) as s:
+        p = jobs.get_job(s, job_id).output_path
+    return Path(p) if p else None
+
+
+def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    if not settings.distributed:
+        raise VoicecastError("a worker needs a broker: set VOICECAST_QUEUE__BROKER_URL",
+                             field="queue.broker_url")
+    concurrency = args.concurrency or (os.cpu_count() or 1)
+    if args.queue == "synth" and not settings.engine.threads:
+        # Share the cores between the pool's processes instead of oversubscribing.
+        os.environ["VOICECAST_ENGINE__THREADS"] = str(max(1, (os.cpu_count() or 1) // concurrency))
+        get_settings.cache_clear()
+    from workers.celery_app import app
+
+    queue = {"synth": settings.queue.synth_queue, "assemble": settings.queue.assemble_queue}[args.queue]
+    argv = ["worker", "-Q", queue, "-c", str(concurrency), "--loglevel", args.loglevel, "-E",
+            "--without-gossip", "--without-mingle"]
+    if args.hostname:
+        argv += ["-n", args.hostname]
+    app.worker_main(argv)
+    return 0
+
+
+def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
+    from .db import current_revision, upgrade
+
+    upgrade(settings)
+    err.print(f"database at revision {current_revision(settings)}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="voicecast", description=__doc__.splitlines()[0] if __doc__ else None)
+    p.add_argument("-v", "--verbose", action="count", default=0)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    r = sub.add_parser("render", help="render a subtitle track into a dubbing track")
+    r.add_argument("input", help="subtitle file (.srt, .vtt, .ass)")
+    r.add_argument("--voice", required=True, help="reference recording (any audio) or enrolled voice name")
+    r.add_argument("--out", required=True, help="output file: .wav .m4a .aac .mp3 .flac")
+    r.add_argument("--duration", type=float, default=None,
+                   help="track length in seconds (default: the last cue's end)")
+    r.add_argument("--workers", type=int, default=None, help="local worker processes (embedded mode)")
+    r.add_argument("--json", action="store_true", help="print a JSON summary instead of progress")
+    r.add_argument("--detach", action="store_true", help="submit and print the job id (distributed)")
+    r.set_defaults(func=cmd_render)
+
+    for name, fn, hlp in (("status", cmd_status, "show a job"), ("wait", cmd_wait, "follow a job to its end"),
+                          ("resume", cmd_resume, "continue an interrupted or failed job")):
+        q = sub.add_parser(name, help=hlp)
+        q.add_argument("job", help="job id (or a unique prefix)")
+        q.add_argument("--json", action="store_true")
+        if name == "wait":
+            q.add_argument("--out", default=None, help="where to write the output (default: as rendered)")
+        q.set_defaults(func=fn)
+
+    w = sub.add_parser("worker", help="run a Celery worker (distributed mode)")
+    w.add_argument("--queue", choices=["synth", "assemble"], required=True)
+    w.add_argument("--concurrency", type=int, default=0)
+    w.add_argument("--hostname", default=None)
+    w.add_argument("--loglevel", default="INFO")
+    w.set_defaults(func=cmd_worker)
+
+    d = sub.add_parser("db", help="database schema")
+    d.add_argument("action", choices=["upgrade"])
+    d.set_defaults(func=cmd_db)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.WARNING - 10 * min(args.verbose, 2),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr,
+    )
+    settings = get_settings()
+    if getattr(args, "workers", None):
+        settings = settings.model_copy(update={"workers": args.workers})
+    try:
+        code: int = args.func(args, settings)
+        return code
+    except VoicecastError as e:
+        err.print(f"[red]error[/]: {e}", highlight=False)
+        return e.exit_code
+    except KeyboardInterrupt:
+        err.print("interrupted; continue with `voicecast resume JOB`")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,150 @@
+"""Dispatchers: where the work of a job runs.
+
+- :class:`EmbeddedDispatcher`: a pool of local worker processes running the
+  same task bodies as the Celery workers; this process records results and
+  assembles. Nothing to start.
+- :class:`CeleryDispatcher`: Redis-backed Celery queues (``synth`` for engine
+  work, ``assemble`` for recording and ffmpeg); this process only submits and
+  follows the job through the SQL store.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing as mp
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any
+
+from voicecast.errors import VoicecastError
+from voicecast.settings import Settings
+from workers import pool as worker_pool
+from workers.synth import SegmentSpec
+
+from . import jobs, service
+from .db import session_scope
+from .states import JobStatus
+
+log = logging.getLogger(__name__)
+
+TERMINAL = (JobStatus.DONE, JobStatus.FAILED)
+
+
+class EmbeddedDispatcher:
+    #: Times a dead pool is rebuilt before the job gives up.
+    MAX_POOL_RESTARTS = 3
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.processes = settings.worker_count
+        self._pool: ProcessPoolExecutor | None = None
+        self._futures: dict[Future[dict[str, Any]], SegmentSpec] = {}
+        self._assemble_due = False
+
+    def _get_pool(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            # spawn: children start clean (no inherited threads, locks or models).
+            self._pool = ProcessPoolExecutor(
+                max_workers=self.processes, mp_context=mp.get_context("spawn"),
+                initializer=worker_pool.init,
+                initargs=(self.settings.model_dump_json(), self.processes),
+            )
+        return self._pool
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    def enroll(self, ref_key: str, voice_id: str, version: int) -> dict[str, Any]:
+        return self._get_pool().submit(worker_pool.enroll, ref_key, voice_id, version).result()
+
+    def submit(self, job_id: str, specs: list[SegmentSpec]) -> None:
+        pool = self._get_pool()
+        for spec in specs:
+            self._futures[pool.submit(worker_pool.render, spec.to_dict())] = spec
+
+    def assemble(self, job_id: str) -> None:
+        self._assemble_due = True
+
+    def drive(self, job_id: str, tick: Callable[[], None]) -> None:
+        restarts = 0
+        while self._futures:
+            done, _ = wait(list(self._futures), return_when=FIRST_COMPLETED)
+            for fut in done:
+                spec = self._futures.pop(fut)
+                try:
+                    result = fut.result()
+                except BrokenProcessPool:
+                    # A worker process died (OOM, kill): rebuild the pool and
+                    # re-submit whatever had not finished; tasks are idempotent.
+                    restarts += 1
+                    lost = [spec, *self._futures.values()]
+                    self._futures.clear()
+                    self._pool = None
+                    if restarts > self.MAX_POOL_RESTARTS:
+                        raise
+                    log.warning("worker process died; re-submitting %d segments", len(lost))
+                    self.submit(job_id, lost)
+                    break
+                except Exception as e:
+                    reason = str(e) if isinstance(e, VoicecastError) else f"{type(e).__name__}: {e}"
+                    with session_scope(self.settings) as s:
+                        jobs.record_failure(s, job_id, spec.idx, reason)
+                    for other in self._futures:
+                        other.cancel()
+                    self._futures.clear()
+                    tick()
+                    return
+                with session_scope(self.settings) as s:
+                    if jobs.record_result(s, result):
+                        self._assemble_due = True
+                tick()
+        if self._assemble_due:
+            self._assemble_due = False
+            service.assemble(self.settings, job_id)
+        tick()
+
+
+class CeleryDispatcher:
+    def __init__(self, settings: Settings, poll_s: float = 0.5) -> None:
+        self.settings = settings
+        self.poll_s = poll_s
+
+    def enroll(self, ref_key: str, voice_id: str, version: int) -> dict[str, Any]:
+        from workers.tasks import enroll_reference
+
+        res = enroll_reference.apply_async(
+            (ref_key, voice_id, version), queue=self.settings.queue.synth_queue
+        )
+        answer: dict[str, Any] = res.get(timeout=self.settings.queue.visibility_timeout_s)
+        return answer
+
+    def submit(self, job_id: str, specs: list[SegmentSpec]) -> None:
+        from workers.tasks import synth_segment
+
+        for spec in specs:
+            synth_segment.apply_async((spec.to_dict(),), queue=self.settings.queue.synth_queue)
+
+    def assemble(self, job_id: str) -> None:
+        from .tasks import assemble_job
+
+        assemble_job.apply_async((job_id,), queue=self.settings.queue.assemble_queue)
+
+    def drive(self, job_id: str, tick: Callable[[], None]) -> None:
+        """Follow the job in the SQL store until it is done or failed."""
+        while True:
+            tick()
+            with session_scope(self.settings) as s:
+                if jobs.get_job(s, job_id).status in TERMINAL:
+                    return
+            time.sleep(self.poll_s)
+
+    def close(self) -> None:
+        pass
+
+
+def dispatcher_for(settings: Settings) -> EmbeddedDispatcher | CeleryDispatcher:
+    return CeleryDispatcher(settings) if settings.distributed else EmbeddedDispatcher(settings)

@@ -1,0 +1,158 @@
+"""Job store operations: the only code that changes job and segment rows.
+
+Completion is decided from recorded state: a job is ready to assemble when no
+segment is left undone, and exactly one caller wins the rendering->assembling
+transition (a conditional UPDATE), however many record the last segments.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from voicecast.errors import JobError
+
+from .models import Artifact, Job, Segment, utcnow
+from .states import JobStatus, SegmentStatus, check_job, check_segment
+
+FIT_FIELDS = (
+    "natural_s", "target_s", "final_s", "rate", "engine_rate", "stretch", "borrowed_s",
+    "overflow", "overflow_s", "error_ms", "engine_calls", "synth_s",
+)
+
+
+def new_job_id() -> str:
+    return uuid.uuid4().hex
+
+
+def get_job(session: Session, job_id: str) -> Job:
+    job = session.get(Job, job_id)
+    if job is None:
+        # Accept a unique prefix, as users copy short ids from the CLI.
+        matches = session.scalars(select(Job).where(Job.id.startswith(job_id)).limit(2)).all()
+        if len(matches) != 1:
+            raise JobError(f"no job {job_id!r}", field="job")
+        job = matches[0]
+    return job
+
+
+def set_job_status(job: Job, new: JobStatus, error: str | None = None) -> None:
+    check_job(job.status, new)
+    job.status = new
+    job.error = error
+    if new in (JobStatus.DONE, JobStatus.FAILED):
+        job.finished_at = utcnow()
+
+
+def fail_job(session: Session, job_id: str, reason: str) -> None:
+    job = get_job(session, job_id)
+    if job.status != JobStatus.FAILED and job.status != JobStatus.DONE:
+        set_job_status(job, JobStatus.FAILED, reason)
+
+
+def mark_queued(session: Session, job_id: str, idxs: list[int]) -> None:
+    for seg in session.scalars(
+        select(Segment).where(Segment.job_id == job_id, Segment.idx.in_(idxs))
+    ):
+        seg.status = check_segment(seg.status, SegmentStatus.QUEUED)
+        seg.attempts += 1
+
+
+def record_result(session: Session, result: dict[str, Any]) -> bool:
+    """Store one segment's result; True when this call made the job ready to assemble."""
+    seg = session.scalars(
+        select(Segment).where(Segment.job_id == result["job_id"], Segment.idx == result["idx"])
+    ).one_or_none()
+    if seg is None or seg.content_hash != result["content_hash"]:
+        return False  # a stale message for a segment that has since changed
+    seg.status = check_segment(seg.status, SegmentStatus.DONE)
+    seg.cache_hit = bool(result.get("hit"))
+    seg.error = None
+    for name in FIT_FIELDS:
+        if name in result:
+            setattr(seg, name, result[name])
+    session.flush()
+    return claim_assembly(session, seg.job_id)
+
+
+def record_failure(session: Session, job_id: str, idx: int, reason: str) -> None:
+    seg = session.scalars(
+        select(Segment).where(Segment.job_id == job_id, Segment.idx == idx)
+    ).one_or_none()
+    if seg is None or seg.status == SegmentStatus.DONE:
+        return
+    seg.status = check_segment(seg.status, SegmentStatus.FAILED)
+    seg.error = reason
+    fail_job(session, job_id, f"segment {idx + 1} (line {seg.source_line}): {reason}")
+
+
+def undone_count(session: Session, job_id: str) -> int:
+    return int(session.scalar(
+        select(func.count()).select_from(Segment).where(
+            Segment.job_id == job_id, Segment.status != SegmentStatus.DONE
+        )
+    ) or 0)
+
+
+def claim_assembly(session: Session, job_id: str) -> bool:
+    """rendering -> assembling, once, when every segment is done."""
+    if undone_count(session, job_id):
+        return False
+    res = session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.status == JobStatus.RENDERING)
+        .values(status=JobStatus.ASSEMBLING, updated_at=utcnow())
+    )
+    return bool(res.rowcount)  # type: ignore[attr-defined]
+
+
+def add_artifact(session: Session, job_id: str, kind: str, key: str, url: str | None,
+                 size: int | None) -> None:
+    existing = session.scalars(
+        select(Artifact).where(Artifact.job_id == job_id, Artifact.kind == kind)
+    ).one_or_none()
+    if existing is None:
+        session.add(Artifact(job_id=job_id, kind=kind, key=key, url=url, size_bytes=size))
+    else:
+        existing.key, existing.url, existing.size_bytes = key, url, size
+
+
+@dataclass
+class Progress:
+    job_id: str
+    status: str
+    total: int
+    done: int
+    failed: int
+    hits: int
+    audio_s_done: float
+    audio_s_total: float
+    error: str | None
+    overflows: int
+    output_url: str | None
+
+
+def progress(session: Session, job_id: str) -> Progress:
+    job = get_job(session, job_id)
+    segs = session.scalars(select(Segment).where(Segment.job_id == job.id)).all()
+    done = [s for s in segs if s.status == SegmentStatus.DONE]
+    out = session.scalars(
+        select(Artifact).where(Artifact.job_id == job.id, Artifact.kind == "output")
+    ).one_or_none()
+    return Progress(
+        job_id=job.id,
+        status=job.status,
+        total=len(segs),
+        done=len(done),
+        failed=sum(1 for s in segs if s.status == SegmentStatus.FAILED),
+        hits=sum(1 for s in done if s.cache_hit),
+        audio_s_done=sum(s.end_s - s.start_s for s in done),
+        audio_s_total=sum(s.end_s - s.start_s for s in segs),
+        error=job.error,
+        overflows=sum(1 for s in done if s.overflow),
+        output_url=out.url if out else None,
+    )

@@ -1,0 +1,137 @@
+"""SQL job store (SQLAlchemy 2): jobs, their segments, voices and artifacts.
+
+Works on SQLite and PostgreSQL; the schema is owned by the Alembic revisions in
+``migrations/`` (never ``create_all`` outside tests of pure mapping).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from .states import JobStatus, SegmentStatus
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Voice(Base):
+    __tablename__ = "voices"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    engine: Mapped[str] = mapped_column(String(64))
+    profile_key: Mapped[str] = mapped_column(String(500))
+    source_sha256: Mapped[str] = mapped_column(String(64), index=True)
+    consent: Mapped[str | None] = mapped_column(Text, nullable=True)
+    meta: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Job(Base):
+    __tablename__ = "jobs"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32), default="dub")
+    status: Mapped[str] = mapped_column(String(16), default=JobStatus.PENDING, index=True)
+    input_name: Mapped[str] = mapped_column(String(1000))
+    input_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    output_path: Mapped[str | None] = mapped_column(String(2000), nullable=True)
+    output_format: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    voice_id: Mapped[str | None] = mapped_column(ForeignKey("voices.id"), nullable=True)
+    options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    duration_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    warnings: Mapped[list[str]] = mapped_column(JSON, default=list)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+    segments: Mapped[list[Segment]] = relationship(
+        back_populates="job", order_by="Segment.idx", cascade="all, delete-orphan"
+    )
+    artifacts: Mapped[list[Artifact]] = relationship(
+        back_populates="job", cascade="all, delete-orphan"
+    )
+
+
+class Segment(Base):
+    __tablename__ = "segments"
+    __table_args__ = (UniqueConstraint("job_id", "idx", name="uq_segment_job_idx"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), index=True)
+    idx: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text)
+    speaker: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    emotion: Mapped[str] = mapped_column(String(32), default="neutral")
+    intensity: Mapped[float] = mapped_column(Float, default=0.0)
+    start_s: Mapped[float] = mapped_column(Float)
+    end_s: Mapped[float] = mapped_column(Float)
+    max_end_s: Mapped[float] = mapped_column(Float)
+    source_line: Mapped[int] = mapped_column(Integer, default=0)
+    content_hash: Mapped[str] = mapped_column(String(64), index=True)
+    status: Mapped[str] = mapped_column(String(16), default=SegmentStatus.PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    cache_hit: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    # Fit figures (seconds unless noted), filled when the segment is rendered.
+    natural_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    target_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    final_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    rate: Mapped[float | None] = mapped_column(Float, nullable=True)
+    engine_rate: Mapped[float | None] = mapped_column(Float, nullable=True)
+    stretch: Mapped[float | None] = mapped_column(Float, nullable=True)
+    borrowed_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    overflow: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    overflow_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    error_ms: Mapped[float | None] = mapped_column(Float, nullable=True)
+    engine_calls: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    synth_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
+
+    job: Mapped[Job] = relationship(back_populates="segments")
+
+    @property
+    def audio_key(self) -> str:
+        from voicecast.storage import segment_audio_key
+
+        return segment_audio_key(self.content_hash)
+
+
+class Artifact(Base):
+    __tablename__ = "artifacts"
+    __table_args__ = (UniqueConstraint("job_id", "kind", name="uq_artifact_job_kind"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    key: Mapped[str] = mapped_column(String(1000))
+    url: Mapped[str | None] = mapped_column(Text, nullable=True)
+    size_bytes: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    job: Mapped[Job] = relationship(back_populates="artifacts")

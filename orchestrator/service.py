@@ -1,0 +1,336 @@
+"""What a render is, step by step, independent of where the work runs.
+
+create job -> parse -> plan -> voice profile -> persist segments -> dispatch ->
+(record results) -> assemble -> deliver. Every user error on the way marks the
+job failed with its reason before it reaches the CLI.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Protocol
+
+from sqlalchemy import select
+
+from voicecast.errors import (
+    OutputError,
+    ReferenceAudioError,
+    TransientError,
+    VoicecastError,
+    VoiceError,
+)
+from voicecast.settings import Settings
+from voicecast.storage import (
+    get_store,
+    job_key,
+    reference_key,
+    segment_audio_key,
+    segment_result_key,
+    voice_profile_key,
+)
+from workers.synth import SegmentSpec
+
+from . import jobs
+from .assembly import OUTPUT_FORMATS
+from .db import session_scope
+from .models import Job, Segment, Voice
+from .states import JobStatus, SegmentStatus
+
+log = logging.getLogger(__name__)
+
+AUDIO_EXTS = {".wav", ".mp3", ".flac", ".m4a", ".aac", ".ogg", ".opus", ".webm", ".mp4", ".mkv",
+              ".aiff", ".aif", ".wma", ".mov"}
+
+
+class Dispatcher(Protocol):
+    """Where work runs: a local process pool (embedded) or Celery queues."""
+
+    def enroll(self, ref_key: str, voice_id: str, version: int) -> dict[str, Any]: ...
+    def submit(self, job_id: str, specs: list[SegmentSpec]) -> None: ...
+    def assemble(self, job_id: str) -> None: ...
+    def drive(self, job_id: str, tick: Callable[[], None]) -> None: ...
+
+
+def check_output_path(out: Path) -> None:
+    if out.suffix.lower() not in OUTPUT_FORMATS:
+        raise OutputError(
+            f"unsupported output format {out.suffix or '(none)'!r}; use one of "
+            + ", ".join(sorted(OUTPUT_FORMATS)), file=out,
+        )
+    parent = out.expanduser().resolve().parent
+    if not parent.is_dir():
+        raise OutputError(f"output folder {parent} does not exist", file=out)
+    if not os.access(parent, os.W_OK):
+        raise OutputError(f"output folder {parent} is not writable", file=out)
+
+
+def _sha256_file(path: Path) -> str | None:
+    try:
+        h = hashlib.sha256()
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+        return h.hexdigest()
+    except OSError:
+        return None
+
+
+def create_job(settings: Settings, input_path: Path, out: Path | None, options: dict[str, Any],
+               kind: str = "dub") -> str:
+    job_id = jobs.new_job_id()
+    with session_scope(settings) as s:
+        s.add(Job(
+            id=job_id, kind=kind, status=JobStatus.PENDING, input_name=str(input_path),
+            input_sha256=_sha256_file(input_path),
+            output_path=str(out.expanduser().resolve()) if out else None,
+            output_format=out.suffix.lower() if out else None, options=options,
+        ))
+    return job_id
+
+
+@contextmanager
+def failing_job(settings: Settings, job_id: str) -> Iterator[None]:
+    """Mark the job failed with the reason of any error raised inside."""
+    try:
+        yield
+    except VoicecastError as e:
+        with session_scope(settings) as s:
+            jobs.fail_job(s, job_id, str(e))
+        raise
+    except TransientError:
+        raise  # retried by the task; `resume` picks the job up if retries run out
+    except Exception as e:
+        with session_scope(settings) as s:
+            jobs.fail_job(s, job_id, f"internal error: {type(e).__name__}: {e}")
+        raise
+
+
+def resolve_voice(settings: Settings, voice: str, dispatcher: Dispatcher) -> Voice:
+    """A stored voice by name, or a profile made on the fly from a reference clip
+    (cached by the clip's hash, so the same clip is enrolled once)."""
+    path = Path(voice).expanduser()
+    if path.suffix.lower() in AUDIO_EXTS or os.sep in voice or path.exists():
+        return _voice_from_reference(settings, path, dispatcher)
+    with session_scope(settings) as s:
+        found = s.scalars(select(Voice).where(Voice.name == voice)).one_or_none()
+        if found is None:
+            names = s.scalars(select(Voice.name).order_by(Voice.name)).all()
+            raise VoiceError(
+                f"unknown voice {voice!r}; enrolled voices: {', '.join(names) or 'none'} "
+                "(or give the path of a reference recording)", field="--voice",
+            )
+        return found
+
+
+def _voice_from_reference(settings: Settings, path: Path, dispatcher: Dispatcher) -> Voice:
+    from workers.audio import to_wav_bytes
+    from workers.reference import load_reference
+
+    ref = load_reference(path)
+    voice_id = f"ref-{ref.sha256[:16]}"
+    store = get_store(settings)
+    with session_scope(settings) as s:
+        existing = s.get(Voice, voice_id)
+        if existing is not None and store.exists(existing.profile_key):
+            return existing
+    key = reference_key(ref.sha256)
+    if not store.exists(key):
+        store.put_bytes(key, to_wav_bytes(ref.audio, ref.sample_rate), content_type="audio/wav")
+    meta = dispatcher.enroll(key, voice_id, 1)
+    if "error" in meta:
+        raise ReferenceAudioError(meta["error"], file=path)
+    with session_scope(settings) as s:
+        v = s.get(Voice, voice_id) or Voice(id=voice_id, name=voice_id)
+        v.version = 1
+        v.engine = meta["engine"]
+        v.profile_key = meta["profile_key"]
+        v.source_sha256 = ref.sha256
+        v.meta = {k: meta[k] for k in ("method", "similarity", "ranking", "engine_version")}
+        v.meta["reference"] = {"file": path.name, "speech_s": round(ref.speech_s, 2),
+                               "peak_db": round(ref.peak_db, 1), "rms_db": round(ref.rms_db, 1)}
+        s.merge(v)
+    with session_scope(settings) as s:
+        got = s.get(Voice, voice_id)
+        assert got is not None
+        return got
+
+
+def engine_version(settings: Settings) -> str:
+    from workers.engines import engine_version as ev
+
+    return ev(settings.engine.name)
+
+
+def prepare_dub(settings: Settings, job_id: str, input_path: Path, voice: str,
+                dispatcher: Dispatcher, duration: float | None = None) -> list[SegmentSpec]:
+    """Parse, plan and persist a subtitle job; return the specs to dispatch."""
+    from workers.fitting import FitPolicy
+
+    from .planner import plan_cues, segment_hash
+    from .subtitles import parse_subtitles
+
+    with failing_job(settings, job_id):
+        cues = parse_subtitles(input_path)
+        plan = plan_cues(cues, source=str(input_path), track_end=duration)
+        v = resolve_voice(settings, voice, dispatcher)
+        fit = FitPolicy.from_settings(settings.fit).as_dict()
+        eng, eng_ver = settings.engine.name, engine_version(settings)
+        with session_scope(settings) as s:
+            job = jobs.get_job(s, job_id)
+            job.voice_id = v.id
+            job.duration_s = plan.duration
+            job.warnings = list(plan.warnings)
+            for seg in plan.segments:
+                s.add(Segment(
+                    job_id=job_id, idx=seg.idx, text=seg.text, speaker=seg.speaker,
+                    emotion=seg.emotion, intensity=seg.intensity, start_s=seg.start,
+                    end_s=seg.end, max_end_s=seg.max_end, source_line=seg.source_line,
+                    content_hash=segment_hash(seg, voice_id=v.id, voice_version=v.version,
+                                              engine=eng, engine_version=eng_ver, fit=fit),
+                ))
+            jobs.set_job_status(job, JobStatus.RENDERING)
+        return undone_specs(settings, job_id)
+
+
+def _spec(seg: Segment, voice_key: str) -> SegmentSpec:
+    return SegmentSpec(
+        job_id=seg.job_id, idx=seg.idx, text=seg.text, voice_key=voice_key,
+        slot_s=round(seg.end_s - seg.start_s, 6), max_s=round(seg.max_end_s - seg.start_s, 6),
+        content_hash=seg.content_hash, emotion=seg.emotion, intensity=seg.intensity,
+    )
+
+
+def undone_specs(settings: Settings, job_id: str) -> list[SegmentSpec]:
+    with session_scope(settings) as s:
+        job = jobs.get_job(s, job_id)
+        voice = s.get(Voice, job.voice_id) if job.voice_id else None
+        if voice is None:
+            raise VoiceError("job has no voice profile", field="voice")
+        key = voice_profile_key(voice.id, voice.version)
+        return [_spec(seg, key) for seg in job.segments if seg.status != SegmentStatus.DONE]
+
+
+def dispatch(settings: Settings, job_id: str, specs: list[SegmentSpec], dispatcher: Dispatcher) -> None:
+    with session_scope(settings) as s:
+        jobs.mark_queued(s, job_id, [sp.idx for sp in specs])
+    dispatcher.submit(job_id, specs)
+
+
+def resume(settings: Settings, job_id: str, dispatcher: Dispatcher) -> str:
+    """Continue a job from its recorded state; returns what was done.
+
+    Segments whose result is already in storage are recorded as hits (a worker
+    finished them but the orchestrator never heard); the rest are dispatched
+    again, and assembly runs once everything is done.
+    """
+    store = get_store(settings)
+    with session_scope(settings) as s:
+        job = jobs.get_job(s, job_id)
+        job_id = job.id
+        if job.status == JobStatus.DONE:
+            return "done"
+        if job.status == JobStatus.PENDING:
+            raise VoicecastError(
+                "job was never planned (it failed before its segments were stored); "
+                "render it again", field="job",
+            )
+        if job.status != JobStatus.RENDERING:
+            jobs.set_job_status(job, JobStatus.RENDERING)
+        for seg in job.segments:
+            if seg.status != SegmentStatus.DONE and store.exists(segment_result_key(seg.content_hash)) \
+                    and store.exists(segment_audio_key(seg.content_hash)):
+                rec = json.loads(store.get_bytes(segment_result_key(seg.content_hash)))
+                rec.update(job_id=job_id, idx=seg.idx, hit=True)
+                if seg.status == SegmentStatus.FAILED:
+                    seg.status = SegmentStatus.QUEUED
+                jobs.record_result(s, rec)
+        ready = jobs.claim_assembly(s, job_id)
+    if ready:
+        dispatcher.assemble(job_id)
+        return "assembling"
+    specs = undone_specs(settings, job_id)
+    dispatch(settings, job_id, specs, dispatcher)
+    return f"dispatched {len(specs)} segments"
+
+
+def assemble(settings: Settings, job_id: str) -> None:
+    """Build, normalise, encode and publish a job's output (the ``assemble`` task body)."""
+    from workers.engines import engine_sample_rate
+
+    from . import assembly
+
+    store = get_store(settings)
+    with session_scope(settings) as s:
+        job = jobs.get_job(s, job_id)
+        if job.status == JobStatus.DONE:
+            return
+        if job.status != JobStatus.ASSEMBLING:
+            raise VoicecastError(f"job {job_id} is {job.status}, not ready to assemble", field="job")
+        segs = list(job.segments)
+        voice = s.get(Voice, job.voice_id) if job.voice_id else None
+        ext = job.output_format or ".wav"
+        total = float(job.duration_s or 0.0)
+    with failing_job(settings, job_id):
+        # Every input present and in order before ffmpeg starts.
+        missing = [g.idx + 1 for g in segs if g.status != SegmentStatus.DONE
+                   or not store.exists(g.audio_key)]
+        if missing:
+            raise VoicecastError(f"segments missing before assembly: {missing[:20]}", field="job")
+        sr = engine_sample_rate(settings.engine.name)
+        clips = [assembly.Clip(g.idx, g.audio_key, g.start_s, g.max_end_s) for g in segs]
+        placements, total_samples = assembly.plan_timeline(clips, sr, total)
+        meta = {
+            "title": Path(job.input_name).stem,
+            "comment": "Synthetic speech generated by voicecast"
+                       + (f"; voice profile {voice.name} v{voice.version}" if voice else ""),
+            "encoded_by": "voicecast",
+        }
+        with assembly.workdir() as tmp:
+            wd = Path(tmp)
+            timeline, _placed = assembly.build_timeline(placements, total_samples, sr,
+                                                        store.get_file, wd)
+            out = wd / f"output{ext}"
+            loud = assembly.encode(timeline, out, total, settings.loudness, meta)
+            out_key = job_key(job_id, f"output{ext}")
+            store.put_file(out_key, out)
+            rows = assembly.fit_report_rows(segs)
+            report = {"job_id": job_id, "input": job.input_name, "duration_s": total,
+                      "loudness_measured": loud, "segments": rows}
+            store.put_bytes(job_key(job_id, "fit-report.json"), json.dumps(report, indent=1).encode(),
+                            content_type="application/json")
+            store.put_bytes(job_key(job_id, "fit-report.csv"), assembly.fit_report_csv(rows),
+                            content_type="text/csv")
+        with session_scope(settings) as s:
+            jobs.add_artifact(s, job_id, "output", out_key, store.url(out_key), store.size(out_key))
+            for kind, name in (("fit_report", "fit-report.json"), ("fit_report_csv", "fit-report.csv")):
+                k = job_key(job_id, name)
+                jobs.add_artifact(s, job_id, kind, k, store.url(k), store.size(k))
+            jobs.set_job_status(jobs.get_job(s, job_id), JobStatus.DONE)
+
+
+def deliver(settings: Settings, job_id: str, out: Path | None = None) -> Path:
+    """Copy a finished job's output to ``out`` (default: the path given at render)."""
+    store = get_store(settings)
+    with session_scope(settings) as s:
+        job = jobs.get_job(s, job_id)
+        art = next((a for a in job.artifacts if a.kind == "output"), None)
+        if job.status != JobStatus.DONE or art is None:
+            raise VoicecastError(f"job {job.id} is {job.status}; no output yet", field="job")
+        dest = Path(out or job.output_path or Path(art.key).name).expanduser()
+        key = art.key
+    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
+    os.close(fd)
+    try:
+        store.get_file(key, Path(tmp))
+        os.replace(tmp, dest)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    return dest
+

@@ -1,0 +1,62 @@
+"""Job and segment status: one state machine, every transition checked here.
+
+::
+
+    job:      pending -> rendering -> assembling -> done
+                 \\____________\\____________\\-----> failed
+              failed/rendering/assembling -> rendering   (resume)
+    segment:  pending -> queued -> done
+                   \\________\\-----> failed -> queued    (resume)
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class JobStatus(StrEnum):
+    PENDING = "pending"
+    RENDERING = "rendering"
+    ASSEMBLING = "assembling"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class SegmentStatus(StrEnum):
+    PENDING = "pending"
+    QUEUED = "queued"
+    DONE = "done"
+    FAILED = "failed"
+
+
+JOB_TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
+    JobStatus.PENDING: frozenset({JobStatus.RENDERING, JobStatus.FAILED}),
+    JobStatus.RENDERING: frozenset({JobStatus.ASSEMBLING, JobStatus.FAILED, JobStatus.RENDERING}),
+    JobStatus.ASSEMBLING: frozenset({JobStatus.DONE, JobStatus.FAILED, JobStatus.RENDERING}),
+    JobStatus.FAILED: frozenset({JobStatus.RENDERING}),
+    JobStatus.DONE: frozenset(),
+}
+
+SEGMENT_TRANSITIONS: dict[SegmentStatus, frozenset[SegmentStatus]] = {
+    SegmentStatus.PENDING: frozenset({SegmentStatus.QUEUED, SegmentStatus.DONE, SegmentStatus.FAILED}),
+    SegmentStatus.QUEUED: frozenset({SegmentStatus.QUEUED, SegmentStatus.DONE, SegmentStatus.FAILED}),
+    SegmentStatus.FAILED: frozenset({SegmentStatus.QUEUED, SegmentStatus.DONE}),
+    # A duplicate delivery after a worker died may report a done segment again.
+    SegmentStatus.DONE: frozenset({SegmentStatus.DONE}),
+}
+
+
+class InvalidTransition(RuntimeError):
+    pass
+
+
+def check_job(old: str, new: JobStatus) -> JobStatus:
+    if new not in JOB_TRANSITIONS[JobStatus(old)]:
+        raise InvalidTransition(f"job cannot go from {old} to {new}")
+    return new
+
+
+def check_segment(old: str, new: SegmentStatus) -> SegmentStatus:
+    if new not in SEGMENT_TRANSITIONS[SegmentStatus(old)]:
+        raise InvalidTransition(f"segment cannot go from {old} to {new}")
+    return new

@@ -1,0 +1,45 @@
+"""Embedded mode's local worker processes: the same task bodies, no broker.
+
+Each process gets the orchestrator's settings once (as JSON) and then runs
+:func:`workers.synth.render_segment` / :func:`workers.voices.enroll_reference`
+exactly as the Celery tasks do.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from voicecast.settings import Settings
+from voicecast.storage import get_store
+
+_settings: Settings | None = None
+
+
+def init(settings_json: str, processes: int) -> None:
+    global _settings
+    s = Settings.model_validate_json(settings_json)
+    if s.engine.threads <= 0:
+        # Share the cores between the processes instead of oversubscribing them.
+        s.engine.threads = max(1, (os.cpu_count() or 1) // max(1, processes))
+    _settings = s
+
+
+def _ready() -> Settings:
+    if _settings is None:
+        raise RuntimeError("worker pool process was not initialised")
+    return _settings
+
+
+def render(spec: dict[str, Any]) -> dict[str, Any]:
+    from .synth import SegmentSpec, render_segment
+
+    s = _ready()
+    return render_segment(SegmentSpec.from_dict(spec), store=get_store(s), settings=s)
+
+
+def enroll(ref_key: str, voice_id: str, version: int) -> dict[str, Any]:
+    from .voices import enroll_reference
+
+    s = _ready()
+    return enroll_reference(ref_key, voice_id, version, store=get_store(s), settings=s)

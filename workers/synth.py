@@ -1,0 +1,106 @@
+"""Render one segment: voice style -> engine -> fit to slot -> object storage.
+
+This is the body of the ``synth`` task, and what the embedded pool runs. It is
+idempotent: the result lives under keys derived from the segment's content
+hash, and a segment whose result object exists is a storage hit, not re-rendered.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import time
+from collections import OrderedDict
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from voicecast.settings import Settings
+from voicecast.storage import ObjectStore, segment_audio_key, segment_result_key
+
+from .audio import to_wav_bytes
+from .engines import SynthesisRequest, get_engine
+from .fitting import FitPolicy, fit_to_slot
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SegmentSpec:
+    """The small immutable message a synthesis task carries."""
+
+    job_id: str
+    idx: int
+    text: str
+    voice_key: str
+    slot_s: float
+    max_s: float
+    content_hash: str
+    emotion: str = "neutral"
+    intensity: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> SegmentSpec:
+        return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
+
+
+_styles: OrderedDict[str, np.ndarray] = OrderedDict()
+
+
+def load_style(store: ObjectStore, key: str) -> np.ndarray:
+    """A voice profile's style pack, cached per process (a job reuses one voice)."""
+    if key in _styles:
+        _styles.move_to_end(key)
+        return _styles[key]
+    with np.load(io.BytesIO(store.get_bytes(key))) as npz:
+        style = np.asarray(npz["style"], dtype=np.float32)
+    _styles[key] = style
+    while len(_styles) > 16:
+        _styles.popitem(last=False)
+    return style
+
+
+def render_segment(spec: SegmentSpec, *, store: ObjectStore, settings: Settings) -> dict[str, Any]:
+    """Render (or find) the audio of one segment; return its small result record."""
+    audio_key = segment_audio_key(spec.content_hash)
+    result_key = segment_result_key(spec.content_hash)
+    if store.exists(result_key) and store.exists(audio_key):
+        record = json.loads(store.get_bytes(result_key))
+        record.update(job_id=spec.job_id, idx=spec.idx, hit=True)
+        return dict(record)
+
+    engine = get_engine(settings.engine.name, settings.engine)
+    style = load_style(store, spec.voice_key)
+    sr = engine.capabilities.sample_rate
+    t0 = time.perf_counter()
+
+    def synth(speed: float) -> np.ndarray:
+        req = SynthesisRequest(
+            text=spec.text, style=style, speed=speed, emotion=spec.emotion,
+            intensity=spec.intensity,
+        )
+        return engine.synthesize(req).audio
+
+    fit = fit_to_slot(synth, sr, spec.slot_s, spec.max_s, FitPolicy.from_settings(settings.fit))
+    synth_s = time.perf_counter() - t0
+    record: dict[str, Any] = {
+        "content_hash": spec.content_hash,
+        "audio_key": audio_key,
+        "sample_rate": sr,
+        "samples": int(len(fit.audio)),
+        "engine": engine.name,
+        "engine_version": engine.version,
+        **fit.report(),
+        "synth_s": round(synth_s, 3),
+    }
+    # Audio first, then the record: the record's presence marks the segment done.
+    store.put_bytes(audio_key, to_wav_bytes(fit.audio, sr), content_type="audio/wav")
+    store.put_bytes(result_key, json.dumps(record).encode(), content_type="application/json")
+    record.update(job_id=spec.job_id, idx=spec.idx, hit=False)
+    log.info("segment %s/%d rendered in %.2fs", spec.job_id, spec.idx, synth_s)
+    return record

@@ -1,0 +1,52 @@
+"""Synthesis-side Celery tasks: thin adapters over pure functions.
+
+Messages carry small specs (ids, keys, text, numbers), never audio. Importing
+this module loads no model: engines load lazily on first use in each process.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from voicecast.errors import VoicecastError
+from voicecast.settings import get_settings
+from voicecast.storage import get_store
+
+from .celery_app import app, voicecast_task
+
+_q = get_settings().queue
+
+
+def _notify(task: str, *args: Any) -> None:
+    """Tell the orchestrator side (``assemble`` queue), which owns the SQL store."""
+    app.send_task(task, args=list(args), queue=_q.assemble_queue)
+
+
+class _SynthTask(app.Task):  # type: ignore[name-defined,misc]
+    def on_failure(self, exc, task_id, args, kwargs, einfo):  # type: ignore[no-untyped-def]
+        # Called once the task has finally failed (not on retries).
+        spec = args[0] if args else kwargs.get("spec", {})
+        reason = str(exc) if isinstance(exc, VoicecastError) else f"{type(exc).__name__}: {exc}"
+        _notify("voicecast.segment_failed", spec.get("job_id"), spec.get("idx"), reason)
+
+
+@voicecast_task("voicecast.synth_segment", queue=_q.synth_queue, base=_SynthTask)
+def synth_segment(self: Any, spec: dict[str, Any]) -> dict[str, Any]:
+    from .synth import SegmentSpec, render_segment
+
+    settings = get_settings()
+    result = render_segment(SegmentSpec.from_dict(spec), store=get_store(settings), settings=settings)
+    _notify("voicecast.record_segment", result)
+    return result
+
+
+@voicecast_task("voicecast.enroll_reference", queue=_q.synth_queue, ignore_result=False)
+def enroll_reference(self: Any, ref_key: str, voice_id: str, version: int) -> dict[str, Any]:
+    """Answer goes back through the result backend: the CLI waits for it."""
+    from .voices import enroll_reference as enroll
+
+    settings = get_settings()
+    try:
+        return enroll(ref_key, voice_id, version, store=get_store(settings), settings=settings)
+    except VoicecastError as e:  # a user error is an answer, not a crash
+        return {"error": str(e)}
