@@ -1,0 +1,1 @@
+"""The control role: parsing, planning, job store, dispatch, assembly, CLI."""

@@ -1,0 +1,368 @@
+"""Cues into a plan: the timeline of segments a dubbing job will render.
+
+Text cleaning (:func:`clean_text`)
+----------------------------------
+Subtitles are written to be read; the planner keeps only what is to be spoken.
+In order:
+
+1. ASS override and comment blocks (``{\\an8}``, ``{\\i1}``, ``{note}``) are
+   removed; ``\\N`` and ``\\n`` become line breaks and ``\\h`` a space.
+2. HTML-like tags are removed: ``<i>``, ``<b>``, ``<u>``, ``<font ...>``,
+   WebVTT ``<v Name>``, ``<c.class>``, ``<lang en>``, ``<ruby>`` and inline
+   timestamps such as ``<00:00:01.000>``; the text inside them stays.
+   HTML entities (``&amp;``, ``&nbsp;``) are decoded afterwards, so an escaped
+   ``&lt;i&gt;`` stays as literal text.
+3. Any line containing a music note (``♪ ♫ ♬ ♩``) is lyrics or a music cue
+   and is removed whole.
+4. Sound descriptions for the deaf and hard of hearing are removed: any
+   ``[...]`` or ``(...)`` span, also across line breaks and nested. Spoken
+   words in parentheses are lost too; that is the usual SDH convention and the
+   safer side for a dub (reading "(door slams)" aloud is worse).
+5. Leading dialogue dashes (``-``, ``–``, ``—``) are dropped from each line,
+   unless followed by a digit (``-5 degrees``), so ``- Hi`` / ``- Hello``
+   becomes ``Hi Hello``.
+6. Lines are joined with a single space (a line-final hyphen is not treated
+   as a hyphenation break), whitespace is collapsed, spaces left before
+   punctuation by removed spans are closed up and stray leading ``, ; :`` are
+   dropped.
+7. Text with no letter or digit left (``...``, ``-``) is empty. A cue whose
+   text is empty is dropped from the plan with a warning.
+
+Overlap rule (:func:`plan_cues`)
+--------------------------------
+After cleaning and a stable sort by start time, cues are taken in order and
+compared with the segment built so far (the previous one):
+
+* **Simultaneous cues** — starting within 10 ms of the previous segment's start
+  — are merged into that segment: texts joined in order, the slot extended to
+  the later end. (Subtitle files split two-line captions or two speakers'
+  lines this way; one voice speaks them in order.) If the speakers differ, the
+  first one is kept and a warning says so.
+* **Overlapping cues** — starting before the previous segment ends — clip the
+  previous segment's slot to end where the later cue starts, with a warning
+  naming both cues' source lines. If that would leave the earlier slot shorter
+  than 0.25 s, the earlier text is merged into the later cue instead: one
+  segment from the earlier start to the later of both ends, texts in order,
+  spoken by the later cue's speaker if it has one (warning too).
+  A cue that starts and ends inside the previous one still clips it at its
+  start: the earlier line's remaining time is given up rather than spoken
+  over.
+
+After this, segments never overlap, and each one's ``max_end`` (the latest it
+may borrow up to when its speech runs long) is the next segment's start, or
+the track duration for the last.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+import math
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from orchestrator.subtitles import Cue
+from voicecast.errors import InputError
+
+__all__ = [
+    "HASH_SCHEMA_VERSION",
+    "MERGE_WINDOW_S",
+    "MIN_CLIPPED_SLOT_S",
+    "Plan",
+    "PlannedSegment",
+    "clean_text",
+    "plan_cues",
+    "segment_hash",
+]
+
+#: Cues starting within this many seconds of each other are one segment.
+MERGE_WINDOW_S = 0.010
+#: A slot clipped shorter than this is merged into the cue that clipped it.
+MIN_CLIPPED_SLOT_S = 0.25
+#: Bumped whenever :func:`segment_hash`'s payload changes meaning.
+HASH_SCHEMA_VERSION = 1
+
+# --------------------------------------------------------------------------- cleaning
+
+_ASS_BLOCK = re.compile(r"\{[^{}]*\}")
+_TAG = re.compile(r"</?(?:[A-Za-z][^<>]*|\d[\d:.]*)>")
+_MUSIC = re.compile(r"[♪♫♬♩]")
+_SDH_SPAN = re.compile(r"\[[^\[\]]*\]|\([^()]*\)")
+_LEAD_DASH = re.compile(r"^[-‐‑–—]+\s*(?!\d)")
+_SPACE_BEFORE_PUNCT = re.compile(r"\s+([,.;:!?…])")
+_WS = re.compile(r"\s+")
+_SPEAKABLE = re.compile(r"[^\W_]")
+
+
+def clean_text(raw: str) -> str:
+    """Return the words of a cue to be spoken, on one line ('' if none).
+
+    See the module docstring for the rules, in the order they apply.
+    """
+    text = _ASS_BLOCK.sub("", raw)
+    text = text.replace("\\N", "\n").replace("\\n", "\n").replace("\\h", " ")
+    text = _TAG.sub("", text)
+    text = html.unescape(text).replace("\r", "\n")
+    lines = [ln for ln in text.split("\n") if not _MUSIC.search(ln)]
+    text = "\n".join(lines)
+    # Repeat so nested spans ("[man (whispering)]") go from the inside out.
+    while True:
+        stripped = _SDH_SPAN.sub(" ", text)
+        if stripped == text:
+            break
+        text = stripped
+    lines = [_LEAD_DASH.sub("", ln.strip()) for ln in text.split("\n")]
+    text = _WS.sub(" ", " ".join(ln for ln in lines if ln)).strip()
+    text = _SPACE_BEFORE_PUNCT.sub(r"\1", text).lstrip(",;: ")
+    return text if _SPEAKABLE.search(text) else ""
+
+
+# --------------------------------------------------------------------------- plan
+
+
+@dataclass(frozen=True)
+class PlannedSegment:
+    """One line to render: clean text in a time slot on the track.
+
+    ``idx`` is the 0-based position in the plan; the slot is ``[start, end)``
+    in seconds; ``max_end`` is the latest the line may run to by borrowing the
+    gap after it (the next segment's start, or the track end), never less than
+    ``end``. ``source_line`` is the first contributing cue's line in the
+    subtitle file and ``cue_indices`` the 1-based file positions of all cues
+    merged into it.
+    """
+
+    idx: int
+    text: str
+    start: float
+    end: float
+    max_end: float
+    speaker: str | None = None
+    emotion: str = "neutral"
+    intensity: float = 0.0
+    source_line: int = 0
+    cue_indices: tuple[int, ...] = ()
+
+    @property
+    def slot(self) -> float:
+        """Length of the slot in seconds."""
+        return self.end - self.start
+
+
+@dataclass
+class Plan:
+    """The segments of a track in time order, what the planner had to change, and
+    the track's duration in seconds."""
+
+    segments: list[PlannedSegment]
+    warnings: list[str] = field(default_factory=list)
+    duration: float = 0.0
+
+
+@dataclass
+class _Group:
+    """A segment under construction (mutable while overlaps are resolved)."""
+
+    start: float
+    end: float
+    texts: list[str]
+    speaker: str | None
+    line: int
+    indices: list[int]
+
+    def absorb(self, other: _Group) -> None:
+        self.start = min(self.start, other.start)
+        self.end = max(self.end, other.end)
+        self.texts.extend(other.texts)
+        self.indices.extend(other.indices)
+        if self.speaker is None:
+            self.speaker = other.speaker
+
+
+def _where(cue_line: int, index: int) -> str:
+    return f"line {cue_line}" if cue_line else f"cue {index}"
+
+
+def plan_cues(cues: Sequence[Cue], *, source: str, track_end: float | None = None) -> Plan:
+    """Turn parsed cues into a plan of non-overlapping segments.
+
+    Cleans each cue's text (:func:`clean_text`), drops cues left empty (one
+    warning with their count), sorts by start (stable) and resolves overlaps by
+    the rule in the module docstring. The track lasts ``track_end`` seconds if
+    given (e.g. the video's length), else until the last cue ends.
+
+    Raises :class:`~voicecast.errors.InputError` for a spoken cue whose end is
+    not after its start (naming its line), a ``track_end`` before the last
+    spoken cue ends (naming the field ``duration``), or no speakable text at
+    all (naming ``source``).
+    """
+    groups: list[_Group] = []
+    dropped: list[Cue] = []
+    timeline_end = 0.0
+    for cue in cues:
+        if math.isfinite(cue.end):
+            timeline_end = max(timeline_end, cue.end)
+        text = clean_text(cue.text)
+        if not text:
+            dropped.append(cue)
+            continue
+        if not (math.isfinite(cue.start) and math.isfinite(cue.end)) or cue.start < 0:
+            raise InputError(
+                f"cue {cue.index} has an invalid time ({cue.start} --> {cue.end})",
+                file=source,
+                line=cue.line or None,
+            )
+        if cue.end <= cue.start:
+            raise InputError(
+                f"cue {cue.index} has zero or negative length "
+                f"({_fmt_time(cue.start)} --> {_fmt_time(cue.end)})",
+                file=source,
+                line=cue.line or None,
+            )
+        groups.append(_Group(cue.start, cue.end, [text], cue.speaker, cue.line, [cue.index]))
+
+    warnings: list[str] = []
+    if dropped:
+        shown = ", ".join(_where(c.line, c.index) for c in dropped[:10])
+        more = f" and {len(dropped) - 10} more" if len(dropped) > 10 else ""
+        warnings.append(
+            f"{source}: dropped {len(dropped)} cue(s) with no speakable text "
+            f"(empty, sound descriptions or music): {shown}{more}"
+        )
+    if not groups:
+        raise InputError(
+            f"no speakable text: all {len(dropped)} cue(s) are empty, sound descriptions or music",
+            file=source,
+        )
+
+    groups.sort(key=lambda g: g.start)  # stable: equal starts keep file order
+    resolved: list[_Group] = []
+    for g in groups:
+        prev = resolved[-1] if resolved else None
+        if prev is None:
+            resolved.append(g)
+            continue
+        here, there = _where(prev.line, prev.indices[0]), _where(g.line, g.indices[0])
+        # The epsilon keeps "exactly 10 ms apart" inside the window despite float error.
+        if g.start - prev.start <= MERGE_WINDOW_S + 1e-9:
+            if g.speaker is not None and prev.speaker is not None and g.speaker != prev.speaker:
+                warnings.append(
+                    f"{source}: cues at {here} ({prev.speaker}) and {there} ({g.speaker}) "
+                    f"start together; merged and spoken by {prev.speaker}"
+                )
+            else:
+                warnings.append(
+                    f"{source}: cues at {here} and {there} start together; merged into one line"
+                )
+            prev.absorb(g)
+        elif g.start < prev.end:
+            if g.start - prev.start >= MIN_CLIPPED_SLOT_S:
+                warnings.append(
+                    f"{source}: cue at {here} overlaps the cue at {there}; "
+                    f"its slot now ends at {_fmt_time(g.start)} instead of {_fmt_time(prev.end)}"
+                )
+                prev.end = g.start
+                resolved.append(g)
+            else:
+                warnings.append(
+                    f"{source}: cue at {here} overlaps the cue at {there} and would keep only "
+                    f"{g.start - prev.start:.3f} s; merged its text into the later cue"
+                )
+                # Earliest start, latest end, texts in order; the later cue is
+                # the one really spoken here, so its speaker wins.
+                later_speaker = g.speaker
+                prev.absorb(g)
+                prev.speaker = later_speaker or prev.speaker
+        else:
+            resolved.append(g)
+
+    last_end = max(g.end for g in resolved)
+    if track_end is not None:
+        if not math.isfinite(track_end) or track_end + 1e-6 < last_end:
+            raise InputError(
+                f"track duration {track_end} s ends before the last spoken cue "
+                f"(ends at {_fmt_time(last_end)}, {last_end:.3f} s)",
+                field="duration",
+            )
+        duration = float(track_end)
+    else:
+        duration = max(timeline_end, last_end)
+
+    segments: list[PlannedSegment] = []
+    for k, g in enumerate(resolved):
+        max_end = resolved[k + 1].start if k + 1 < len(resolved) else duration
+        segments.append(
+            PlannedSegment(
+                idx=k,
+                text=" ".join(g.texts),
+                start=g.start,
+                end=g.end,
+                max_end=max(max_end, g.end),
+                speaker=g.speaker,
+                source_line=g.line,
+                cue_indices=tuple(g.indices),
+            )
+        )
+    return Plan(segments=segments, warnings=warnings, duration=duration)
+
+
+# --------------------------------------------------------------------------- hashing
+
+
+def _ms(seconds: float) -> int:
+    return int(round(seconds * 1000))
+
+
+def segment_hash(
+    seg: PlannedSegment,
+    *,
+    voice_id: str,
+    voice_version: int,
+    engine: str,
+    engine_version: str,
+    fit: dict[str, Any],
+) -> str:
+    """Content hash (sha256 hex) of everything that determines a segment's audio.
+
+    The hash names the segment's audio in storage, so a segment is rendered
+    once and reused until something that shapes its sound changes. It covers:
+    the hash schema version, the spoken text (NFC-normalised), the voice id and
+    profile version, emotion and intensity (rounded to 3 places), the slot
+    length and the borrowable length (``max_end - start``) in whole
+    milliseconds, the engine name and version, and the fit settings.
+
+    It deliberately leaves out the absolute start time, the speaker name and
+    the segment's index: where a line sits on the track is the assembler's
+    business, so shifting a line (or inserting one before it) without changing
+    its length reuses its audio instead of re-rendering it. Lengths are
+    rounded to the millisecond so float noise from re-parsing cannot change the
+    hash. ``fit`` must be JSON-serialisable; its keys are sorted, so dict order
+    does not matter. The JSON is canonical (sorted keys, no spaces, UTF-8).
+    """
+    payload = {
+        "schema": HASH_SCHEMA_VERSION,
+        "text": unicodedata.normalize("NFC", seg.text),
+        "voice": {"id": voice_id, "version": int(voice_version)},
+        "emotion": seg.emotion,
+        # "+ 0.0" turns -0.0 into 0.0 so both spell the same.
+        "intensity": round(float(seg.intensity), 3) + 0.0,
+        "slot_ms": _ms(seg.end - seg.start),
+        "borrow_ms": _ms(seg.max_end - seg.start),
+        "engine": {"name": engine, "version": engine_version},
+        "fit": fit,
+    }
+    blob = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+def _fmt_time(seconds: float) -> str:
+    ms = _ms(seconds)
+    sign = "-" if ms < 0 else ""
+    h, rem = divmod(abs(ms), 3_600_000)
+    m, rem = divmod(rem, 60_000)
+    s, ms = divmod(rem, 1000)
+    return f"{sign}{h}:{m:02d}:{s:02d}.{ms:03d}"
