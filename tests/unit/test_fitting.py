@@ -1,0 +1,266 @@
+"""workers.fitting: the slot-fitting policy, with a fake engine and real rubberband."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from voicecast.settings import FitSettings
+from workers import audio
+from workers.fitting import FitPolicy, FitResult, fit_to_slot, plan_rate
+
+SR = 24000
+NATURAL = 2.0  # seconds of speech at speed 1.0
+TOL = 0.002  # fitting error allowed, seconds
+THR = -40.0
+
+
+def speech(seconds: float, sr: int = SR) -> np.ndarray:
+    """Speech-like audio of exactly ``seconds`` above -40 dBFS (give or take a sample).
+
+    Harmonic "syllables" (f0 130 Hz, five harmonics) under sin^2 envelopes with
+    short pauses; the first and last syllables start/end at full envelope so the
+    trimmed length is the nominal one.
+    """
+    n = int(round(seconds * sr))
+    t = np.arange(n) / sr
+    voiced = sum((0.5 / k) * np.sin(2 * np.pi * 130.0 * k * t + k) for k in range(1, 6))
+    n_syl = max(1, int(round(seconds / 0.2)))
+    phase = (t / seconds * n_syl) % 1.0
+    env = 0.15 + 0.85 * np.sin(np.pi * phase) ** 2
+    pause = (phase > 0.85) & (t < seconds * (n_syl - 1) / n_syl)  # none after the last
+    env[pause] *= 0.05  # pauses between syllables, still above the trim level
+    return (0.6 * voiced * env).astype(np.float32)
+
+
+class FakeEngine:
+    """``synth(speed)``: speech ``natural / speed**exponent`` long, with silence around it.
+
+    ``step`` quantizes the length like Kokoro does (its length moves in steps).
+    """
+
+    def __init__(
+        self, natural: float = NATURAL, exponent: float = 1.0, step: float = 0.0,
+        lead: float = 0.15, trail: float = 0.3,
+    ) -> None:
+        self.natural, self.exponent, self.step = natural, exponent, step
+        self.lead, self.trail = lead, trail
+        self.calls: list[float] = []
+
+    def __call__(self, speed: float) -> np.ndarray:
+        self.calls.append(speed)
+        length = self.natural / speed**self.exponent
+        if self.step:
+            length = round(length / self.step) * self.step
+        return np.concatenate([
+            np.zeros(int(self.lead * SR), np.float32),
+            speech(length),
+            np.zeros(int(self.trail * SR), np.float32),
+        ])
+
+
+def check_audio(res: FitResult, expected_total_s: float) -> None:
+    """Exact length; speech from sample 0; measured speech length = target."""
+    assert res.audio.dtype == np.float32
+    assert res.audio.size == int(round(expected_total_s * SR))
+    assert res.final_s == pytest.approx(res.audio.size / SR)
+    first, last = audio.speech_bounds(res.audio, SR, THR)
+    assert first <= 2  # onset at the slot start
+    assert res.onset_s <= 2 / SR
+    assert abs(res.error_s) <= TOL
+    if not res.overflow:
+        assert abs((last - first + 1) / SR - res.target_s) <= TOL
+        assert not res.audio[int(round(res.target_s * SR)) + 2 :].any()  # zeros after speech
+
+
+# --- plan_rate: the pure decision ---------------------------------------------------------
+
+P = FitPolicy()
+
+
+def test_plan_comfortable_fits_the_slot_exactly() -> None:
+    assert plan_rate(2.0, 2.0, 2.0, P) == (2.0, 0.0, False, 0.0)
+    assert plan_rate(2.0, 2.0 / 1.25, 3.0, P)[0] == pytest.approx(1.6)  # edge: rate 1.25
+    assert plan_rate(1.6, 2.0, 2.0, P)[0] == pytest.approx(2.0)  # edge: rate 0.8
+
+
+def test_plan_short_line_is_not_slowed_below_comfortable_min() -> None:
+    target, borrowed, overflow, over = plan_rate(1.0, 3.0, 4.0, P)
+    assert target == pytest.approx(1.25) and borrowed == 0 and not overflow and over == 0
+
+
+def test_plan_borrows_the_gap_at_comfortable_max() -> None:
+    target, borrowed, overflow, _ = plan_rate(2.0, 1.5, 2.0, P)
+    assert target == pytest.approx(1.6) and borrowed == pytest.approx(0.1) and not overflow
+
+
+def test_plan_uses_the_whole_gap_up_to_hard_max() -> None:
+    target, borrowed, overflow, _ = plan_rate(2.0, 1.4, 1.5, P)
+    assert target == pytest.approx(1.5) and borrowed == pytest.approx(0.1) and not overflow
+    # exactly at the hard limit
+    assert plan_rate(2.1, 1.4, 1.5, P)[2] is False
+
+
+def test_plan_overflows_beyond_hard_max() -> None:
+    target, borrowed, overflow, over = plan_rate(2.0, 1.2, 1.3, P)
+    assert overflow and target == pytest.approx(2.0 / 1.4)
+    assert over == pytest.approx(2.0 / 1.4 - 1.3) and borrowed == pytest.approx(0.1)
+
+
+def test_plan_max_below_slot_means_no_gap() -> None:
+    target, borrowed, overflow, over = plan_rate(2.0, 1.5, 0.0, P)
+    assert target == pytest.approx(1.5) and borrowed == 0 and not overflow
+    _, _, overflow, over = plan_rate(3.0, 2.0, 1.0, P)
+    assert overflow and over == pytest.approx(3.0 / 1.4 - 2.0)
+
+
+def test_plan_rejects_bad_lengths() -> None:
+    with pytest.raises(ValueError):
+        plan_rate(1.0, 0.0, 1.0, P)
+    with pytest.raises(ValueError):
+        plan_rate(0.0, 1.0, 1.0, P)
+
+
+# --- policy object ------------------------------------------------------------------------
+
+
+def test_policy_from_settings_and_as_dict() -> None:
+    fs = FitSettings(comfortable_max=1.2, max_engine_calls=3, trim_db=-45)
+    pol = FitPolicy.from_settings(fs)
+    assert pol.comfortable_max == 1.2 and pol.max_engine_calls == 3 and pol.trim_db == -45
+    assert FitPolicy.from_settings(FitSettings()) == FitPolicy()
+    d = pol.as_dict()
+    assert set(fs.model_dump()) <= set(d)
+    json.dumps(d)  # hashable content
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"comfortable_min": 1.1}, {"hard_min": 0.9}, {"comfortable_max": 0.9},
+        {"hard_max": 1.2}, {"engine_rate_min": 1.1}, {"max_engine_calls": 0},
+    ],
+)
+def test_policy_validation(kwargs: dict) -> None:
+    with pytest.raises(ValueError):
+        FitPolicy(**kwargs)
+
+
+# --- fit_to_slot: every branch with real stretching ---------------------------------------
+
+
+def test_comfortable_near_one_uses_one_engine_call() -> None:
+    eng = FakeEngine()
+    res = fit_to_slot(eng, SR, slot_s=2.1, max_s=3.0, policy=P)  # rate 0.952
+    assert eng.calls == [1.0] and res.engine_calls == 1 and res.engine_rate == 1.0
+    assert res.natural_s == pytest.approx(NATURAL, abs=2 / SR)
+    assert res.target_s == 2.1 and res.borrowed_s == 0 and not res.overflow
+    assert res.rate == pytest.approx(NATURAL / 2.1, abs=1e-3)
+    assert res.stretch == pytest.approx(NATURAL / 2.1, abs=1e-3)
+    check_audio(res, 2.1)
+
+
+def test_comfortable_uses_the_engine_then_stretches_the_residual() -> None:
+    eng = FakeEngine()
+    res = fit_to_slot(eng, SR, slot_s=1.8, max_s=1.8, policy=P)  # rate 1.111
+    assert res.engine_calls == 2 and eng.calls[1] == pytest.approx(NATURAL / 1.8)
+    assert res.engine_rate == pytest.approx(NATURAL / 1.8)
+    assert res.stretch == pytest.approx(1.0, abs=1e-3)  # the engine hit it
+    check_audio(res, 1.8)
+
+
+def test_engine_speed_is_clamped_and_residual_stretched() -> None:
+    eng = FakeEngine()
+    res = fit_to_slot(eng, SR, slot_s=1.62, max_s=1.62, policy=P)  # rate 1.235 > 1.15
+    assert res.engine_rate == pytest.approx(1.15)
+    assert res.stretch == pytest.approx(NATURAL / 1.15 / 1.62, abs=1e-3)
+    check_audio(res, 1.62)
+
+
+def test_short_line_is_padded_to_the_slot() -> None:
+    eng = FakeEngine()
+    res = fit_to_slot(eng, SR, slot_s=3.0, max_s=4.0, policy=P)  # rate 0.667
+    assert res.target_s == pytest.approx(2.5) and res.rate == pytest.approx(0.8, abs=1e-3)
+    assert res.engine_rate == pytest.approx(0.87)  # clamped at the engine's minimum
+    assert res.borrowed_s == 0 and not res.overflow
+    check_audio(res, 3.0)
+
+
+def test_long_line_borrows_the_gap() -> None:
+    eng = FakeEngine()
+    res = fit_to_slot(eng, SR, slot_s=1.5, max_s=2.0, policy=P)  # rate 1.33
+    assert res.target_s == pytest.approx(1.6) and res.borrowed_s == pytest.approx(0.1)
+    assert res.rate == pytest.approx(1.25, abs=1e-3) and not res.overflow
+    check_audio(res, 1.6)
+
+
+def test_long_line_takes_the_whole_gap_up_to_hard_max() -> None:
+    eng = FakeEngine()
+    res = fit_to_slot(eng, SR, slot_s=1.4, max_s=1.5, policy=P)
+    assert res.target_s == pytest.approx(1.5) and res.borrowed_s == pytest.approx(0.1)
+    assert res.rate == pytest.approx(NATURAL / 1.5, abs=1e-3) and not res.overflow
+    check_audio(res, 1.5)
+
+
+def test_overflow_is_cut_with_a_fade_and_reported() -> None:
+    eng = FakeEngine()
+    res = fit_to_slot(eng, SR, slot_s=1.2, max_s=1.3, policy=P)
+    assert res.overflow and res.rate == pytest.approx(1.4, abs=1e-3)
+    assert res.overflow_s == pytest.approx(NATURAL / 1.4 - 1.3, abs=1e-3)
+    assert res.borrowed_s == pytest.approx(0.1)
+    check_audio(res, 1.3)
+    a = res.audio
+    assert a[-1] == 0 and np.abs(a[-int(0.03 * SR) : -int(0.012 * SR)]).max() > 0.05
+    assert np.abs(a[-24:]).max() < np.abs(a[-int(0.03 * SR) :]).max()  # faded, no click
+
+
+def test_single_engine_call_when_policy_says_so() -> None:
+    eng = FakeEngine()
+    res = fit_to_slot(eng, SR, 1.6, 1.6, FitPolicy(max_engine_calls=1))
+    assert eng.calls == [1.0] and res.engine_calls == 1 and res.engine_rate == 1.0
+    assert res.stretch == pytest.approx(1.25, abs=1e-3)
+    check_audio(res, 1.6)
+
+
+def test_stepped_engine_still_gives_exact_lengths() -> None:
+    eng = FakeEngine(step=0.08)  # Kokoro-like: length moves in steps
+    res = fit_to_slot(eng, SR, 1.75, 1.75, P)
+    assert res.engine_calls == 2 and res.stretch != pytest.approx(1.0, abs=1e-3)
+    check_audio(res, 1.75)
+
+
+def test_more_engine_calls_refine_a_nonlinear_engine() -> None:
+    # Piper-like: length ~ 1/speed**0.6, so one call falls short of the target
+    pol = FitPolicy(max_engine_calls=4, engine_rate_max=1.3)
+    two = fit_to_slot(FakeEngine(exponent=0.6), SR, 1.7, 1.7, P)
+    eng = FakeEngine(exponent=0.6)
+    four = fit_to_slot(eng, SR, 1.7, 1.7, pol)
+    assert 2 < four.engine_calls <= 4 and len(eng.calls) == four.engine_calls
+    assert abs(np.log(four.stretch)) < abs(np.log(two.stretch))
+    assert abs(four.stretch - 1) <= pol.engine_tolerance
+    assert [s for s, _ in four.takes] == eng.calls
+    check_audio(four, 1.7)
+
+
+def test_report_is_json_without_audio() -> None:
+    res = fit_to_slot(FakeEngine(), SR, 1.5, 2.0, P)
+    rep = res.report()
+    assert "audio" not in rep and rep["engine_calls"] == 2 and rep["sample_rate"] == SR
+    assert rep["target_s"] == round(res.target_s, 4)
+    json.dumps(rep)
+
+
+def test_silent_engine_output_is_an_error() -> None:
+    with pytest.raises(ValueError, match="no audible speech"):
+        fit_to_slot(lambda speed: np.zeros(SR, np.float32), SR, 1.0, 1.0, P)
+    with pytest.raises(ValueError, match="no audible speech"):
+        fit_to_slot(lambda speed: np.full(SR, 1e-4, np.float32), SR, 1.0, 1.0, P)
+
+
+def test_bad_slot_is_an_error() -> None:
+    with pytest.raises(ValueError):
+        fit_to_slot(FakeEngine(), SR, 0.0, 1.0, P)
+    with pytest.raises(ValueError):
+        fit_to_slot(FakeEngine(), SR, -1.0, 1.0, P)
