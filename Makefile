@@ -1,0 +1,30 @@
+# voicecast developer entry points. `make test` is what CI runs (.ci/run).
+VENV        ?= .venv
+PY          := $(VENV)/bin/python
+PYTEST_ARGS ?=
+LINT_PATHS  := voicecast orchestrator workers
+
+.PHONY: setup example test lint bench
+
+## Install system packages (apt, when missing) and the project into .venv.
+setup:
+	bash scripts/setup.sh
+
+## Render the bundled example trailer in the example voice (embedded mode).
+example: setup
+	mkdir -p out
+	$(VENV)/bin/voicecast render examples/trailer.srt --voice examples/reference.wav --out out/trailer.m4a
+
+## Unit, integration (real servers started by the session) and e2e tests.
+test: setup
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+lint: setup
+	$(VENV)/bin/ruff check $(LINT_PATHS)
+	$(VENV)/bin/mypy $(LINT_PATHS)
+
+## Benchmarks print figures (never assert timings): every bench/bench_*.py.
+bench: setup
+	@set -e; found=0; for f in bench/bench_*.py; do \
+	  [ -e "$$f" ] || continue; found=1; echo "== $$f"; $(PY) "$$f"; \
+	done; [ $$found = 1 ] || { echo "no bench/bench_*.py yet"; exit 1; }
