@@ -25,7 +25,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from voicecast.errors import InputError, JobError, VoicecastError
+from voicecast.errors import InputError, VoicecastError
 from voicecast.settings import Settings, get_settings
 
 log = logging.getLogger("voicecast")

@@ -75,6 +75,8 @@ def record_result(session: Session, result: dict[str, Any]) -> bool:
     for name in FIT_FIELDS:
         if name in result:
             setattr(seg, name, result[name])
+    if "error_s" in result:
+        seg.error_ms = round(1000.0 * float(result["error_s"]), 3)
     session.flush()
     return claim_assembly(session, seg.job_id)
 

@@ -33,6 +33,8 @@ class QueueSettings(BaseModel):
     #: Seconds before an unacknowledged task of a dead worker is handed to another one.
     #: Must exceed the longest task (one segment synthesis or one assembly).
     visibility_timeout_s: int = 900
+    #: How often a live worker sweeps for such abandoned tasks.
+    restore_interval_s: int = 10
     #: Retries for transient storage/broker errors, with exponential backoff.
     max_retries: int = 5
     retry_backoff_max_s: int = 60
@@ -76,6 +78,9 @@ class FitSettings(BaseModel):
     engine_rate_max: float = 1.15
     #: Engine calls per segment at most (the first is at natural speed).
     max_engine_calls: int = 2
+    #: Re-synthesize at a new engine speed only when the needed rate is further
+    #: than this from 1; a smaller residual is time-stretched (cheap, transparent).
+    engine_tolerance: float = 0.1
     #: Leading/trailing audio quieter than this (dBFS) is trimmed.
     trim_db: float = -40.0
 

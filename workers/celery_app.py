@@ -36,7 +36,13 @@ app.conf.update(
     result_expires=3600,
     task_default_queue=_s.queue.synth_queue,
     broker_connection_retry_on_startup=True,
-    broker_transport_options={"visibility_timeout": _s.queue.visibility_timeout_s},
+    broker_transport_options={
+        "visibility_timeout": _s.queue.visibility_timeout_s,
+        # Sweep for tasks of dead workers every interval (kombu's default scans
+        # only every 10th sweep, i.e. ~100 s).
+        "unacked_restore_interval": _s.queue.restore_interval_s,
+        "unacked_restore_throttle": 1,
+    },
     result_backend_transport_options={"visibility_timeout": _s.queue.visibility_timeout_s},
     worker_hijack_root_logger=False,
     worker_send_task_events=True,

@@ -37,7 +37,7 @@ shorter than its slot is padded, never slowed below ``comfortable_min``.
 
 Realising the rate
 ------------------
-If the needed rate ``natural / target`` is more than ``engine_tolerance`` (6 %)
+If the needed rate ``natural / target`` is more than ``engine_tolerance`` (10 %)
 away from 1 and ``max_engine_calls > 1``, the engine is called again at speed
 ``clamp(rate, engine_rate_min, engine_rate_max)`` (Kokoro's length is about
 linear in ``1 / speed``; its speed control above ~1.15 costs intelligibility).
@@ -93,7 +93,7 @@ class FitPolicy:
     max_engine_calls: int = 2
     trim_db: float = -40.0
     #: A take within this relative distance of the target is not re-synthesized.
-    engine_tolerance: float = 0.06
+    engine_tolerance: float = 0.1
 
     def __post_init__(self) -> None:
         if not 0 < self.hard_min <= self.comfortable_min <= 1.0:
@@ -119,6 +119,7 @@ class FitPolicy:
             engine_rate_max=float(fs.engine_rate_max),
             max_engine_calls=int(fs.max_engine_calls),
             trim_db=float(fs.trim_db),
+            engine_tolerance=float(fs.engine_tolerance),
         )
 
     def as_dict(self) -> dict[str, Any]:

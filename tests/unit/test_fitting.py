@@ -233,7 +233,7 @@ def test_stepped_engine_still_gives_exact_lengths() -> None:
 
 def test_more_engine_calls_refine_a_nonlinear_engine() -> None:
     # Piper-like: length ~ 1/speed**0.6, so one call falls short of the target
-    pol = FitPolicy(max_engine_calls=4, engine_rate_max=1.3)
+    pol = FitPolicy(max_engine_calls=4, engine_rate_max=1.3, engine_tolerance=0.06)
     two = fit_to_slot(FakeEngine(exponent=0.6), SR, 1.7, 1.7, P)
     eng = FakeEngine(exponent=0.6)
     four = fit_to_slot(eng, SR, 1.7, 1.7, pol)

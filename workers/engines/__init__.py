@@ -14,7 +14,10 @@ from voicecast.settings import EngineSettings
 
 from .base import Capabilities, Engine, SynthesisRequest, SynthesisResult
 
-__all__ = ["Capabilities", "Engine", "SynthesisRequest", "SynthesisResult", "get_engine", "names"]
+__all__ = [
+    "Capabilities", "Engine", "SynthesisRequest", "SynthesisResult",
+    "engine_sample_rate", "engine_version", "get_engine", "names",
+]
 
 _REGISTRY: dict[str, str] = {
     "kokoro": "workers.engines.kokoro:KokoroEngine",
@@ -41,3 +44,13 @@ def get_engine(name: str, settings: EngineSettings | None = None) -> Engine:
             cls = getattr(importlib.import_module(module_name), cls_name)
             _loaded[name] = cls(settings or EngineSettings())
         return _loaded[name]
+
+
+def engine_version(name: str) -> str:
+    """The engine's version string (part of every content hash). Engines build
+    cheaply and load weights on first synthesis, so this loads no model."""
+    return get_engine(name).version
+
+
+def engine_sample_rate(name: str) -> int:
+    return get_engine(name).capabilities.sample_rate

@@ -1,0 +1,92 @@
+"""Independent measurements of rendered tracks for tests (not the code under test)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+SENTENCES = [
+    "The harbor lights came on one by one.",
+    "She folded the map and put it away.",
+    "Nobody expected the storm to arrive so early.",
+    "We walked along the river until sunset.",
+    "The old clock in the hall stopped at noon.",
+    "He wrote three letters and mailed none of them.",
+    "Fresh bread was cooling on the kitchen table.",
+    "The train was late again this morning.",
+    "A small boat drifted past the lighthouse.",
+    "They planted tomatoes along the garden wall.",
+    "The children laughed at the clumsy puppy.",
+    "Please close the window before you leave.",
+    "The museum opens at nine on Saturdays.",
+    "Snow covered the mountain road overnight.",
+    "My brother fixed the bicycle with a spoon.",
+    "The coffee tasted better than it looked.",
+    "We counted the stars until we fell asleep.",
+    "The library was quiet except for the rain.",
+    "Her garden was full of yellow roses.",
+    "The meeting ended with a round of applause.",
+]
+
+
+@dataclass(frozen=True)
+class CueSpec:
+    start: float
+    end: float
+    text: str
+
+
+def make_srt(path: Path, sentences: list[str], *, chars_per_s: float = 14.5,
+             first: float = 0.6, gap: float = 0.5) -> list[CueSpec]:
+    """Write an SRT whose slots are realistic for natural speech; return the cues."""
+    cues, t = [], first
+    for s in sentences:
+        dur = round(max(1.4, len(s) / chars_per_s), 2)
+        cues.append(CueSpec(round(t, 3), round(t + dur, 3), s))
+        t += dur + gap
+
+    def ts(x: float) -> str:
+        ms = round(x * 1000)
+        return f"{ms // 3600000:02d}:{ms // 60000 % 60:02d}:{ms // 1000 % 60:02d},{ms % 1000:03d}"
+
+    path.write_text("".join(
+        f"{i}\n{ts(c.start)} --> {ts(c.end)}\n{c.text}\n\n" for i, c in enumerate(cues, 1)
+    ))
+    return cues
+
+
+def decode(path: Path, sr: int = 16000) -> np.ndarray:
+    raw = subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", str(path), "-ac", "1", "-ar", str(sr), "-f", "f32le", "-"],
+        check=True, capture_output=True,
+    ).stdout
+    return np.frombuffer(raw, "<f4")
+
+
+def duration(path: Path) -> float:
+    out = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "json", str(path)],
+        check=True, capture_output=True,
+    ).stdout
+    return float(json.loads(out)["format"]["duration"])
+
+
+def onsets(audio: np.ndarray, sr: int, starts: list[float], *, before: float = 0.3,
+           after: float = 0.6) -> list[float]:
+    """Speech onset near each expected start: the first 5 ms frame louder than
+    35 dB below the track's loud level (95th percentile of frame levels)."""
+    hop = sr // 200
+    n = len(audio) // hop
+    frames = audio[: n * hop].reshape(n, hop)
+    level = 10 * np.log10(np.mean(frames**2, axis=1) + 1e-12)
+    thresh = np.percentile(level, 95) - 35
+    found = []
+    for s in starts:
+        lo, hi = max(0, int((s - before) * 200)), min(n, int((s + after) * 200))
+        idx = np.nonzero(level[lo:hi] > thresh)[0]
+        found.append((lo + idx[0]) / 200 if len(idx) else float("nan"))
+    return found
