@@ -109,6 +109,9 @@ class EmbeddedDispatcher:
 
 
 class CeleryDispatcher:
+    #: How long the CLI waits for a voice enrollment task before giving up.
+    ENROLL_TIMEOUT_S = 900
+
     def __init__(self, settings: Settings, poll_s: float = 0.5) -> None:
         self.settings = settings
         self.poll_s = poll_s
@@ -119,7 +122,7 @@ class CeleryDispatcher:
         res = enroll_reference.apply_async(
             (ref_key, voice_id, version), queue=self.settings.queue.synth_queue
         )
-        answer: dict[str, Any] = res.get(timeout=self.settings.queue.visibility_timeout_s)
+        answer: dict[str, Any] = res.get(timeout=self.ENROLL_TIMEOUT_S)
         return answer
 
     def submit(self, job_id: str, specs: list[SegmentSpec]) -> None:

@@ -15,6 +15,7 @@ import io
 import json
 import logging
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -53,17 +54,39 @@ def style_embedding(engine: Engine, style: np.ndarray) -> np.ndarray:
     return _embed(audio, sr)
 
 
-def bundled_embeddings(engine: Engine, store: ObjectStore) -> dict[str, np.ndarray]:
-    """Embeddings of every bundled voice, computed once per engine version and cached."""
-    key = f"engines/{engine.name}/{engine.version}/bundled-embeddings.npz"
-    if store.exists(key):
-        with np.load(io.BytesIO(store.get_bytes(key))) as npz:
-            return {k: np.asarray(npz[k]) for k in npz.files}
+def _shipped_path(engine: Engine) -> Path:
+    return Path(__file__).parent / "data" / f"bundled-embeddings-{engine.name}.npz"
+
+
+def _read_npz(data: bytes) -> tuple[str, dict[str, np.ndarray]]:
+    with np.load(io.BytesIO(data)) as npz:
+        version = str(npz["__version__"]) if "__version__" in npz.files else ""
+        return version, {k: np.asarray(npz[k]) for k in npz.files if k != "__version__"}
+
+
+def compute_bundled_embeddings(engine: Engine) -> bytes:
     embs = {name: style_embedding(engine, style) for name, style in engine.bundled_voices().items()}
     buf = io.BytesIO()
-    np.savez(buf, **embs)  # type: ignore[arg-type]
-    store.put_bytes(key, buf.getvalue())
-    return embs
+    np.savez(buf, __version__=np.array(engine.version), **embs)  # type: ignore[arg-type]
+    return buf.getvalue()
+
+
+def bundled_embeddings(engine: Engine, store: ObjectStore) -> dict[str, np.ndarray]:
+    """Embeddings of every bundled voice speaking the probe sentences.
+
+    They depend only on the engine version, so they ship with voicecast
+    (``workers/data``, made by ``python -m workers.voices``); for any other
+    engine version they are computed once and cached in object storage.
+    """
+    shipped = _shipped_path(engine)
+    if shipped.is_file():
+        version, embs = _read_npz(shipped.read_bytes())
+        if version == engine.version:
+            return embs
+    key = f"engines/{engine.name}/{engine.version}/bundled-embeddings.npz"
+    if not store.exists(key):
+        store.put_bytes(key, compute_bundled_embeddings(engine))
+    return _read_npz(store.get_bytes(key))[1]
 
 
 def enroll_reference(
@@ -108,3 +131,13 @@ def enroll_reference(
     store.put_bytes(meta_key, json.dumps(meta).encode(), content_type="application/json")
     log.info("voice %s v%d enrolled: %s (%.3f)", voice_id, version, method, score)
     return dict(meta, cached=False)
+
+
+if __name__ == "__main__":  # regenerate the shipped bundled-voice embeddings
+    from voicecast.settings import get_settings
+
+    eng = get_engine(get_settings().engine.name)
+    path = _shipped_path(eng)
+    path.parent.mkdir(exist_ok=True)
+    path.write_bytes(compute_bundled_embeddings(eng))
+    print(f"wrote {path} for {eng.version}")

@@ -53,8 +53,8 @@ def test_render_through_queue_survives_killed_worker(
     redis_server.flushall()
     env = {**voicecast_env, **redis_server.env(), **s3_server.env(),
            "VOICECAST_STORAGE__BUCKET": bucket, "VOICECAST_DATABASE_URL": db_url,
-           # A dead worker's task goes back to the queue after 15 s.
-           "VOICECAST_QUEUE__VISIBILITY_TIMEOUT_S": "15",
+           # A dead worker's task goes back to the queue after 60 s (longer than any task here).
+           "VOICECAST_QUEUE__VISIBILITY_TIMEOUT_S": "60",
            "VOICECAST_QUEUE__RESTORE_INTERVAL_S": "2"}
     synth_env = {k: v for k, v in env.items() if k != "VOICECAST_DATABASE_URL"}  # no DB creds
 
@@ -111,10 +111,14 @@ def test_render_through_queue_survives_killed_worker(
     found = onsets(audio, 16000, [c.start for c in cues])
     errors = [abs(f - c.start) for f, c in zip(found, cues, strict=True)]
     assert max(errors) <= 0.05, list(zip([c.start for c in cues], found, strict=True))
+    print(f"\n[{database}] killed with {in_flight} unacked, {done_at_kill} done; "
+          f"onset error max {1000 * max(errors):.1f} ms, "
+          f"duration {duration(out):.3f} s vs {cues[-1].end:.3f} s")
 
     # Intelligibility: WER with Whisper tiny.en over the whole track.
     hyp = transcribe(audio, 16000)
     ref = " ".join(c.text for c in cues)
+    print(f"[{database}] WER {wer(ref, hyp):.3f}")
     assert wer(ref, hyp) <= 0.10, hyp
 
     if database == "sqlite":
