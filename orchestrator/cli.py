@@ -29,7 +29,7 @@ from voicecast.errors import InputError, VoicecastError
 from voicecast.settings import Settings, get_settings
 
 log = logging.getLogger("voicecast")
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 
 
 def _summary(settings: Settings, job_id: str, out: Path | None) -> dict[str, Any]:
@@ -70,7 +70,7 @@ def _print_summary(summary: dict[str, Any], as_json: bool) -> None:
     if as_json:
         print(json.dumps(summary, indent=2))
         return
-    out = Console()
+    out = Console(soft_wrap=True)
     if summary["status"] == "done":
         fit = summary["fit"]
         out.print(f"[green]done[/] job {summary['job_id']}: {summary['segments']} segments "
