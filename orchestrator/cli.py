@@ -176,6 +176,9 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_wait(args: argparse.Namespace, settings: Settings) -> int:
     from .dispatch import CeleryDispatcher
 
+    if not settings.distributed:
+        raise VoicecastError("nothing runs a job in the background in embedded mode; "
+                             "continue it with `voicecast resume JOB`", field="wait")
     job_id = _job_id(settings, args.job)
     _follow(settings, job_id, CeleryDispatcher(settings), quiet=args.json)
     return _finish(settings, job_id, Path(args.out) if args.out else _job_out(settings, job_id),

@@ -70,9 +70,9 @@ def render_segment(spec: SegmentSpec, *, store: ObjectStore, settings: Settings)
     audio_key = segment_audio_key(spec.content_hash)
     result_key = segment_result_key(spec.content_hash)
     if store.exists(result_key) and store.exists(audio_key):
-        record = json.loads(store.get_bytes(result_key))
+        record: dict[str, Any] = json.loads(store.get_bytes(result_key))
         record.update(job_id=spec.job_id, idx=spec.idx, hit=True)
-        return dict(record)
+        return record
 
     engine = get_engine(settings.engine.name, settings.engine)
     style = load_style(store, spec.voice_key)
@@ -88,7 +88,7 @@ def render_segment(spec: SegmentSpec, *, store: ObjectStore, settings: Settings)
 
     fit = fit_to_slot(synth, sr, spec.slot_s, spec.max_s, FitPolicy.from_settings(settings.fit))
     synth_s = time.perf_counter() - t0
-    record: dict[str, Any] = {
+    record = {
         "content_hash": spec.content_hash,
         "audio_key": audio_key,
         "sample_rate": sr,
