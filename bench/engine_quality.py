@@ -87,23 +87,17 @@ def run_voice(engine: kokoro.KokoroEngine, voice: str, speeds: list[float], verb
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--voice", action="append", help="bundled voice (repeatable); default jf_alpha"
-    )
+    parser.add_argument("--voice", action="append", help="bundled voice (repeatable); default jf_alpha")
     parser.add_argument("--all-voices", action="store_true")
     parser.add_argument("--speeds", default="1.0,0.8,1.25", help="comma-separated; 1.0 first")
-    parser.add_argument(
-        "--threads", type=int, default=0, help="onnxruntime threads (0 = all cores)"
-    )
+    parser.add_argument("--threads", type=int, default=0, help="onnxruntime threads (0 = all cores)")
     parser.add_argument(
         "--g2p",
         choices=("kokoro", "espeak"),
         default="kokoro",
         help="phoneme set: mapped to Kokoro's (default) or raw espeak IPA",
     )
-    parser.add_argument(
-        "-v", "--verbose", action="store_true", help="per-sentence rows at every speed"
-    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="per-sentence rows at every speed")
     args = parser.parse_args(argv)
 
     engine = kokoro.KokoroEngine(EngineSettings(threads=args.threads))

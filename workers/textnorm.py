@@ -332,18 +332,14 @@ _RE_PERCENT = re.compile(rf"({_NUM})(?:\.(\d+))?\s?%")
 _RE_ORDINAL = re.compile(rf"\b({_NUM})(st|nd|rd|th)\b", re.IGNORECASE)
 _RE_DECADE = re.compile(r"(?:\b|')(\d{2}|1\d{3}|20\d{2})'?s\b")
 _RE_FRACTION = re.compile(r"(?<![\d/.,])(?:(\d+)\s+)?(\d)/(\d{1,2})(?![\d/])")
-_MONTHS = (
-    "January February March April May June July August September October November December"
-).split()
+_MONTHS = ("January February March April May June July August September October November December").split()
 # US numeric dates, month first: 12/25/2024.
 _RE_DATE = re.compile(r"(?<![\d/])(1[0-2]|0?[1-9])/(3[01]|[12]\d|0?[1-9])/(\d{4}|\d{2})(?![\d/])")
 # "June 21" reads "June twenty-first".
-_RE_MONTH_DAY = re.compile(r"\b(" + "|".join(_MONTHS) + r")\s+(3[01]|[12]\d|0?[1-9])\b(?![\d:.%])")
+_RE_MONTH_DAY = re.compile(r"\b(" + "|".join(_MONTHS) + r")\s+(3[01]|[12]\d|0?[1-9])\b(?![\d:%]|\.\d)")
 _RE_SLASH_DIGITS = re.compile(r"(?<=\d)/(?=\d)")
 # North American phone numbers: read digit by digit in their groups.
-_RE_PHONE = re.compile(
-    r"(?<![\w\-])(?:(?:\+?1[\s.-])?(?:\(\d{3}\)\s?|\d{3}[\s.-]))?\d{3}-\d{4}(?![\w-])"
-)
+_RE_PHONE = re.compile(r"(?<![\w\-])(?:(?:\+?1[\s.-])?(?:\(\d{3}\)\s?|\d{3}[\s.-]))?\d{3}-\d{4}(?![\w-])")
 _RE_NEGATIVE = re.compile(r"(?:(?<![\w.,\-])-|\u2212)(?=\d)")
 _RE_UNIT = re.compile(
     rf"(?<![\w.])({_NUM})(?:\.(\d+))?\s?("
@@ -390,9 +386,7 @@ def _abbreviations(text: str) -> str:
     # The last period stays only at the very end; before a capital it is as often
     # part of a name ("U.S. Army") as a sentence end.
     text = _RE_INITIALISM.sub(
-        lambda m: (
-            m.group(1).replace(".", "").upper() + ("." if not m.string[m.end() :].strip() else "")
-        ),
+        lambda m: m.group(1).replace(".", "").upper() + ("." if not m.string[m.end() :].strip() else ""),
         text,
     )
 
@@ -459,9 +453,7 @@ def _times(text: str) -> str:
         return words
 
     text = _RE_TIME.sub(clock, text)
-    return _RE_HOUR_AMPM.sub(
-        lambda m: f"{number_to_words(int(m.group(1)))} {m.group(2).upper()}M", text
-    )
+    return _RE_HOUR_AMPM.sub(lambda m: f"{number_to_words(int(m.group(1)))} {m.group(2).upper()}M", text)
 
 
 def _percent(text: str) -> str:

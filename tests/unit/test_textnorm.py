@@ -151,6 +151,7 @@ def test_year_to_words(n: int, words: str) -> None:
         ("on Jan. 5", "on January fifth"),
         ("June 21, 2024", "June twenty-first, twenty twenty-four"),
         ("in May 2024", "in May twenty twenty-four"),
+        ("by Friday. June 21.", "by Friday. June twenty-first."),
         ("in the U.S. today", "in the US today"),
         ("We live in the U.S.", "We live in the US."),
         # symbols

@@ -19,10 +19,7 @@ def test_case_and_punctuation_do_not_count() -> None:
 
 
 def test_normalized_numbers_match() -> None:
-    assert (
-        wer("It costs $5.50 at 10:30.", "It costs five dollars and fifty cents at ten thirty")
-        == 0.0
-    )
+    assert wer("It costs $5.50 at 10:30.", "It costs five dollars and fifty cents at ten thirty") == 0.0
     assert wer("Born in 1999", "born in nineteen ninety-nine") == 0.0
 
 
