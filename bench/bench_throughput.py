@@ -40,12 +40,13 @@ def render(data_dir: Path, inp: Path, voice: Path, out: Path, workers: int) -> t
     return wall, json.loads(res.stdout)
 
 
-def speech_seconds(data_dir: Path, job_id: str) -> float:
-    report = json.loads((data_dir / "objects" / "jobs" / job_id / "fit-report.json").read_text())
-    return sum(r["final_s"] for r in report["segments"])
+def speech_seconds(data_dir: Path, job_id: str) -> tuple[float, float]:
+    """Seconds of segment audio rendered, and mean engine calls per segment."""
+    rows = json.loads((data_dir / "objects" / "jobs" / job_id / "fit-report.json").read_text())["segments"]
+    return sum(r["final_s"] for r in rows), sum(r["engine_calls"] for r in rows) / len(rows)
 
 
-def bare_loop(inp: Path, style_key: str, store_dir: Path) -> tuple[float, float]:
+def bare_loop(inp: Path, style_key: str, store_dir: Path) -> tuple[float, float, float]:
     from orchestrator.planner import plan_cues
     from orchestrator.subtitles import parse_subtitles
     from voicecast.settings import EngineSettings, FitSettings
@@ -59,7 +60,7 @@ def bare_loop(inp: Path, style_key: str, store_dir: Path) -> tuple[float, float]
     style = load_style(LocalStore(store_dir), style_key)
     engine.synthesize(SynthesisRequest(text="Warm up.", style=style))  # load the model
     policy = FitPolicy.from_settings(FitSettings())
-    total = 0.0
+    total, calls = 0.0, 0
     t0 = time.perf_counter()
     for seg in plan.segments:
         fit = fit_to_slot(
@@ -67,7 +68,8 @@ def bare_loop(inp: Path, style_key: str, store_dir: Path) -> tuple[float, float]
                 SynthesisRequest(text=text, style=style, speed=speed)).audio,
             engine.capabilities.sample_rate, seg.end - seg.start, seg.max_end - seg.start, policy)
         total += fit.final_s
-    return time.perf_counter() - t0, total
+        calls += fit.engine_calls
+    return time.perf_counter() - t0, total, calls / len(plan.segments)
 
 
 def main() -> None:
@@ -84,8 +86,8 @@ def main() -> None:
         style_key = next(p for p in profile_dir.rglob("*.npz")).relative_to(warm / "objects")
 
         rows = []
-        wall, audio = bare_loop(args.input, str(style_key), warm / "objects")
-        rows.append(("bare loop (engine+fit, 1 process, all cores)", wall, audio))
+        rows.append(("bare loop (engine+fit, 1 process, all cores)",
+                     *bare_loop(args.input, str(style_key), warm / "objects")))
         for n in (1, 2):
             d = tmpd / f"run{n}"
             for sub in ("voices", "refs", "engines"):
@@ -94,14 +96,16 @@ def main() -> None:
             wall, summary = render(d, args.input, args.voice, tmpd / f"run{n}.wav", n)
             assert summary["rendered"] == summary["segments"], summary
             rows.append((f"embedded pipeline, {n} worker process{'es' if n > 1 else ''}", wall,
-                         speech_seconds(d, summary["job_id"])))
+                         *speech_seconds(d, summary["job_id"])))
 
     print(f"input: {args.input.name}, {first['segments']} segments, "
           f"{first['duration_s']:.1f} s track; machine: {os.cpu_count()} cores")
     bare = rows[0][2] / rows[0][1]
-    print(f"{'run':52} {'wall s':>8} {'speech s':>9} {'audio s/wall s':>15} {'vs bare':>8}")
-    for name, wall, audio in rows:
-        print(f"{name:52} {wall:8.1f} {audio:9.1f} {audio / wall:15.2f} {audio / wall / bare:8.2f}")
+    print(f"{'run':52} {'wall s':>8} {'speech s':>9} {'audio s/wall s':>15} {'vs bare':>8} "
+          f"{'engine calls/seg':>17}")
+    for name, wall, audio, calls in rows:
+        print(f"{name:52} {wall:8.1f} {audio:9.1f} {audio / wall:15.2f} {audio / wall / bare:8.2f} "
+              f"{calls:17.2f}")
 
 
 if __name__ == "__main__":

@@ -62,8 +62,18 @@ def mark_queued(session: Session, job_id: str, idxs: list[int]) -> None:
         seg.attempts += 1
 
 
+def lock_job(session: Session, job_id: str) -> None:
+    """Serialize recorders of one job (row lock on PostgreSQL; SQLite has one writer).
+
+    Without it, two workers recording the last two segments at once could each
+    still see the other's segment undone, and neither would start assembly.
+    """
+    session.execute(select(Job.id).where(Job.id == job_id).with_for_update())
+
+
 def record_result(session: Session, result: dict[str, Any]) -> bool:
     """Store one segment's result; True when this call made the job ready to assemble."""
+    lock_job(session, result["job_id"])
     seg = session.scalars(
         select(Segment).where(Segment.job_id == result["job_id"], Segment.idx == result["idx"])
     ).one_or_none()
@@ -82,6 +92,7 @@ def record_result(session: Session, result: dict[str, Any]) -> bool:
 
 
 def record_failure(session: Session, job_id: str, idx: int, reason: str) -> None:
+    lock_job(session, job_id)
     seg = session.scalars(
         select(Segment).where(Segment.job_id == job_id, Segment.idx == idx)
     ).one_or_none()

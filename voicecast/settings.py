@@ -57,7 +57,8 @@ class StorageSettings(BaseModel):
 
 class EngineSettings(BaseModel):
     name: str = "kokoro"
-    #: onnxruntime intra-op threads per worker process; 0 = cores / worker processes.
+    #: onnxruntime intra-op threads per process; 0 = all cores, except that the
+    #: embedded pool and `voicecast worker` divide the cores among their processes.
     threads: int = 0
     #: onnxruntime execution providers in order of preference; empty = CUDA when
     #: available, else CPU.
