@@ -207,6 +207,10 @@ def _parse_srt_timing(raw: str, source: str, line: int) -> tuple[float, float]:
     groups = m.groups()
     start = _srt_time(groups[:4], raw, source, line)
     end = _srt_time(groups[4:], raw, source, line)
+    return _ordered(start, end, source, line)
+
+
+def _ordered(start: float, end: float, source: str, line: int) -> tuple[float, float]:
     if end < start:
         raise InputError(
             f"cue ends ({_fmt_time(end)}) before it starts ({_fmt_time(start)})",
@@ -344,14 +348,8 @@ def _parse_vtt(text: str, source: str) -> list[Cue]:
         if m is None:
             raise InputError(f"{_VTT_EXPECTED}, got {raw!r}", file=source, line=line)
         g = m.groups()
-        start = _vtt_time(g[:4], raw, source, line)
-        end = _vtt_time(g[4:], raw, source, line)
-        if end < start:
-            raise InputError(
-                f"cue ends ({_fmt_time(end)}) before it starts ({_fmt_time(start)})",
-                file=source,
-                line=line,
-            )
+        start, end = _ordered(_vtt_time(g[:4], raw, source, line),
+                              _vtt_time(g[4:], raw, source, line), source, line)
         body = "\n".join(ln.strip() for ln in block[t + 1 :])
         voice = _VTT_VOICE.search(body)
         cues.append(

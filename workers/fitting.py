@@ -110,17 +110,7 @@ class FitPolicy:
     @classmethod
     def from_settings(cls, fs: FitSettings) -> FitPolicy:
         """Build from :class:`voicecast.settings.FitSettings` (same field names)."""
-        return cls(
-            comfortable_min=float(fs.comfortable_min),
-            comfortable_max=float(fs.comfortable_max),
-            hard_min=float(fs.hard_min),
-            hard_max=float(fs.hard_max),
-            engine_rate_min=float(fs.engine_rate_min),
-            engine_rate_max=float(fs.engine_rate_max),
-            max_engine_calls=int(fs.max_engine_calls),
-            trim_db=float(fs.trim_db),
-            engine_tolerance=float(fs.engine_tolerance),
-        )
+        return cls(**fs.model_dump())
 
     def as_dict(self) -> dict[str, Any]:
         """Plain dict of every field, for the segment's content hash."""
