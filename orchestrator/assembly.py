@@ -13,6 +13,7 @@ import csv
 import io
 import json
 import logging
+import math
 import re
 import tempfile
 from collections.abc import Callable, Sequence
@@ -106,7 +107,7 @@ def build_timeline(
             raise ValueError(f"segment {p.idx + 1} has sample rate {sr}, expected {sample_rate}")
         room = p.limit - max(p.start, cursor)
         if len(audio) > room:
-            write_wav(clip, pad_or_cut(audio, room), sample_rate)
+            write_wav(clip, pad_or_cut(audio, room, sr=sample_rate), sample_rate)
         n = min(len(audio), room)
         placed.append(n)
         entries.append(clip)
@@ -145,11 +146,16 @@ def encode(
     """Pass two: normalise with the measured values and encode by ``out``'s extension."""
     m = measure_loudness(timeline, target)
     fmt = OUTPUT_FORMATS[out.suffix.lower()]
-    audio = ffmpeg.input(str(timeline)).audio.filter(
-        "loudnorm", I=target.integrated_lufs, TP=target.true_peak_db, LRA=target.lra,
-        measured_I=m["input_i"], measured_TP=m["input_tp"], measured_LRA=m["input_lra"],
-        measured_thresh=m["input_thresh"], offset=m["target_offset"], linear="true",
-    ).filter("aresample", target.sample_rate).filter("apad").filter("atrim", duration=total_s)
+    audio = ffmpeg.input(str(timeline)).audio
+    if all(math.isfinite(float(m[k])) for k in ("input_i", "input_tp", "input_lra", "input_thresh")):
+        audio = audio.filter(
+            "loudnorm", I=target.integrated_lufs, TP=target.true_peak_db, LRA=target.lra,
+            measured_I=m["input_i"], measured_TP=m["input_tp"], measured_LRA=m["input_lra"],
+            measured_thresh=m["input_thresh"], offset=m["target_offset"], linear="true",
+        )
+    else:  # nothing loud enough to measure (a very short track): leave the level alone
+        log.warning("loudness not measurable (%s); not normalised", m.get("input_i"))
+    audio = audio.filter("aresample", target.sample_rate).filter("apad").filter("atrim", duration=total_s)
     meta_args = {f"metadata:g:{i}": f"{k}={v}" for i, (k, v) in enumerate(metadata.items())}
     stream = ffmpeg.output(audio, str(out), ac=1, ar=target.sample_rate, **fmt, **meta_args)
     run_stream(stream)

@@ -180,6 +180,10 @@ def cmd_wait(args: argparse.Namespace, settings: Settings) -> int:
         raise VoicecastError("nothing runs a job in the background in embedded mode; "
                              "continue it with `voicecast resume JOB`", field="wait")
     job_id = _job_id(settings, args.job)
+    if args.out:
+        from .service import check_output_path
+
+        check_output_path(Path(args.out))
     _follow(settings, job_id, CeleryDispatcher(settings), quiet=args.json)
     return _finish(settings, job_id, Path(args.out) if args.out else _job_out(settings, job_id),
                    args.json)

@@ -18,6 +18,8 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
+from celery.exceptions import TimeoutError as CeleryTimeoutError
+
 from voicecast.errors import VoicecastError
 from voicecast.settings import Settings
 from workers import pool as worker_pool
@@ -85,7 +87,11 @@ class EmbeddedDispatcher:
                     self._futures.clear()
                     self._pool = None
                     if restarts > self.MAX_POOL_RESTARTS:
-                        raise
+                        with session_scope(self.settings) as s:
+                            jobs.fail_job(s, job_id, "worker processes keep dying (out of memory?); "
+                                                     "continue with `voicecast resume JOB`")
+                        self._futures.clear()
+                        return
                     log.warning("worker process died; re-submitting %d segments", len(lost))
                     self.submit(job_id, lost)
                     break
@@ -122,7 +128,13 @@ class CeleryDispatcher:
         res = enroll_reference.apply_async(
             (ref_key, voice_id, version), queue=self.settings.queue.synth_queue
         )
-        answer: dict[str, Any] = res.get(timeout=self.ENROLL_TIMEOUT_S)
+        try:
+            answer: dict[str, Any] = res.get(timeout=self.ENROLL_TIMEOUT_S)
+        except CeleryTimeoutError as e:
+            raise VoicecastError(
+                f"voice enrollment did not finish within {self.ENROLL_TIMEOUT_S} s; "
+                "is a `voicecast worker --queue synth` running?", field="queue",
+            ) from e
         return answer
 
     def submit(self, job_id: str, specs: list[SegmentSpec]) -> None:

@@ -58,6 +58,8 @@ def mark_queued(session: Session, job_id: str, idxs: list[int]) -> None:
     for seg in session.scalars(
         select(Segment).where(Segment.job_id == job_id, Segment.idx.in_(idxs))
     ):
+        if seg.status == SegmentStatus.DONE:
+            continue  # its result arrived meanwhile (resume racing a late worker)
         seg.status = check_segment(seg.status, SegmentStatus.QUEUED)
         seg.attempts += 1
 

@@ -236,22 +236,28 @@ def resume(settings: Settings, job_id: str, dispatcher: Dispatcher) -> str:
         job_id = job.id
         if job.status == JobStatus.DONE:
             return "done"
-        if job.status == JobStatus.PENDING:
+        if job.status == JobStatus.PENDING or not job.segments or job.voice_id is None:
             raise VoicecastError(
                 "job was never planned (it failed before its segments were stored); "
                 "render it again", field="job",
             )
-        if job.status != JobStatus.RENDERING:
-            jobs.set_job_status(job, JobStatus.RENDERING)
-        for seg in job.segments:
-            if seg.status != SegmentStatus.DONE and store.exists(segment_result_key(seg.content_hash)) \
-                    and store.exists(segment_audio_key(seg.content_hash)):
-                rec = json.loads(store.get_bytes(segment_result_key(seg.content_hash)))
-                rec.update(job_id=job_id, idx=seg.idx, hit=True)
-                if seg.status == SegmentStatus.FAILED:
-                    seg.status = SegmentStatus.QUEUED
-                jobs.record_result(s, rec)
-        ready = jobs.claim_assembly(s, job_id)
+        if job.status == JobStatus.ASSEMBLING:
+            ready = True  # every segment is done: just assemble (again)
+        else:
+            if job.status != JobStatus.RENDERING:
+                jobs.set_job_status(job, JobStatus.RENDERING)
+            ready = False
+            for seg in job.segments:
+                rkey = segment_result_key(seg.content_hash)
+                if seg.status != SegmentStatus.DONE and store.exists(rkey) \
+                        and store.exists(segment_audio_key(seg.content_hash)):
+                    # A worker finished it but the orchestrator never heard.
+                    rec = json.loads(store.get_bytes(rkey))
+                    rec.update(job_id=job_id, idx=seg.idx, hit=True)
+                    if seg.status == SegmentStatus.FAILED:
+                        seg.status = SegmentStatus.QUEUED
+                    ready = jobs.record_result(s, rec) or ready
+            ready = jobs.claim_assembly(s, job_id) or ready
     if ready:
         dispatcher.assemble(job_id)
         return "assembling"
@@ -308,6 +314,9 @@ def assemble(settings: Settings, job_id: str) -> None:
             store.put_bytes(job_key(job_id, "fit-report.csv"), assembly.fit_report_csv(rows),
                             content_type="text/csv")
         with session_scope(settings) as s:
+            jobs.lock_job(s, job_id)
+            if jobs.get_job(s, job_id).status == JobStatus.DONE:
+                return  # a duplicate assembly finished first; same keys, same output
             jobs.add_artifact(s, job_id, "output", out_key, store.url(out_key), store.size(out_key))
             for kind, name in (("fit_report", "fit-report.json"), ("fit_report_csv", "fit-report.csv")):
                 k = job_key(job_id, name)

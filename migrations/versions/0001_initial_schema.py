@@ -60,7 +60,7 @@ def upgrade() -> None:
     sa.Column('kind', sa.String(length=32), nullable=False),
     sa.Column('key', sa.String(length=1000), nullable=False),
     sa.Column('url', sa.Text(), nullable=True),
-    sa.Column('size_bytes', sa.Integer(), nullable=True),
+    sa.Column('size_bytes', sa.BigInteger(), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['job_id'], ['jobs.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id'),

@@ -93,3 +93,72 @@ def test_failure_marks_the_job_failed_with_the_line(settings):
     with db.session_scope(settings) as s:
         job = jobs.get_job(s, job_id[:10])
         assert job.status == "failed" and "segment 2" in job.error and "nothing speakable" in job.error
+
+
+class RecordingDispatcher:
+    """Stands in for where work runs; records what resume asks of it."""
+
+    def __init__(self):
+        self.submitted: list[int] = []
+        self.assembled: list[str] = []
+
+    def enroll(self, *a):  # pragma: no cover - not used by resume
+        raise AssertionError
+
+    def submit(self, job_id, specs):
+        self.submitted += [sp.idx for sp in specs]
+
+    def assemble(self, job_id):
+        self.assembled.append(job_id)
+
+    def drive(self, job_id, tick):  # pragma: no cover
+        raise AssertionError
+
+
+def _with_voice(settings, job_id):
+    from orchestrator.models import Voice
+
+    with db.session_scope(settings) as s:
+        s.add(Voice(id="v1", name="v1", engine="kokoro", profile_key="voices/v1/v1.npz",
+                    source_sha256="0" * 64, meta={}))
+        s.flush()
+        jobs.get_job(s, job_id).voice_id = "v1"
+
+
+def test_resume_records_results_workers_stored_and_assembles(settings):
+    """The orchestrator died after workers stored every result but before it
+    recorded them: resume records them as hits and assembles, renders nothing."""
+    import json
+
+    from orchestrator import service
+    from voicecast.storage import get_store, segment_audio_key, segment_result_key
+
+    job_id = _job_with_segments(settings, 3)
+    _with_voice(settings, job_id)
+    store = get_store(settings)
+    for i in range(3):
+        h = f"{i:064x}"
+        store.put_bytes(segment_audio_key(h), b"RIFF")
+        store.put_bytes(segment_result_key(h), json.dumps({"content_hash": h, "error_s": 0.0}).encode())
+    d = RecordingDispatcher()
+    assert service.resume(settings, job_id, d) == "assembling"
+    assert (d.submitted, d.assembled) == ([], [job_id])
+    with db.session_scope(settings) as s:
+        assert jobs.progress(s, job_id).status == "assembling"
+    # Resuming again (say the assembler died too) only re-queues the assembly.
+    assert service.resume(settings, job_id, RecordingDispatcher()) == "assembling"
+
+
+def test_resume_dispatches_only_what_is_missing(settings):
+    from orchestrator import service
+
+    job_id = _job_with_segments(settings, 4)
+    _with_voice(settings, job_id)
+    with db.session_scope(settings) as s:
+        jobs.record_result(s, {"job_id": job_id, "idx": 1, "content_hash": f"{1:064x}"})
+        jobs.record_failure(s, job_id, 2, "engine crashed")
+    d = RecordingDispatcher()
+    assert service.resume(settings, job_id, d) == "dispatched 3 segments"
+    assert sorted(d.submitted) == [0, 2, 3]
+    with db.session_scope(settings) as s:
+        assert jobs.get_job(s, job_id).status == "rendering"
