@@ -84,7 +84,8 @@ def _print_summary(summary: dict[str, Any], as_json: bool) -> None:
         for w in summary["warnings"] or []:
             out.print(f"  [yellow]warning[/]: {w}")
     else:
-        out.print(f"job {summary['job_id']}: {summary['status']}"
+        done = summary["rendered"] + summary["reused"]
+        out.print(f"job {summary['job_id']}: {summary['status']}, {done}/{summary['segments']} segments"
                   + (f" — {summary['error']}" if summary["error"] else ""))
 
 
