@@ -12,6 +12,8 @@ import json
 import logging
 import time
 from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -47,6 +49,28 @@ class SegmentSpec:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> SegmentSpec:
         return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
+
+
+class CrashLoop(RuntimeError):
+    """A segment whose rendering keeps killing its worker process."""
+
+
+@contextmanager
+def crash_guard(store: ObjectStore, key: str, limit: int) -> Iterator[None]:
+    """Count starts that never finished (the process died inside) and refuse
+    the ``limit``-th such start, so a segment that crashes its worker (out of
+    memory, a segfault in a native library) fails the job with a reason instead
+    of being re-queued forever. Any normal end, success or error, resets it.
+    """
+    crashed = int(store.get_bytes(key)) if store.exists(key) else 0
+    if crashed >= limit:
+        store.delete(key)
+        raise CrashLoop(f"rendering this segment killed its worker {crashed} times")
+    store.put_bytes(key, str(crashed + 1).encode())
+    try:
+        yield
+    finally:
+        store.delete(key)
 
 
 _styles: OrderedDict[str, np.ndarray] = OrderedDict()

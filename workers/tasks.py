@@ -15,6 +15,8 @@ from voicecast.storage import get_store
 from .celery_app import app, voicecast_task
 
 _q = get_settings().queue
+#: Deliveries of one segment that may die with their worker before it is failed.
+CRASH_LIMIT = 3
 
 
 def _notify(task: str, *args: Any) -> None:
@@ -32,10 +34,12 @@ class _SynthTask(app.Task):  # type: ignore[name-defined,misc]
 
 @voicecast_task("voicecast.synth_segment", queue=_q.synth_queue, base=_SynthTask)
 def synth_segment(self: Any, spec: dict[str, Any]) -> dict[str, Any]:
-    from .synth import SegmentSpec, render_segment
+    from .synth import SegmentSpec, crash_guard, render_segment
 
     settings = get_settings()
-    result = render_segment(SegmentSpec.from_dict(spec), store=get_store(settings), settings=settings)
+    store = get_store(settings)
+    with crash_guard(store, f"attempts/{spec['job_id']}/{spec['idx']}", CRASH_LIMIT):
+        result = render_segment(SegmentSpec.from_dict(spec), store=store, settings=settings)
     _notify("voicecast.record_segment", result)
     return result
 
