@@ -88,14 +88,13 @@ def _silence(path: Path, n: int, sr: int) -> Path:
 def build_timeline(
     placements: Sequence[Placement], total: int, sample_rate: int,
     fetch: Callable[[str, Path], None], workdir: Path,
-) -> tuple[Path, list[int]]:
-    """Write the whole track as one WAV; return it and the clip lengths placed.
+) -> Path:
+    """Write the whole track as one WAV and return its path.
 
     Clips longer than their room are cut with a short fade (the fit already
     flagged them as overflows); nothing ever overlaps the next clip.
     """
     entries: list[Path] = []
-    placed: list[int] = []
     cursor = 0
     for p in placements:
         if p.start > cursor:
@@ -109,7 +108,6 @@ def build_timeline(
         if len(audio) > room:
             write_wav(clip, pad_or_cut(audio, room, sr=sample_rate), sample_rate)
         n = min(len(audio), room)
-        placed.append(n)
         entries.append(clip)
         cursor = max(p.start, cursor) + n
     if total > cursor:
@@ -121,7 +119,7 @@ def build_timeline(
         str(timeline), acodec="pcm_s16le", ar=sample_rate, ac=1
     )
     run_stream(stream)
-    return timeline, placed
+    return timeline
 
 
 def measure_loudness(path: Path, target: LoudnessSettings) -> dict[str, str]:

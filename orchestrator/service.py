@@ -133,13 +133,15 @@ def _voice_from_reference(settings: Settings, path: Path, dispatcher: Dispatcher
     from workers.audio import to_wav_bytes
     from workers.reference import load_reference
 
+    store = get_store(settings)
+    sha = _sha256_file(path)
+    if sha is not None:  # a clip enrolled before was checked then: no need to decode it again
+        with session_scope(settings) as s:
+            existing = s.get(Voice, f"ref-{sha[:16]}")
+            if existing is not None and store.exists(existing.profile_key):
+                return existing
     ref = load_reference(path)
     voice_id = f"ref-{ref.sha256[:16]}"
-    store = get_store(settings)
-    with session_scope(settings) as s:
-        existing = s.get(Voice, voice_id)
-        if existing is not None and store.exists(existing.profile_key):
-            return existing
     key = reference_key(ref.sha256)
     if not store.exists(key):
         store.put_bytes(key, to_wav_bytes(ref.audio, ref.sample_rate), content_type="audio/wav")
@@ -155,11 +157,7 @@ def _voice_from_reference(settings: Settings, path: Path, dispatcher: Dispatcher
         v.meta = {k: meta[k] for k in ("method", "similarity", "ranking", "engine_version")}
         v.meta["reference"] = {"file": path.name, "speech_s": round(ref.speech_s, 2),
                                "peak_db": round(ref.peak_db, 1), "rms_db": round(ref.rms_db, 1)}
-        s.merge(v)
-    with session_scope(settings) as s:
-        got = s.get(Voice, voice_id)
-        assert got is not None
-        return got
+        return s.merge(v)
 
 
 def engine_version(settings: Settings) -> str:
@@ -300,8 +298,7 @@ def assemble(settings: Settings, job_id: str) -> None:
         }
         with assembly.workdir() as tmp:
             wd = Path(tmp)
-            timeline, _placed = assembly.build_timeline(placements, total_samples, sr,
-                                                        store.get_file, wd)
+            timeline = assembly.build_timeline(placements, total_samples, sr, store.get_file, wd)
             out = wd / f"output{ext}"
             loud = assembly.encode(timeline, out, total, settings.loudness, meta)
             out_key = job_key(job_id, f"output{ext}")

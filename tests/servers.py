@@ -127,8 +127,16 @@ class _Server:
     def start(self) -> Self:
         raise NotImplementedError
 
+    proc: subprocess.Popen[bytes] | None = None
+    dir: Path | None = None
+
     def stop(self) -> None:
-        raise NotImplementedError
+        """Stop the server process and remove its temporary folder."""
+        _stop_process(self.proc, signal.SIGTERM)
+        self.proc = None
+        if self.dir is not None:
+            shutil.rmtree(self.dir, ignore_errors=True)
+            self.dir = None
 
     def env(self) -> dict[str, str]:
         raise NotImplementedError
@@ -230,12 +238,6 @@ class RedisServer(_Server):
                     log=self.log_path)
         return self
 
-    def stop(self) -> None:
-        _stop_process(self.proc, signal.SIGTERM)
-        self.proc = None
-        if self.dir is not None:
-            shutil.rmtree(self.dir, ignore_errors=True)
-            self.dir = None
 
 
 # --------------------------------------------------------------------------- PostgreSQL
@@ -482,12 +484,6 @@ class S3Server(_Server):
         self.create_bucket(self.bucket)
         return self
 
-    def stop(self) -> None:
-        _stop_process(self.proc, signal.SIGTERM)
-        self.proc = None
-        if self.dir is not None:
-            shutil.rmtree(self.dir, ignore_errors=True)
-            self.dir = None
 
 
 # --------------------------------------------------------------------------- Celery worker
