@@ -51,21 +51,21 @@ def bare_loop(inp: Path, style_key: str, store_dir: Path) -> tuple[float, float,
     from orchestrator.subtitles import parse_subtitles
     from voicecast.settings import EngineSettings, FitSettings
     from voicecast.storage import LocalStore
-    from workers.engines import SynthesisRequest, get_engine
+    from workers.engines import get_engine
     from workers.fitting import FitPolicy, fit_to_slot
-    from workers.synth import load_style
+    from workers.synth import load_profile
+    from workers.voices import speak
 
     plan = plan_cues(parse_subtitles(inp), source=str(inp))
     engine = get_engine("kokoro", EngineSettings(threads=os.cpu_count() or 1))
-    style = load_style(LocalStore(store_dir), style_key)
-    engine.synthesize(SynthesisRequest(text="Warm up.", style=style))  # load the model
+    profile = load_profile(LocalStore(store_dir), style_key)
+    speak(engine, profile, "Warm up.")  # load the model
     policy = FitPolicy.from_settings(FitSettings())
     total, calls = 0.0, 0
     t0 = time.perf_counter()
     for seg in plan.segments:
         fit = fit_to_slot(
-            lambda speed, text=seg.text: engine.synthesize(
-                SynthesisRequest(text=text, style=style, speed=speed)).audio,
+            lambda speed, text=seg.text: speak(engine, profile, text, speed),
             engine.capabilities.sample_rate, seg.end - seg.start, seg.max_end - seg.start, policy)
         total += fit.final_s
         calls += fit.engine_calls

@@ -7,7 +7,6 @@ hash, and a segment whose result object exists is a storage hit, not re-rendered
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 import time
@@ -23,8 +22,9 @@ from voicecast.settings import Settings
 from voicecast.storage import ObjectStore, segment_audio_key, segment_result_key
 
 from .audio import to_wav_bytes
-from .engines import SynthesisRequest, get_engine
+from .engines import get_engine
 from .fitting import FitPolicy, fit_to_slot
+from .voices import VoiceProfile, speak
 
 log = logging.getLogger(__name__)
 
@@ -73,20 +73,19 @@ def crash_guard(store: ObjectStore, key: str, limit: int) -> Iterator[None]:
         store.delete(key)
 
 
-_styles: OrderedDict[str, np.ndarray] = OrderedDict()
+_profiles: OrderedDict[str, VoiceProfile] = OrderedDict()
 
 
-def load_style(store: ObjectStore, key: str) -> np.ndarray:
-    """A voice profile's style pack, cached per process (a job reuses one voice)."""
-    if key in _styles:
-        _styles.move_to_end(key)
-        return _styles[key]
-    with np.load(io.BytesIO(store.get_bytes(key))) as npz:
-        style = np.asarray(npz["style"], dtype=np.float32)
-    _styles[key] = style
-    while len(_styles) > 16:
-        _styles.popitem(last=False)
-    return style
+def load_profile(store: ObjectStore, key: str) -> VoiceProfile:
+    """A voice profile, cached per process (a job reuses one voice; keys are versioned)."""
+    if key in _profiles:
+        _profiles.move_to_end(key)
+        return _profiles[key]
+    profile = VoiceProfile.from_bytes(store.get_bytes(key))
+    _profiles[key] = profile
+    while len(_profiles) > 16:
+        _profiles.popitem(last=False)
+    return profile
 
 
 def render_segment(spec: SegmentSpec, *, store: ObjectStore, settings: Settings) -> dict[str, Any]:
@@ -99,16 +98,12 @@ def render_segment(spec: SegmentSpec, *, store: ObjectStore, settings: Settings)
         return record
 
     engine = get_engine(settings.engine.name, settings.engine)
-    style = load_style(store, spec.voice_key)
+    profile = load_profile(store, spec.voice_key)
     sr = engine.capabilities.sample_rate
     t0 = time.perf_counter()
 
     def synth(speed: float) -> np.ndarray:
-        req = SynthesisRequest(
-            text=spec.text, style=style, speed=speed, emotion=spec.emotion,
-            intensity=spec.intensity,
-        )
-        return engine.synthesize(req).audio
+        return speak(engine, profile, spec.text, speed, emotion=spec.emotion, intensity=spec.intensity)
 
     fit = fit_to_slot(synth, sr, spec.slot_s, spec.max_s, FitPolicy.from_settings(settings.fit))
     synth_s = time.perf_counter() - t0

@@ -15,6 +15,8 @@ import io
 import json
 import logging
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +35,43 @@ PROBE_SENTENCES = (
     "Please call me back tomorrow morning, when you have a minute to talk.",
     "We measured the results twice, and the numbers still did not add up.",
 )
+
+
+#: ``progress(done, total, note)``: enrollment reports its steps through this.
+Progress = Callable[[int, int, str], None]
+
+
+@dataclass(frozen=True)
+class VoiceProfile:
+    """What rendering needs from a voice: the engine style pack, the reference
+    speaker embedding, and the residual pitch/formant correction found at
+    enrollment (1.0 = none)."""
+
+    style: np.ndarray
+    embedding: np.ndarray
+    pitch_ratio: float = 1.0
+    formant_ratio: float = 1.0
+
+    def to_bytes(self) -> bytes:
+        buf = io.BytesIO()
+        np.savez(buf, style=self.style.astype(np.float32), embedding=self.embedding.astype(np.float32),
+                 pitch_ratio=np.float32(self.pitch_ratio), formant_ratio=np.float32(self.formant_ratio))
+        return buf.getvalue()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> VoiceProfile:
+        with np.load(io.BytesIO(data)) as npz:
+            return cls(
+                style=np.asarray(npz["style"], dtype=np.float32),
+                embedding=np.asarray(npz["embedding"], dtype=np.float32),
+                pitch_ratio=float(npz["pitch_ratio"]) if "pitch_ratio" in npz.files else 1.0,
+                formant_ratio=float(npz["formant_ratio"]) if "formant_ratio" in npz.files else 1.0,
+            )
+
+
+def speak(engine: Engine, profile: VoiceProfile, text: str, speed: float = 1.0, **request: Any) -> np.ndarray:
+    """Render ``text`` in a voice profile (engine synthesis + the profile's correction)."""
+    return engine.synthesize(SynthesisRequest(text=text, style=profile.style, speed=speed, **request)).audio
 
 
 def _embed(audio: np.ndarray, sr: int) -> np.ndarray:
@@ -90,7 +129,8 @@ def bundled_embeddings(engine: Engine, store: ObjectStore) -> dict[str, np.ndarr
 
 
 def enroll_reference(
-    ref_key: str, voice_id: str, version: int, *, store: ObjectStore, settings: Settings
+    ref_key: str, voice_id: str, version: int, *, store: ObjectStore, settings: Settings,
+    progress: Progress | None = None, method: str = "search",
 ) -> dict[str, Any]:
     """Build (or find) the profile of a checked reference clip stored at ``ref_key``."""
     key = voice_profile_key(voice_id, version)
@@ -114,9 +154,7 @@ def enroll_reference(
     if mix_score > best_score:
         style, method, score = mix, f"mix:{best}+{second}", mix_score
 
-    buf = io.BytesIO()
-    np.savez(buf, style=style.astype(np.float32), embedding=target)
-    store.put_bytes(key, buf.getvalue())
+    store.put_bytes(key, VoiceProfile(style=style, embedding=target).to_bytes())
     meta = {
         "voice_id": voice_id,
         "version": version,
