@@ -86,6 +86,16 @@ class FitSettings(BaseModel):
     trim_db: float = -40.0
 
 
+class EnrollSettings(BaseModel):
+    """Voice enrollment on the built-in engine (see workers/voices.py)."""
+
+    #: "search": nearest bundled mix, then a scored search of the style space
+    #: and a pitch/formant correction; "nearest": the nearest bundled voice only.
+    method: str = "search"
+    #: Wall-clock budget of the search, seconds (the whole enrollment stays under ~3 min).
+    budget_s: float = 120.0
+
+
 class LoudnessSettings(BaseModel):
     """Two-pass EBU R128 loudness normalisation of the assembled track."""
 
@@ -110,6 +120,7 @@ class Settings(BaseSettings):
     engine: EngineSettings = Field(default_factory=EngineSettings)
     fit: FitSettings = Field(default_factory=FitSettings)
     loudness: LoudnessSettings = Field(default_factory=LoudnessSettings)
+    enroll: EnrollSettings = Field(default_factory=EnrollSettings)
 
     @property
     def distributed(self) -> bool:

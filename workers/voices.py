@@ -130,7 +130,7 @@ def bundled_embeddings(engine: Engine, store: ObjectStore) -> dict[str, np.ndarr
 
 def enroll_reference(
     ref_key: str, voice_id: str, version: int, *, store: ObjectStore, settings: Settings,
-    progress: Progress | None = None, method: str = "search",
+    progress: Progress | None = None, method: str | None = None,
 ) -> dict[str, Any]:
     """Build (or find) the profile of a checked reference clip stored at ``ref_key``."""
     key = voice_profile_key(voice_id, version)
