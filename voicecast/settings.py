@@ -93,7 +93,7 @@ class EnrollSettings(BaseModel):
     #: and a pitch/formant correction; "nearest": the nearest bundled voice only.
     method: str = "search"
     #: Wall-clock budget of the search, seconds (the whole enrollment stays under ~3 min).
-    budget_s: float = 120.0
+    budget_s: float = 110.0
 
 
 class LoudnessSettings(BaseModel):

@@ -1,22 +1,43 @@
-"""Voice profiles on the built-in engine (first step: nearest bundled style).
+"""Voice profiles on the built-in engine: found by search, not trained.
 
-A profile is found, not trained: the reference speaker's embedding (Resemblyzer
-GE2E) is compared with the embeddings of the engine's bundled voices speaking
-fixed probe sentences, and the closest style (or a mix of the two closest, when
-rendering shows the mix is closer) becomes the profile's style pack. The
-profile is an ``.npz`` in object storage holding ``style`` (the pack the engine
-uses) and ``embedding``, plus JSON metadata, so a searched style vector can
-replace the pack later without changing anything downstream.
+Enrollment (``method="search"``, the default) turns a checked reference
+recording into a :class:`VoiceProfile` in four steps, each scored by the
+speaker encoder (Resemblyzer GE2E) against the reference's embedding, with the
+clone speaking fixed probe sentences (never the reference's words):
+
+1. **start**: score every bundled voice and the 50/50 mix of the two best;
+   keep the best.
+2. **search**: an evolution strategy over a 256-dim offset added to every row
+   of the style pack. Each generation draws ``POPULATION`` Gaussian
+   perturbations scaled per dimension by how much the bundled voices differ
+   there; if the best beats the current point, the point moves to the better
+   of that candidate and the mean of the better half (the step size grows),
+   else the step shrinks. It stops at the time budget.
+3. **check**: the searched style must also beat the start on held-back probe
+   sentences the search never scored (overfitting guard), and stay
+   intelligible (Whisper word error rate on those renders within
+   ``MAX_WER_RISE`` of the start's); otherwise the offset is halved and
+   checked again, down to the start itself.
+4. **timbre**: a linear-phase equaliser matching the clone's long-term
+   spectrum to the reference's (:mod:`workers.timbre`), applied to every
+   render; candidates in steps 1-3 are scored with their own matching
+   equaliser, so the search spends itself on what the equaliser cannot fix.
+
+``method="nearest"`` is the baseline: the bundled voice whose (shipped)
+embedding is closest, nothing else. The profile is an ``.npz`` in object
+storage (style pack, reference embedding, equaliser taps) plus JSON metadata
+with every score, so a job's segments name the exact profile version.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +48,7 @@ from voicecast.storage import ObjectStore, voice_profile_key
 
 from .audio import from_wav_bytes
 from .engines import Engine, SynthesisRequest, get_engine
+from .timbre import apply_eq, match_eq
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +57,21 @@ PROBE_SENTENCES = (
     "Please call me back tomorrow morning, when you have a minute to talk.",
     "We measured the results twice, and the numbers still did not add up.",
 )
+#: What the search scores (two sentences per candidate) ...
+SEARCH_SENTENCES = PROBE_SENTENCES[:2]
+#: ... and what it never sees, used to accept or reject its result.
+CHECK_SENTENCES = (
+    "A cold wind swept across the harbour as the last boats came home.",
+    "If you need anything at all, just knock on my door tonight.",
+)
+#: Candidates per generation, initial step (in units of the bundled voices'
+#: per-dimension spread), and step growth/shrink factors.
+POPULATION = 6
+SIGMA0 = 0.5
+GROW, SHRINK = 1.2, 0.7
+#: The searched voice may not raise the word error rate on the check
+#: sentences by more than this over the starting voice.
+MAX_WER_RISE = 0.05
 
 
 #: ``progress(done, total, note)``: enrollment reports its steps through this.
@@ -49,13 +86,13 @@ class VoiceProfile:
 
     style: np.ndarray
     embedding: np.ndarray
-    pitch_ratio: float = 1.0
-    formant_ratio: float = 1.0
+    #: Linear-phase FIR at the engine's rate (empty: none).
+    eq: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
 
     def to_bytes(self) -> bytes:
         buf = io.BytesIO()
         np.savez(buf, style=self.style.astype(np.float32), embedding=self.embedding.astype(np.float32),
-                 pitch_ratio=np.float32(self.pitch_ratio), formant_ratio=np.float32(self.formant_ratio))
+                 eq=np.asarray(self.eq, dtype=np.float32))
         return buf.getvalue()
 
     @classmethod
@@ -64,14 +101,14 @@ class VoiceProfile:
             return cls(
                 style=np.asarray(npz["style"], dtype=np.float32),
                 embedding=np.asarray(npz["embedding"], dtype=np.float32),
-                pitch_ratio=float(npz["pitch_ratio"]) if "pitch_ratio" in npz.files else 1.0,
-                formant_ratio=float(npz["formant_ratio"]) if "formant_ratio" in npz.files else 1.0,
+                eq=np.asarray(npz["eq"], dtype=np.float32) if "eq" in npz.files else np.zeros(0, np.float32),
             )
 
 
 def speak(engine: Engine, profile: VoiceProfile, text: str, speed: float = 1.0, **request: Any) -> np.ndarray:
-    """Render ``text`` in a voice profile (engine synthesis + the profile's correction)."""
-    return engine.synthesize(SynthesisRequest(text=text, style=profile.style, speed=speed, **request)).audio
+    """Render ``text`` in a voice profile (engine synthesis, then the profile's equaliser)."""
+    audio = engine.synthesize(SynthesisRequest(text=text, style=profile.style, speed=speed, **request)).audio
+    return apply_eq(audio, profile.eq)
 
 
 def _embed(audio: np.ndarray, sr: int) -> np.ndarray:
@@ -128,6 +165,132 @@ def bundled_embeddings(engine: Engine, store: ObjectStore) -> dict[str, np.ndarr
     return _read_npz(store.get_bytes(key))[1]
 
 
+class _Scorer:
+    """Renders candidate styles and scores them against the reference speaker."""
+
+    def __init__(self, engine: Engine, ref_audio: np.ndarray, ref_sr: int,
+                 progress: Progress | None, total: int) -> None:
+        self.engine, self.ref_audio, self.ref_sr = engine, ref_audio, ref_sr
+        self.sr = engine.capabilities.sample_rate
+        self.target = _embed(ref_audio, ref_sr)
+        self.progress, self.total, self.calls = progress, total, 0
+
+    def render(self, style: np.ndarray, sentences: tuple[str, ...]) -> list[np.ndarray]:
+        return [self.engine.synthesize(SynthesisRequest(text=t, style=style)).audio for t in sentences]
+
+    def score(self, style: np.ndarray, sentences: tuple[str, ...] = SEARCH_SENTENCES,
+              note: str = "search") -> float:
+        """Similarity to the reference of the style speaking ``sentences``,
+        after that style's own matching equaliser."""
+        audio = np.concatenate(self.render(style, sentences))
+        audio = apply_eq(audio, match_eq(self.ref_audio, self.ref_sr, audio, self.sr))
+        self.calls += 1
+        if self.progress:
+            self.progress(min(self.calls, self.total - 1), self.total, note)
+        return _cos(self.target, _embed(audio, self.sr))
+
+
+def _evolve(scorer: _Scorer, start: np.ndarray, start_score: float, spread: np.ndarray,
+            deadline: float, rng: np.random.Generator,
+            max_generations: int | None = None) -> tuple[np.ndarray, float, list[float]]:
+    """The evolution strategy of step 2; returns (offset, its score, score per generation)."""
+    offset, best, sigma, history = np.zeros_like(spread), start_score, SIGMA0, []
+    while time.perf_counter() < deadline and len(history) != max_generations:
+        steps = [rng.standard_normal(spread.shape).astype(np.float32) * spread * sigma
+                 for _ in range(POPULATION)]
+        scored = sorted(((scorer.score(start + offset + d), i) for i, d in enumerate(steps)), reverse=True)
+        top_score, top = scored[0]
+        if top_score > best:
+            mean_step = np.mean([steps[i] for _, i in scored[: POPULATION // 2]], axis=0)
+            mean_score = scorer.score(start + offset + mean_step)
+            offset, best = (offset + mean_step, mean_score) if mean_score > top_score else (
+                offset + steps[top], top_score)
+            sigma *= GROW
+        else:
+            sigma *= SHRINK
+        history.append(round(best, 4))
+    return offset, best, history
+
+
+def _check(scorer: _Scorer, style: np.ndarray) -> tuple[float, float]:
+    """(similarity, word error rate) of ``style`` on the held-back check sentences."""
+    from voicecast.evaluation import transcribe, word_errors
+
+    audio = scorer.render(style, CHECK_SENTENCES)
+    errors = words = 0
+    for text, a in zip(CHECK_SENTENCES, audio, strict=True):
+        e, n = word_errors(text, transcribe(a, scorer.sr))
+        errors, words = errors + e, words + n
+    joined = np.concatenate(audio)
+    joined = apply_eq(joined, match_eq(scorer.ref_audio, scorer.ref_sr, joined, scorer.sr))
+    return _cos(scorer.target, _embed(joined, scorer.sr)), errors / max(words, 1)
+
+
+def search_profile(engine: Engine, ref_audio: np.ndarray, ref_sr: int, *, budget_s: float,
+                   seed: int = 0, progress: Progress | None = None) -> tuple[VoiceProfile, dict[str, Any]]:
+    """Steps 1-4 of the module docstring; returns the profile and its figures."""
+    t0 = time.perf_counter()
+    voices = engine.bundled_voices()
+    # Progress counts scored candidates; the total is an estimate from the budget.
+    scorer = _Scorer(engine, ref_audio, ref_sr, progress, total=len(voices) + 1 + int(budget_s / 2.5) + 2)
+    ranking = sorted(((scorer.score(style, note="bundled voices"), name) for name, style in voices.items()),
+                     reverse=True)
+    (s1, n1), (_, n2) = ranking[0], ranking[1]
+    start, start_score, start_name = voices[n1], s1, n1
+    mix = 0.5 * (voices[n1] + voices[n2])
+    mix_score = scorer.score(mix, note="bundled voices")
+    if mix_score > start_score:
+        start, start_score, start_name = mix, mix_score, f"mix:{n1}+{n2}"
+    spread = np.stack([v.mean(axis=0) for v in voices.values()]).std(axis=0).astype(np.float32)
+    deadline = t0 + budget_s
+    rng = np.random.default_rng(seed)
+    offset, found, history = _evolve(scorer, start, start_score, spread, deadline, rng)
+    search_s = time.perf_counter() - t0
+
+    if progress:
+        progress(scorer.total - 1, scorer.total, "checking")
+    base_sim, base_wer = _check(scorer, start)
+    chosen, check_sim, check_wer, shrink = start, base_sim, base_wer, 0.0
+    for frac in (1.0, 0.5):
+        if not offset.any():
+            break
+        cand = start + frac * offset
+        sim, wer = _check(scorer, cand)
+        if sim > base_sim and wer <= base_wer + MAX_WER_RISE:
+            chosen, check_sim, check_wer, shrink = cand, sim, wer, frac
+            break
+    probes = np.concatenate(scorer.render(chosen, PROBE_SENTENCES))
+    eq = match_eq(ref_audio, ref_sr, probes, scorer.sr)
+    meta = {
+        "method": f"search:{start_name}" if shrink else start_name,
+        "similarity": round(check_sim, 4),
+        "start": start_name,
+        "start_score": round(start_score, 4),
+        "search_score": round(found, 4),
+        "check": {"start": [round(base_sim, 4), round(base_wer, 4)],
+                  "chosen": [round(check_sim, 4), round(check_wer, 4)], "offset_kept": shrink},
+        "generations": history,
+        "candidates": scorer.calls,
+        "search_s": round(search_s, 1),
+        "ranking": [[name, round(s, 4)] for s, name in ranking],
+    }
+    if progress:
+        progress(scorer.total, scorer.total, "done")
+    return VoiceProfile(style=chosen, embedding=scorer.target, eq=eq), meta
+
+
+def nearest_profile(engine: Engine, ref_audio: np.ndarray, ref_sr: int,
+                    store: ObjectStore) -> tuple[VoiceProfile, dict[str, Any]]:
+    """The baseline: the bundled voice whose shipped embedding is closest."""
+    target = _embed(ref_audio, ref_sr)
+    ranking = sorted(((_cos(target, e), name) for name, e in bundled_embeddings(engine, store).items()),
+                     reverse=True)
+    score, name = ranking[0]
+    meta = {"method": f"nearest:{name}", "similarity": round(score, 4),
+            "ranking": [[n, round(s, 4)] for s, n in ranking]}
+    return VoiceProfile(style=engine.bundled_voices()[name], embedding=target), meta
+
+
 def enroll_reference(
     ref_key: str, voice_id: str, version: int, *, store: ObjectStore, settings: Settings,
     progress: Progress | None = None, method: str | None = None,
@@ -138,36 +301,31 @@ def enroll_reference(
     if store.exists(key) and store.exists(meta_key):
         return dict(json.loads(store.get_bytes(meta_key)), cached=True)
 
+    method = method or settings.enroll.method
+    if method not in ("search", "nearest"):
+        raise ValueError(f"unknown enrollment method {method!r} (search, nearest)")
     t0 = time.perf_counter()
     engine = get_engine(settings.engine.name, settings.engine)
     ref_audio, ref_sr = from_wav_bytes(store.get_bytes(ref_key))
-    target = _embed(ref_audio, ref_sr)
-    bundled = bundled_embeddings(engine, store)
-    ranking = sorted(((_cos(target, e), name) for name, e in bundled.items()), reverse=True)
-    voices = engine.bundled_voices()
-    (best_score, best), (_, second) = ranking[0], ranking[1]
-    style, method, score = voices[best], f"nearest:{best}", best_score
-    # A 50/50 mix of the two closest voices sometimes lands nearer the speaker
-    # than either; keep it only if its rendered speech measures closer.
-    mix = 0.5 * (voices[best] + voices[second])
-    mix_score = _cos(target, style_embedding(engine, mix))
-    if mix_score > best_score:
-        style, method, score = mix, f"mix:{best}+{second}", mix_score
-
-    store.put_bytes(key, VoiceProfile(style=style, embedding=target).to_bytes())
+    if method == "search":
+        seed = int(hashlib.sha256(ref_key.encode()).hexdigest()[:8], 16)  # reproducible per clip
+        profile, found = search_profile(engine, ref_audio, ref_sr, budget_s=settings.enroll.budget_s,
+                                        seed=seed, progress=progress)
+    else:
+        profile, found = nearest_profile(engine, ref_audio, ref_sr, store)
+    store.put_bytes(key, profile.to_bytes())
     meta = {
         "voice_id": voice_id,
         "version": version,
         "profile_key": key,
         "engine": engine.name,
         "engine_version": engine.version,
-        "method": method,
-        "similarity": round(score, 4),
-        "ranking": [[name, round(s, 4)] for s, name in ranking],
+        **found,
         "enroll_s": round(time.perf_counter() - t0, 2),
     }
     store.put_bytes(meta_key, json.dumps(meta).encode(), content_type="application/json")
-    log.info("voice %s v%d enrolled: %s (%.3f)", voice_id, version, method, score)
+    log.info("voice %s v%d enrolled: %s (%.3f) in %.1fs", voice_id, version, meta["method"],
+             meta["similarity"], meta["enroll_s"])
     return dict(meta, cached=False)
 
 
