@@ -12,6 +12,8 @@ import logging
 import os
 import statistics
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +26,7 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+from rich.table import Table
 
 from voicecast.errors import InputError, VoicecastError
 from voicecast.settings import Settings, get_settings
@@ -154,7 +157,9 @@ def cmd_render(args: argparse.Namespace, settings: Settings) -> int:
             service.check_output_path(out)
             if not inp.is_file():
                 raise InputError("input file not found", file=inp)
-        specs = service.prepare_dub(settings, job_id, inp, args.voice, dispatcher, args.duration)
+        with _enroll_bar(quiet=args.json) as on_progress:
+            specs = service.prepare_dub(settings, job_id, inp, args.voice, dispatcher, args.duration,
+                                        on_progress)
         service.dispatch(settings, job_id, specs, dispatcher)
         if args.detach:
             print(job_id)
@@ -163,6 +168,115 @@ def cmd_render(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         dispatcher.close()
     return _finish(settings, job_id, out, args.json)
+
+
+@contextmanager
+def _enroll_bar(quiet: bool) -> Iterator[Callable[[dict[str, Any] | None], None] | None]:
+    """A progress bar fed by an enrollment's progress records; it appears with
+    the first record (so nothing shows when no enrollment runs). None when quiet."""
+    if quiet:
+        yield None
+        return
+    bar = Progress(
+        TextColumn("[bold]enrolling voice"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("{task.description}"), TimeElapsedColumn(), console=err, transient=True,
+    )
+    task = bar.add_task("waiting for a worker", total=None)
+
+    def update(p: dict[str, Any] | None) -> None:
+        if not bar.live.is_started:
+            bar.start()
+        if p is not None:
+            bar.update(task, total=max(1, int(p.get("total") or 1)),
+                       completed=int(p.get("done") or 0), description=str(p.get("note") or ""))
+
+    try:
+        yield update
+    finally:
+        if bar.live.is_started:
+            bar.stop()
+
+
+def cmd_voice_add(args: argparse.Namespace, settings: Settings) -> int:
+    from . import service
+    from .db import ensure_schema
+    from .dispatch import dispatcher_for
+
+    ensure_schema(settings, auto_upgrade=not settings.distributed)
+    dispatcher = dispatcher_for(settings)
+    try:
+        with _enroll_bar(quiet=args.json) as on_progress:
+            info = service.add_voice(settings, args.name, [Path(r) for r in args.refs], args.consent,
+                                     dispatcher, on_progress)
+    finally:
+        dispatcher.close()
+    if args.json:
+        print(json.dumps(info, indent=2))
+    else:
+        Console(soft_wrap=True).print(
+            f"[green]enrolled[/] voice {info['name']!r} v{info['version']}: {info['method']}, "
+            f"similarity {info['similarity']}, {info['speech_s']:.1f} s of speech from "
+            f"{len(info['reference']['clips'])} clip(s)", highlight=False)
+    return 0
+
+
+def cmd_voice_list(args: argparse.Namespace, settings: Settings) -> int:
+    from . import service
+    from .db import ensure_schema
+
+    ensure_schema(settings, auto_upgrade=not settings.distributed)
+    voices = service.list_voices(settings)
+    if args.json:
+        print(json.dumps(voices, indent=2))
+        return 0
+    table = Table("name", "version", "method", "similarity", "speech s", "created", box=None)
+    for v in voices:
+        speech = v.get("speech_s") or (v.get("reference") or {}).get("speech_s")
+        table.add_row(v["name"], str(v["version"]), str(v.get("method") or "-"),
+                      _num(v.get("similarity"), ".3f"), _num(speech, ".1f"),
+                      (v["created_at"] or "")[:16].replace("T", " "))
+    Console(soft_wrap=True).print(table if voices else "no voices enrolled")
+    return 0
+
+
+def _num(x: Any, fmt: str) -> str:
+    return "-" if x is None else format(float(x), fmt)
+
+
+def cmd_voice_show(args: argparse.Namespace, settings: Settings) -> int:
+    from . import service
+    from .db import ensure_schema
+
+    ensure_schema(settings, auto_upgrade=not settings.distributed)
+    info = service.show_voice(settings, args.name)
+    if args.json:
+        print(json.dumps(info, indent=2))
+        return 0
+    out = Console(soft_wrap=True, highlight=False)
+    out.print(f"[bold]{info['name']}[/] (id {info['id']}), version {info['version']}, "
+              f"engine {info['engine']}")
+    out.print(f"  profile: {info['profile_key']}")
+    out.print(f"  enrollment: {info.get('method')}, similarity {info.get('similarity')}")
+    out.print(f"  consent: {info['consent'] or '(none recorded)'}"
+              + (f" (given {info['consent_at']})" if info.get("consent_at") else ""))
+    out.print(f"  created: {info['created_at']}"
+              + (f", this version enrolled {info['enrolled_at']}" if info.get("enrolled_at") else ""))
+    ref = info.get("reference") or {}
+    out.print(f"  reference: {ref.get('speech_s')} s of speech, sha256 {info['source_sha256']}")
+    for c in ref.get("clips") or []:
+        out.print(f"    {c['file']}: {c['speech_s']} s speech, peak {c['peak_db']} dBFS, "
+                  f"rms {c['rms_db']} dBFS, clipped {c['clipped_ratio']:.4%}, sha256 {c['sha256'][:16]}")
+    return 0
+
+
+def cmd_voice_rm(args: argparse.Namespace, settings: Settings) -> int:
+    from . import service
+    from .db import ensure_schema
+
+    ensure_schema(settings, auto_upgrade=not settings.distributed)
+    info = service.remove_voice(settings, args.name)
+    err.print(f"removed voice {info['name']!r} ({info['version']} version(s))", highlight=False)
+    return 0
 
 
 def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
@@ -285,6 +399,27 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--hostname", default=None)
     w.add_argument("--loglevel", default="INFO")
     w.set_defaults(func=cmd_worker)
+
+    v = sub.add_parser("voice", help="enrolled voices: add, list, show, rm")
+    vsub = v.add_subparsers(dest="voice_command", required=True)
+    va = vsub.add_parser("add", help="enroll a voice from reference clips (again: a new version)")
+    va.add_argument("name", help="the voice's name, used as `render --voice NAME`")
+    va.add_argument("refs", nargs="+", metavar="REF_AUDIO",
+                    help="reference clips of one speaker (3-30 s of speech in all)")
+    va.add_argument("--consent", required=True,
+                    help="who agreed to have this voice cloned, and for what (stored with it)")
+    va.add_argument("--json", action="store_true", help="print the stored voice as JSON")
+    va.set_defaults(func=cmd_voice_add)
+    vl = vsub.add_parser("list", help="list enrolled voices")
+    vl.add_argument("--json", action="store_true")
+    vl.set_defaults(func=cmd_voice_list)
+    vs = vsub.add_parser("show", help="everything stored about a voice, consent included")
+    vs.add_argument("name")
+    vs.add_argument("--json", action="store_true")
+    vs.set_defaults(func=cmd_voice_show)
+    vr = vsub.add_parser("rm", help="remove a voice and its profiles")
+    vr.add_argument("name")
+    vr.set_defaults(func=cmd_voice_rm)
 
     d = sub.add_parser("db", help="database schema")
     d.add_argument("action", choices=["upgrade"])

@@ -32,6 +32,8 @@ from .states import JobStatus
 log = logging.getLogger(__name__)
 
 TERMINAL = (JobStatus.DONE, JobStatus.FAILED)
+#: How often a waiting enrollment calls its ``tick`` (seconds).
+TICK_S = 0.5
 
 
 class EmbeddedDispatcher:
@@ -60,8 +62,14 @@ class EmbeddedDispatcher:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
 
-    def enroll(self, ref_key: str, voice_id: str, version: int) -> dict[str, Any]:
-        return self._get_pool().submit(worker_pool.enroll, ref_key, voice_id, version).result()
+    def enroll(self, ref_key: str, voice_id: str, version: int,
+               tick: Callable[[], None] | None = None) -> dict[str, Any]:
+        """Run the enrollment task in the pool, calling ``tick`` about twice a second."""
+        fut = self._get_pool().submit(worker_pool.enroll, ref_key, voice_id, version)
+        while not wait([fut], timeout=TICK_S).done:
+            if tick:
+                tick()
+        return fut.result()
 
     def submit(self, job_id: str, specs: list[SegmentSpec]) -> None:
         pool = self._get_pool()
@@ -122,20 +130,32 @@ class CeleryDispatcher:
         self.settings = settings
         self.poll_s = poll_s
 
-    def enroll(self, ref_key: str, voice_id: str, version: int) -> dict[str, Any]:
+    def enroll(self, ref_key: str, voice_id: str, version: int,
+               tick: Callable[[], None] | None = None) -> dict[str, Any]:
+        """Queue the enrollment task on ``synth`` and wait for its answer, calling
+        ``tick`` about twice a second."""
         from workers.tasks import enroll_reference
 
         res = enroll_reference.apply_async(
             (ref_key, voice_id, version), queue=self.settings.queue.synth_queue
         )
+        deadline = time.monotonic() + self.ENROLL_TIMEOUT_S
         try:
-            answer: dict[str, Any] = res.get(timeout=self.ENROLL_TIMEOUT_S)
+            while True:
+                try:
+                    answer: dict[str, Any] = res.get(timeout=TICK_S)
+                    return answer
+                except CeleryTimeoutError:
+                    if time.monotonic() > deadline:
+                        raise
+                    if tick:
+                        tick()
         except CeleryTimeoutError as e:
+            res.revoke()
             raise VoicecastError(
                 f"voice enrollment did not finish within {self.ENROLL_TIMEOUT_S} s; "
                 "is a `voicecast worker --queue synth` running?", field="queue",
             ) from e
-        return answer
 
     def submit(self, job_id: str, specs: list[SegmentSpec]) -> None:
         from workers.tasks import synth_segment

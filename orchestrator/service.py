@@ -11,13 +11,16 @@ import hashlib
 import json
 import logging
 import os
+import re
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from voicecast.errors import (
     OutputError,
@@ -28,12 +31,17 @@ from voicecast.errors import (
 )
 from voicecast.settings import Settings
 from voicecast.storage import (
+    ObjectStore,
     get_store,
     job_key,
+    read_progress,
     reference_key,
     segment_audio_key,
     segment_result_key,
+    voice_meta_key,
     voice_profile_key,
+    voice_progress_key,
+    voice_retired_key,
 )
 from workers.synth import SegmentSpec
 
@@ -49,10 +57,15 @@ AUDIO_EXTS = {".wav", ".mp3", ".flac", ".m4a", ".aac", ".ogg", ".opus", ".webm",
               ".aiff", ".aif", ".wma", ".mov"}
 
 
+#: Called while an enrollment runs with its latest progress record, or ``None``.
+OnProgress = Callable[[dict[str, Any] | None], None]
+
+
 class Dispatcher(Protocol):
     """Where work runs: a local process pool (embedded) or Celery queues."""
 
-    def enroll(self, ref_key: str, voice_id: str, version: int) -> dict[str, Any]: ...
+    def enroll(self, ref_key: str, voice_id: str, version: int,
+               tick: Callable[[], None] | None = None) -> dict[str, Any]: ...
     def submit(self, job_id: str, specs: list[SegmentSpec]) -> None: ...
     def assemble(self, job_id: str) -> None: ...
     def drive(self, job_id: str, tick: Callable[[], None]) -> None: ...
@@ -112,12 +125,13 @@ def failing_job(settings: Settings, job_id: str) -> Iterator[None]:
         raise
 
 
-def resolve_voice(settings: Settings, voice: str, dispatcher: Dispatcher) -> Voice:
+def resolve_voice(settings: Settings, voice: str, dispatcher: Dispatcher,
+                  on_progress: OnProgress | None = None) -> Voice:
     """A stored voice by name, or a profile made on the fly from a reference clip
     (cached by the clip's hash, so the same clip is enrolled once)."""
     path = Path(voice).expanduser()
-    if path.suffix.lower() in AUDIO_EXTS or os.sep in voice or path.exists():
-        return _voice_from_reference(settings, path, dispatcher)
+    if _looks_like_path(voice):
+        return _voice_from_reference(settings, path, dispatcher, on_progress)
     with session_scope(settings) as s:
         found = s.scalars(select(Voice).where(Voice.name == voice)).one_or_none()
         if found is None:
@@ -129,7 +143,13 @@ def resolve_voice(settings: Settings, voice: str, dispatcher: Dispatcher) -> Voi
         return found
 
 
-def _voice_from_reference(settings: Settings, path: Path, dispatcher: Dispatcher) -> Voice:
+def _looks_like_path(voice: str) -> bool:
+    path = Path(voice).expanduser()
+    return path.suffix.lower() in AUDIO_EXTS or os.sep in voice or path.exists()
+
+
+def _voice_from_reference(settings: Settings, path: Path, dispatcher: Dispatcher,
+                          on_progress: OnProgress | None = None) -> Voice:
     from workers.audio import to_wav_bytes
     from workers.reference import load_reference
 
@@ -145,7 +165,7 @@ def _voice_from_reference(settings: Settings, path: Path, dispatcher: Dispatcher
     key = reference_key(ref.sha256)
     if not store.exists(key):
         store.put_bytes(key, to_wav_bytes(ref.audio, ref.sample_rate), content_type="audio/wav")
-    meta = dispatcher.enroll(key, voice_id, 1)
+    meta = _enroll(store, dispatcher, key, voice_id, 1, on_progress)
     if "error" in meta:
         raise ReferenceAudioError(meta["error"], file=path)
     with session_scope(settings) as s:
@@ -160,6 +180,164 @@ def _voice_from_reference(settings: Settings, path: Path, dispatcher: Dispatcher
         return s.merge(v)
 
 
+def _enroll(store: ObjectStore, dispatcher: Dispatcher, ref_key: str, voice_id: str, version: int,
+            on_progress: OnProgress | None) -> dict[str, Any]:
+    """Run the enrollment task; while it runs, hand its latest progress record
+    (``{done, total, note, t}`` or ``None`` before the first) to ``on_progress``."""
+    pkey = voice_progress_key(voice_id, version)
+    tick = (lambda: on_progress(read_progress(store, pkey))) if on_progress else None
+    try:
+        return dispatcher.enroll(ref_key, voice_id, version, tick)
+    finally:
+        store.delete(pkey)
+
+
+# --------------------------------------------------------------------------- named voices
+
+#: Longest voice name (the column is 200 characters).
+MAX_NAME = 100
+
+
+def voice_id_for(name: str) -> str:
+    """Stable id of a named voice: ``v-<slug>-<10 hex of the name's SHA-256>`` (<= 64 chars)."""
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:40].strip("-") or "voice"
+    return f"v-{slug}-{hashlib.sha256(name.encode()).hexdigest()[:10]}"
+
+
+def check_voice_name(name: str) -> str:
+    name = name.strip()
+    if not name:
+        raise VoiceError("a voice name must not be empty", field="NAME")
+    if len(name) > MAX_NAME:
+        raise VoiceError(f"a voice name has at most {MAX_NAME} characters", field="NAME")
+    if _looks_like_path(name) or name.startswith("ref-"):
+        raise VoiceError(f"{name!r} cannot name a voice: it reads as a file path (or is reserved "
+                         "for voices made from a clip on the fly)", field="NAME")
+    return name
+
+
+def _find_voice(s: Any, name: str) -> Voice:
+    found = s.scalars(select(Voice).where(Voice.name == name)).one_or_none()
+    if found is None:
+        names = s.scalars(select(Voice.name).order_by(Voice.name)).all()
+        raise VoiceError(f"unknown voice {name!r}; enrolled voices: {', '.join(names) or 'none'}",
+                         field="NAME")
+    return cast(Voice, found)
+
+
+def _iso(t: datetime | None) -> str | None:
+    """UTC ISO time to the second (SQLite returns naive datetimes: they are UTC)."""
+    return t.replace(tzinfo=t.tzinfo or UTC).isoformat(timespec="seconds") if t else None
+
+
+def voice_info(v: Voice) -> dict[str, Any]:
+    """Everything stored about a voice, JSON-ready."""
+    return {
+        "name": v.name, "id": v.id, "version": v.version, "engine": v.engine,
+        "profile_key": v.profile_key, "source_sha256": v.source_sha256, "consent": v.consent,
+        "created_at": _iso(v.created_at), **(v.meta or {}),
+    }
+
+
+def add_voice(settings: Settings, name: str, refs: list[Path], consent: str, dispatcher: Dispatcher,
+              on_progress: OnProgress | None = None) -> dict[str, Any]:
+    """Check the reference clips, enroll them as a queued task, and store the voice.
+
+    Adding an existing name enrolls it again under the next version (which
+    changes every segment hash made with it). Nothing is stored when a check
+    or the enrollment fails.
+    """
+    from workers.audio import to_wav_bytes
+    from workers.reference import load_references
+
+    name = check_voice_name(name)
+    consent = (consent or "").strip()
+    if not consent:
+        raise VoiceError("consent text is required: say who agreed to have this voice cloned, "
+                         "and for what", field="--consent")
+    consent_at = _iso(datetime.now(UTC))
+    t0 = time.perf_counter()
+    ref = load_references(refs)
+    check_s = time.perf_counter() - t0
+    voice_id = voice_id_for(name)
+    store = get_store(settings)
+    with session_scope(settings) as s:
+        current = s.scalars(select(Voice).where(Voice.name == name)).one_or_none()
+        if current is not None and current.id != voice_id:
+            voice_id = current.id  # keep the id it was first stored under
+        version = current.version + 1 if current is not None else _retired_version(store, voice_id) + 1
+    key = reference_key(ref.sha256)
+    if not store.exists(key):
+        store.put_bytes(key, to_wav_bytes(ref.audio, ref.sample_rate), content_type="audio/wav")
+    t1 = time.perf_counter()
+    meta = _enroll(store, dispatcher, key, voice_id, version, on_progress)
+    if "error" in meta:
+        raise ReferenceAudioError(meta["error"], file=", ".join(str(p) for p in refs))
+    enroll_wall_s = time.perf_counter() - t1
+    enrollment = {k: v for k, v in meta.items()
+                  if k not in ("voice_id", "version", "profile_key", "engine", "cached")}
+    with session_scope(settings) as s:
+        v = s.get(Voice, voice_id) or Voice(id=voice_id, name=name)
+        v.version = version
+        v.engine = meta["engine"]
+        v.profile_key = meta["profile_key"]
+        v.source_sha256 = ref.sha256
+        v.consent = consent
+        v.meta = {
+            "method": meta.get("method"), "similarity": meta.get("similarity"),
+            "engine_version": meta.get("engine_version"), "speech_s": round(ref.speech_s, 2),
+            "consent_at": consent_at, "enrolled_at": _iso(datetime.now(UTC)),
+            "reference": {"sha256": ref.sha256, "speech_s": round(ref.speech_s, 2),
+                          "duration_s": round(ref.duration_s, 2), "key": key,
+                          "clips": [c.as_dict() for c in ref.clips]},
+            "enrollment": enrollment,
+            "timings": {"check_s": round(check_s, 2), "enroll_wall_s": round(enroll_wall_s, 2)},
+        }
+        v = s.merge(v)
+        s.flush()  # fills created_at
+        return voice_info(v)
+
+
+def list_voices(settings: Settings) -> list[dict[str, Any]]:
+    with session_scope(settings) as s:
+        return [voice_info(v) for v in s.scalars(select(Voice).order_by(Voice.name))]
+
+
+def show_voice(settings: Settings, name: str) -> dict[str, Any]:
+    with session_scope(settings) as s:
+        return voice_info(_find_voice(s, name))
+
+
+def remove_voice(settings: Settings, name: str) -> dict[str, Any]:
+    """Delete a voice's row and its profile objects (every version).
+
+    Jobs that used it keep their segments and output but lose the link (they
+    can no longer be resumed). The last version number is kept in storage, so a
+    voice added again under this name starts after it and never reuses a
+    segment rendered with the removed one.
+    """
+    store = get_store(settings)
+    with session_scope(settings) as s:
+        v = _find_voice(s, name)
+        info = voice_info(v)
+        s.execute(update(Job).where(Job.voice_id == v.id).values(voice_id=None))
+        s.delete(v)
+    vid, last = info["id"], int(info["version"])
+    for n in range(1, last + 1):
+        for key in (voice_profile_key(vid, n), voice_meta_key(vid, n), voice_progress_key(vid, n)):
+            store.delete(key)
+    store.put_bytes(voice_retired_key(vid), json.dumps({"version": last}).encode(),
+                    content_type="application/json")
+    return info
+
+
+def _retired_version(store: ObjectStore, voice_id: str) -> int:
+    key = voice_retired_key(voice_id)
+    if not store.exists(key):
+        return 0
+    return int(json.loads(store.get_bytes(key)).get("version", 0))
+
+
 def engine_version(settings: Settings) -> str:
     from workers.engines import engine_version as ev
 
@@ -167,7 +345,8 @@ def engine_version(settings: Settings) -> str:
 
 
 def prepare_dub(settings: Settings, job_id: str, input_path: Path, voice: str,
-                dispatcher: Dispatcher, duration: float | None = None) -> list[SegmentSpec]:
+                dispatcher: Dispatcher, duration: float | None = None,
+                on_progress: OnProgress | None = None) -> list[SegmentSpec]:
     """Parse, plan and persist a subtitle job; return the specs to dispatch."""
     from workers.fitting import FitPolicy
 
@@ -177,7 +356,7 @@ def prepare_dub(settings: Settings, job_id: str, input_path: Path, voice: str,
     with failing_job(settings, job_id):
         cues = parse_subtitles(input_path)
         plan = plan_cues(cues, source=str(input_path), track_end=duration)
-        v = resolve_voice(settings, voice, dispatcher)
+        v = resolve_voice(settings, voice, dispatcher, on_progress)
         fit = FitPolicy.from_settings(settings.fit).as_dict()
         eng, eng_ver = settings.engine.name, engine_version(settings)
         with session_scope(settings) as s:

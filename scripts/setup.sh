@@ -2,7 +2,9 @@
 # Idempotent, non-interactive set-up of a fresh Debian (bookworm) machine for
 # voicecast development, tests and CI:
 #   - Debian packages: ffmpeg, rubberband-cli, espeak-ng, sox (audio tools) and
-#     redis-server, postgresql (real servers for the integration tests);
+#     redis-server, postgresql (real servers for the integration tests) and
+#     asterisk-core-sounds-{en,fr,it,ru,es}-g722 (real speakers, 16 kHz, for the
+#     voice-cloning evaluation bench/eval_clone.py and its test);
 #   - .venv with the project installed editable with its dev extras.
 # Re-runs are fast: apt is skipped when every package is installed, pip when
 # pyproject.toml has not changed since the last successful install.
@@ -22,7 +24,9 @@ TORCH_VERSION="2.13.0"
 log() { printf '[setup] %s\n' "$*" >&2; }
 
 # --------------------------------------------------------------------- apt
-APT_PACKAGES=(ffmpeg rubberband-cli espeak-ng sox redis-server postgresql)
+APT_PACKAGES=(ffmpeg rubberband-cli espeak-ng sox redis-server postgresql
+    asterisk-core-sounds-en-g722 asterisk-core-sounds-fr-g722 asterisk-core-sounds-it-g722
+    asterisk-core-sounds-ru-g722 asterisk-core-sounds-es-g722)
 
 apt_missing() {
     local pkg status

@@ -7,12 +7,15 @@ atomic in both backends: a reader never sees half an object.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
 import tempfile
+import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from .errors import TransientError
 from .settings import Settings, StorageSettings
@@ -35,6 +38,21 @@ def reference_key(sha256: str) -> str:
 
 def voice_profile_key(voice_id: str, version: int) -> str:
     return f"voices/{voice_id}/v{version}.npz"
+
+
+def voice_meta_key(voice_id: str, version: int) -> str:
+    """Enrollment metadata written beside the profile."""
+    return f"voices/{voice_id}/v{version}.json"
+
+
+def voice_progress_key(voice_id: str, version: int) -> str:
+    """Enrollment progress (``{done, total, note, t}``), polled by the CLI."""
+    return f"voices/{voice_id}/v{version}.progress.json"
+
+
+def voice_retired_key(voice_id: str) -> str:
+    """Left by ``voice rm``: the last version, so a re-added name never reuses one."""
+    return f"voices/{voice_id}/retired.json"
 
 
 def job_key(job_id: str, name: str) -> str:
@@ -208,3 +226,37 @@ def get_store(settings: Settings) -> ObjectStore:
     if ident not in _stores:
         _stores[ident] = S3Store(cfg) if cfg.bucket else LocalStore(settings.local_store_dir)
     return _stores[ident]
+
+
+def progress_writer(
+    store: ObjectStore, key: str, min_interval_s: float = 1.0
+) -> Callable[[int, int, str], None]:
+    """A ``progress(done, total, note)`` callback that writes ``{done, total, note, t}``
+    as JSON to ``key``: at most once per ``min_interval_s``, except the first and
+    the last step (``done >= total``), which are always written. Storage hiccups
+    are logged, never raised: progress is advisory."""
+    last = [0.0]
+
+    def progress(done: int, total: int, note: str = "") -> None:
+        now = time.time()
+        if last[0] and now - last[0] < min_interval_s and done < total:
+            return
+        last[0] = now
+        body = {"done": int(done), "total": int(total), "note": str(note), "t": round(now, 3)}
+        try:
+            store.put_bytes(key, json.dumps(body).encode(), content_type="application/json")
+        except Exception as e:  # advisory: never fail the enrollment for it
+            log.warning("could not write progress to %s: %s", key, e)
+
+    return progress
+
+
+def read_progress(store: ObjectStore, key: str) -> dict[str, Any] | None:
+    """What :func:`progress_writer` last wrote at ``key``, or ``None``."""
+    try:
+        if not store.exists(key):
+            return None
+        data: dict[str, Any] = json.loads(store.get_bytes(key))
+        return data
+    except (OSError, ValueError, TransientError):
+        return None

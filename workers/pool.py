@@ -11,7 +11,7 @@ import os
 from typing import Any
 
 from voicecast.settings import Settings
-from voicecast.storage import get_store
+from voicecast.storage import get_store, progress_writer, voice_progress_key
 
 _settings: Settings | None = None
 
@@ -39,7 +39,15 @@ def render(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def enroll(ref_key: str, voice_id: str, version: int) -> dict[str, Any]:
+    """Enroll a voice; progress goes to ``voice_progress_key``; a user error is an answer."""
+    from voicecast.errors import VoicecastError
+
     from .voices import enroll_reference
 
     s = _ready()
-    return enroll_reference(ref_key, voice_id, version, store=get_store(s), settings=s)
+    store = get_store(s)
+    progress = progress_writer(store, voice_progress_key(voice_id, version))
+    try:
+        return enroll_reference(ref_key, voice_id, version, store=store, settings=s, progress=progress)
+    except VoicecastError as e:
+        return {"error": str(e)}

@@ -10,7 +10,7 @@ from typing import Any
 
 from voicecast.errors import VoicecastError
 from voicecast.settings import get_settings
-from voicecast.storage import get_store
+from voicecast.storage import get_store, progress_writer, voice_progress_key
 
 from .celery_app import app, voicecast_task
 
@@ -46,11 +46,14 @@ def synth_segment(self: Any, spec: dict[str, Any]) -> dict[str, Any]:
 
 @voicecast_task("voicecast.enroll_reference", queue=_q.synth_queue, ignore_result=False)
 def enroll_reference(self: Any, ref_key: str, voice_id: str, version: int) -> dict[str, Any]:
-    """Answer goes back through the result backend: the CLI waits for it."""
+    """Answer goes back through the result backend: the CLI waits for it, reading
+    progress from ``voice_progress_key`` meanwhile."""
     from .voices import enroll_reference as enroll
 
     settings = get_settings()
+    store = get_store(settings)
+    progress = progress_writer(store, voice_progress_key(voice_id, version))
     try:
-        return enroll(ref_key, voice_id, version, store=get_store(settings), settings=settings)
+        return enroll(ref_key, voice_id, version, store=store, settings=settings, progress=progress)
     except VoicecastError as e:  # a user error is an answer, not a crash
         return {"error": str(e)}

@@ -1,6 +1,13 @@
 import pytest
 
-from voicecast.storage import LocalStore, segment_audio_key, segment_result_key
+from voicecast.storage import (
+    LocalStore,
+    progress_writer,
+    read_progress,
+    segment_audio_key,
+    segment_result_key,
+    voice_progress_key,
+)
 
 
 def test_local_store_roundtrip_and_atomicity(tmp_path):
@@ -31,3 +38,17 @@ def test_keys_are_content_addressed():
 def test_keys_cannot_escape(tmp_path):
     with pytest.raises(ValueError):
         LocalStore(tmp_path).put_bytes("../evil", b"")
+
+
+def test_progress_writer_throttles_and_keeps_the_last_step(tmp_path):
+    store = LocalStore(tmp_path)
+    key = voice_progress_key("v-x-0123456789", 2)
+    assert key == "voices/v-x-0123456789/v2.progress.json" and read_progress(store, key) is None
+    progress = progress_writer(store, key, min_interval_s=60.0)
+    progress(0, 10, "starting")
+    assert read_progress(store, key)["note"] == "starting"
+    progress(3, 10, "searching")  # within the interval: not written
+    assert read_progress(store, key)["done"] == 0
+    progress(10, 10, "done")  # the last step always is
+    rec = read_progress(store, key)
+    assert (rec["done"], rec["total"], rec["note"]) == (10, 10, "done") and rec["t"] > 0

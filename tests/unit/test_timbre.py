@@ -31,7 +31,8 @@ def test_ltas_has_analysis_bins_and_ignores_silence() -> None:
 def test_matching_eq_moves_the_tilt_of_one_signal_to_another() -> None:
     sr = 24000
     white = _noise(sr, seed=1)
-    dark = lfilter([1.0], [1.0, -0.9], _noise(16000, seed=2)).astype(np.float32)  # low-passed target at 16 kHz
+    # A low-passed target at 16 kHz.
+    dark = lfilter([1.0], [1.0, -0.9], _noise(16000, seed=2)).astype(np.float32)
     before = _band_db(white, sr, 200, 1000) - _band_db(white, sr, 3000, 7000)
     target = _band_db(dark, 16000, 200, 1000) - _band_db(dark, 16000, 3000, 7000)
     taps = timbre.match_eq(dark, 16000, white, sr)
