@@ -80,6 +80,9 @@ def voicecast_env(tmp_path: Path) -> dict[str, str]:
     data_dir.mkdir()
     env = {k: v for k, v in os.environ.items() if not k.startswith("VOICECAST_")}
     env["VOICECAST_DATA_DIR"] = str(data_dir)
+    # The style search takes minutes per voice; tests about jobs enroll with the
+    # nearest bundled voice (tests/integration/test_enroll_search.py covers the search).
+    env["VOICECAST_ENROLL__METHOD"] = "nearest"
     env.setdefault("PYTHONUNBUFFERED", "1")
     return env
 
