@@ -12,7 +12,8 @@ clone speaking fixed probe sentences (never the reference's words):
    perturbations scaled per dimension by how much the bundled voices differ
    there; if the best beats the current point, the point moves to the better
    of that candidate and the mean of the better half (the step size grows),
-   else the step shrinks. It stops at the time budget.
+   else the step shrinks. It stops at the time budget (after at least one
+   generation, however slow the machine).
 3. **check**: the searched style must also beat the start on held-back probe
    sentences the search never scored (overfitting guard), and stay
    intelligible (Whisper word error rate on those renders within
@@ -195,7 +196,8 @@ def _evolve(scorer: _Scorer, start: np.ndarray, start_score: float, spread: np.n
             max_generations: int | None = None) -> tuple[np.ndarray, float, list[float]]:
     """The evolution strategy of step 2; returns (offset, its score, score per generation)."""
     offset, best, sigma, history = np.zeros_like(spread), start_score, SIGMA0, []
-    while time.perf_counter() < deadline and len(history) != max_generations:
+    # At least one generation, however slow the machine; then until the deadline.
+    while (not history or time.perf_counter() < deadline) and len(history) != max_generations:
         steps = [rng.standard_normal(spread.shape).astype(np.float32) * spread * sigma
                  for _ in range(POPULATION)]
         scored = sorted(((scorer.score(start + offset + d), i) for i, d in enumerate(steps)), reverse=True)

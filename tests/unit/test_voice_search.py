@@ -31,6 +31,9 @@ def test_evolution_climbs_toward_the_goal_within_its_budget() -> None:
     offset, best, history = voices._evolve(scorer, start, s0, np.ones(256, np.float32),
                                            time.perf_counter() + 0.5, np.random.default_rng(0))
     assert time.perf_counter() - t0 < 1.5
+    # A deadline already past still runs one generation.
+    _, _, one = voices._evolve(scorer, start, s0, np.ones(256, np.float32), 0.0, np.random.default_rng(0))
+    assert len(one) == 1
     assert best > s0
     assert best == scorer.score(start + offset)  # the reported score is the kept offset's
     assert history == sorted(history)  # never moves to a worse point
