@@ -62,30 +62,8 @@ from workers.reference import Reference  # noqa: E402
 
 log = logging.getLogger("eval_clone")
 
-#: The 20 fixed English target sentences (the same as tests/audiocheck.py's,
-#: copied so that the benchmark's text never changes under it).
-SENTENCES: tuple[str, ...] = (
-    "The harbor lights came on one by one.",
-    "She folded the map and put it away.",
-    "Nobody expected the storm to arrive so early.",
-    "We walked along the river until sunset.",
-    "The old clock in the hall stopped at noon.",
-    "He wrote three letters and mailed none of them.",
-    "Fresh bread was cooling on the kitchen table.",
-    "The train was late again this morning.",
-    "A small boat drifted past the lighthouse.",
-    "They planted tomatoes along the garden wall.",
-    "The children laughed at the clumsy puppy.",
-    "Please close the window before you leave.",
-    "The museum opens at nine on Saturdays.",
-    "Snow covered the mountain road overnight.",
-    "My brother fixed the bicycle with a spoon.",
-    "The coffee tasted better than it looked.",
-    "We counted the stars until we fell asleep.",
-    "The library was quiet except for the rain.",
-    "Her garden was full of yellow roses.",
-    "The meeting ended with a round of applause.",
-)
+#: The 20 fixed English target sentences.
+SENTENCES: tuple[str, ...] = evaluation.EVAL_SENTENCES
 
 ASTERISK_ROOT = Path("/usr/share/asterisk/sounds")
 ASTERISK_DOC = Path("/usr/share/doc")

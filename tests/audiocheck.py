@@ -9,28 +9,9 @@ from pathlib import Path
 
 import numpy as np
 
-SENTENCES = [
-    "The harbor lights came on one by one.",
-    "She folded the map and put it away.",
-    "Nobody expected the storm to arrive so early.",
-    "We walked along the river until sunset.",
-    "The old clock in the hall stopped at noon.",
-    "He wrote three letters and mailed none of them.",
-    "Fresh bread was cooling on the kitchen table.",
-    "The train was late again this morning.",
-    "A small boat drifted past the lighthouse.",
-    "They planted tomatoes along the garden wall.",
-    "The children laughed at the clumsy puppy.",
-    "Please close the window before you leave.",
-    "The museum opens at nine on Saturdays.",
-    "Snow covered the mountain road overnight.",
-    "My brother fixed the bicycle with a spoon.",
-    "The coffee tasted better than it looked.",
-    "We counted the stars until we fell asleep.",
-    "The library was quiet except for the rain.",
-    "Her garden was full of yellow roses.",
-    "The meeting ended with a round of applause.",
-]
+from voicecast.evaluation import EVAL_SENTENCES
+
+SENTENCES = list(EVAL_SENTENCES)
 
 
 @dataclass(frozen=True)

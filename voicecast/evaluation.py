@@ -39,6 +39,32 @@ EVAL_SAMPLE_RATE = 16000
 _lock = threading.Lock()
 
 
+#: Twenty fixed English test sentences (6-9 words, no digits in the text):
+#: the tests' and the cloning evaluation's target text.
+EVAL_SENTENCES: tuple[str, ...] = (
+    "The harbor lights came on one by one.",
+    "She folded the map and put it away.",
+    "Nobody expected the storm to arrive so early.",
+    "We walked along the river until sunset.",
+    "The old clock in the hall stopped at noon.",
+    "He wrote three letters and mailed none of them.",
+    "Fresh bread was cooling on the kitchen table.",
+    "The train was late again this morning.",
+    "A small boat drifted past the lighthouse.",
+    "They planted tomatoes along the garden wall.",
+    "The children laughed at the clumsy puppy.",
+    "Please close the window before you leave.",
+    "The museum opens at nine on Saturdays.",
+    "Snow covered the mountain road overnight.",
+    "My brother fixed the bicycle with a spoon.",
+    "The coffee tasted better than it looked.",
+    "We counted the stars until we fell asleep.",
+    "The library was quiet except for the rain.",
+    "Her garden was full of yellow roses.",
+    "The meeting ended with a round of applause.",
+)
+
+
 def resample(audio: np.ndarray, sample_rate: int, target: int = EVAL_SAMPLE_RATE) -> np.ndarray:
     """Mono float32 ``audio`` at ``target`` Hz (polyphase, anti-aliased)."""
     x = np.asarray(audio, dtype=np.float32)

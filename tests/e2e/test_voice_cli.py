@@ -11,6 +11,8 @@ import pytest
 from audiocheck import SENTENCES, duration, make_srt
 from test_cli import REFERENCE, cli
 
+from voicecast.media import probe
+
 ALLISON = Path("/usr/share/asterisk/sounds/en_US_f_Allison")
 CONSENT = "Allison Smith licensed these prompts under CC-BY-SA-3.0; voicecast test use"
 
@@ -113,6 +115,9 @@ def test_render_with_named_voice_and_reenroll_rerenders(env, tmp_path):
     assert v2["id"] == json.loads(add.stdout)["id"]
     third = render("c.wav")
     assert (third["rendered"], third["reused"]) == (2, 0)  # new version: new segment hashes
+    # The output says it is synthetic and names the voice profile it was made with.
+    comment = probe(tmp_path / "c.wav")["format"]["tags"]["comment"]
+    assert "Synthetic speech" in comment and "Narrator v2" in comment
 
     # A removed name added again continues the numbering (never reuses old segments).
     assert cli(env, "voice", "rm", "Narrator").returncode == 0
