@@ -64,12 +64,20 @@ class EmbeddedDispatcher:
 
     def enroll(self, ref_key: str, voice_id: str, version: int,
                tick: Callable[[], None] | None = None) -> dict[str, Any]:
-        """Run the enrollment task in the pool, calling ``tick`` about twice a second."""
-        fut = self._get_pool().submit(worker_pool.enroll, ref_key, voice_id, version)
-        while not wait([fut], timeout=TICK_S).done:
-            if tick:
-                tick()
-        return fut.result()
+        """Run the enrollment task in a process of its own, calling ``tick`` about
+        twice a second. Nothing else renders meanwhile (a job's segments are
+        submitted after its voice is ready), so that process gets every core
+        rather than a pool process's share: the search's time budget then buys
+        as many candidates as the machine can render."""
+        with ProcessPoolExecutor(
+            max_workers=1, mp_context=mp.get_context("spawn"), initializer=worker_pool.init,
+            initargs=(self.settings.model_dump_json(), 1),
+        ) as solo:
+            fut = solo.submit(worker_pool.enroll, ref_key, voice_id, version)
+            while not wait([fut], timeout=TICK_S).done:
+                if tick:
+                    tick()
+            return fut.result()
 
     def submit(self, job_id: str, specs: list[SegmentSpec]) -> None:
         pool = self._get_pool()
