@@ -195,7 +195,8 @@ def _evolve(scorer: _Scorer, start: np.ndarray, start_score: float, spread: np.n
             deadline: float, rng: np.random.Generator,
             max_generations: int | None = None) -> tuple[np.ndarray, float, list[float]]:
     """The evolution strategy of step 2; returns (offset, its score, score per generation)."""
-    offset, best, sigma, history = np.zeros_like(spread), start_score, SIGMA0, []
+    offset, best, sigma = np.zeros_like(spread), start_score, SIGMA0
+    history: list[float] = []
     # At least one generation, however slow the machine; then until the deadline.
     while (not history or time.perf_counter() < deadline) and len(history) != max_generations:
         steps = [rng.standard_normal(spread.shape).astype(np.float32) * spread * sigma
