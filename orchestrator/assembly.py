@@ -78,6 +78,25 @@ def plan_timeline(clips: Sequence[Clip], sample_rate: int, total_s: float) -> tu
     return out, total
 
 
+def sequential_clips(segments: Sequence[Any], head_s: float, pause_s: float,
+                     tail_s: float) -> tuple[list[Clip], float]:
+    """Clips for slot-less lines (a plain script), one after another: ``head_s``
+    of silence, each line at its rendered length (``final_s``) followed by
+    ``pause_s``, and ``tail_s`` after the last. Returns the clips and the
+    track length in seconds. Starts are rounded to whole samples by the
+    timeline, so they never drift."""
+    clips: list[Clip] = []
+    t = head_s
+    for k, g in enumerate(sorted(segments, key=lambda g: g.idx)):
+        if g.final_s is None:
+            raise ValueError(f"segment {g.idx + 1} has no rendered length")
+        if k:
+            t += pause_s
+        clips.append(Clip(g.idx, g.audio_key, t, t + float(g.final_s)))
+        t += float(g.final_s)
+    return clips, t + tail_s
+
+
 def _silence(path: Path, n: int, sr: int) -> Path:
     import numpy as np
 
@@ -160,25 +179,36 @@ def encode(
     return m
 
 
-def fit_report_rows(segments: Sequence[Any]) -> list[dict[str, Any]]:
+def fit_report_rows(segments: Sequence[Any], placements: Sequence[Placement] = (),
+                    sample_rate: int = 0) -> list[dict[str, Any]]:
+    """One row per segment: its slot, the fit figures, its emotion, and where it
+    was placed in the track (``placed_start_s``/``placed_end_s``: the audio's
+    first and last+1 sample after any cut at the next cue)."""
+    where = {p.idx: p for p in placements}
     rows = []
     for s in segments:
-        rows.append({
+        row = {
             "segment": s.idx + 1, "line": s.source_line, "start_s": round(s.start_s, 3),
             "end_s": round(s.end_s, 3), "slot_s": round(s.end_s - s.start_s, 3),
             "natural_s": s.natural_s, "target_s": s.target_s, "final_s": s.final_s,
             "rate": s.rate, "engine_rate": s.engine_rate, "stretch": s.stretch,
             "borrowed_s": s.borrowed_s, "overflow": bool(s.overflow), "overflow_s": s.overflow_s,
             "error_ms": s.error_ms, "engine_calls": s.engine_calls, "cache_hit": bool(s.cache_hit),
-            "text": s.text,
-        })
+            "emotion": s.emotion, "intensity": s.intensity, "text": s.text,
+        }
+        p = where.get(s.idx)
+        if p is not None and sample_rate and s.final_s is not None:
+            end = min(p.start + round(float(s.final_s) * sample_rate), p.limit)
+            row["placed_start_s"] = round(p.start / sample_rate, 6)
+            row["placed_end_s"] = round(end / sample_rate, 6)
+        rows.append(row)
     return rows
 
 
 def fit_report_csv(rows: list[dict[str, Any]]) -> bytes:
     buf = io.StringIO()
     if rows:
-        w = csv.DictWriter(buf, fieldnames=list(rows[0]))
+        w = csv.DictWriter(buf, fieldnames=list(dict.fromkeys(k for r in rows for k in r)))
         w.writeheader()
         w.writerows(rows)
     return buf.getvalue().encode()

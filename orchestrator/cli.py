@@ -12,6 +12,7 @@ import logging
 import os
 import statistics
 import sys
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -30,6 +31,7 @@ from rich.table import Table
 
 from voicecast.errors import InputError, VoicecastError
 from voicecast.settings import Settings, get_settings
+from voicecast.storage import get_store
 
 log = logging.getLogger("voicecast")
 err = Console(stderr=True, soft_wrap=True)
@@ -59,7 +61,14 @@ def _summary(settings: Settings, job_id: str, out: Path | None) -> dict[str, Any
             "rendered": sum(1 for g in done if not g.cache_hit),
             "reused": sum(1 for g in done if g.cache_hit),
             "warnings": job.warnings,
+            "emotions": dict(Counter(g.emotion.split(":")[0] for g in segs)),
             "fit": {
+                "segments_fitted": sum(1 for g in segs if g.rate is not None and g.end_s > g.start_s),
+                "in_slot": sum(1 for g in segs if g.rate is not None and g.end_s > g.start_s
+                               and not g.overflow and (g.borrowed_s or 0) <= 0
+                               and (g.target_s or 0) >= (g.end_s - g.start_s) - 1e-3),
+                "padded": sum(1 for g in segs if g.target_s is not None and g.end_s > g.start_s
+                              and g.target_s < (g.end_s - g.start_s) - 1e-3),
                 "overflows": sum(1 for g in segs if g.overflow),
                 "borrowed": sum(1 for g in segs if (g.borrowed_s or 0) > 0),
                 "mean_rate": round(statistics.fmean(rates), 3) if rates else None,
@@ -79,8 +88,13 @@ def _print_summary(summary: dict[str, Any], as_json: bool) -> None:
         out.print(f"[green]done[/] job {summary['job_id']}: {summary['segments']} segments "
                   f"({summary['rendered']} rendered, {summary['reused']} reused), "
                   f"{summary['duration_s']:.1f} s of audio")
-        out.print(f"  fit: mean rate {fit['mean_rate']}, {fit['borrowed']} borrowed gap time, "
-                  f"{fit['overflows']} overflowed, max error {fit['max_error_ms']} ms")
+        if fit["segments_fitted"]:
+            out.print(f"  fit: {fit['in_slot']} in their slot, {fit['padded']} short lines padded, "
+                      f"{fit['borrowed']} borrowed gap time, {fit['overflows']} overflowed; "
+                      f"mean rate {fit['mean_rate']}, max error {fit['max_error_ms']} ms")
+        emo = {k: v for k, v in summary["emotions"].items() if k != "neutral"}
+        if emo:
+            out.print("  emotions: " + ", ".join(f"{k} {v}" for k, v in sorted(emo.items())))
         if summary["output"]:
             out.print(f"  output: {summary['output']}")
         out.print(f"  fit report: {summary['fit_report_url']}")
@@ -149,8 +163,10 @@ def cmd_render(args: argparse.Namespace, settings: Settings) -> int:
         raise VoicecastError("--detach needs distributed mode (set VOICECAST_QUEUE__BROKER_URL)",
                              field="--detach")
     inp, out = Path(args.input), Path(args.out)
-    options = {"duration": args.duration, "mode": "dub"}
-    job_id = service.create_job(settings, inp, out, options)
+    options = {"duration": args.duration, "mode": service.job_kind(inp), "emotion": args.emotion,
+               "emotion_map": list(args.emotion_map or []),
+               "ignore_unknown_tags": bool(args.ignore_unknown_tags)}
+    job_id = service.create_job(settings, inp, out, options, kind=service.job_kind(inp))
     dispatcher = dispatcher_for(settings)
     try:
         with service.failing_job(settings, job_id):
@@ -159,7 +175,7 @@ def cmd_render(args: argparse.Namespace, settings: Settings) -> int:
                 raise InputError("input file not found", file=inp)
         with _enroll_bar(quiet=args.json) as on_progress:
             specs = service.prepare_dub(settings, job_id, inp, args.voice, dispatcher, args.duration,
-                                        on_progress)
+                                        on_progress, options)
         service.dispatch(settings, job_id, specs, dispatcher)
         if args.detach:
             print(job_id)
@@ -241,6 +257,28 @@ def cmd_voice_list(args: argparse.Namespace, settings: Settings) -> int:
 
 def _num(x: Any, fmt: str) -> str:
     return "-" if x is None else format(float(x), fmt)
+
+
+def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
+    """Print or save a finished job's fit report (JSON, or CSV with --csv)."""
+    from . import jobs
+    from .db import ensure_schema, session_scope
+
+    ensure_schema(settings, auto_upgrade=False)
+    kind = "fit_report_csv" if args.csv else "fit_report"
+    with session_scope(settings) as s:
+        job = jobs.get_job(s, args.job)
+        art = next((a for a in job.artifacts if a.kind == kind), None)
+        if art is None:
+            raise VoicecastError(f"job {job.id} is {job.status}; no fit report yet", field="job")
+        key = art.key
+    data = get_store(settings).get_bytes(key)
+    if args.out:
+        Path(args.out).write_bytes(data)
+        err.print(f"fit report written to {args.out}", highlight=False)
+    else:
+        sys.stdout.write(data.decode())
+    return 0
 
 
 def cmd_voice_show(args: argparse.Namespace, settings: Settings) -> int:
@@ -374,12 +412,18 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     r = sub.add_parser("render", help="render a subtitle track into a dubbing track")
-    r.add_argument("input", help="subtitle file (.srt, .vtt, .ass)")
+    r.add_argument("input", help="subtitle file (.srt, .vtt, .ass) or plain script (.txt, a line each)")
     r.add_argument("--voice", required=True, help="reference recording (any audio) or enrolled voice name")
     r.add_argument("--out", required=True, help="output file: .wav .m4a .aac .mp3 .flac")
     r.add_argument("--duration", type=float, default=None,
                    help="track length in seconds (default: the last cue's end)")
     r.add_argument("--workers", type=int, default=None, help="local worker processes (embedded mode)")
+    r.add_argument("--emotion", default=None, metavar="EMOTION[:INTENSITY]",
+                   help="emotion of lines without a tag (default neutral); e.g. calm or sad:0.5")
+    r.add_argument("--emotion-map", action="append", metavar="NAME=EMOTION[:INTENSITY]",
+                   help="emotion for an ASS style or a speaker (ASS actor, WebVTT <v Name>); repeatable")
+    r.add_argument("--ignore-unknown-tags", action="store_true",
+                   help="treat unknown leading [tags] as sound descriptions (SDH subtitles), not errors")
     r.add_argument("--json", action="store_true", help="print a JSON summary instead of progress")
     r.add_argument("--detach", action="store_true", help="submit and print the job id (distributed)")
     r.set_defaults(func=cmd_render)
@@ -392,6 +436,12 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "wait":
             q.add_argument("--out", default=None, help="where to write the output (default: as rendered)")
         q.set_defaults(func=fn)
+
+    rp = sub.add_parser("report", help="print or save a finished job's fit report")
+    rp.add_argument("job", help="job id (or a unique prefix)")
+    rp.add_argument("--csv", action="store_true", help="CSV instead of JSON")
+    rp.add_argument("--out", default=None, help="write to this file instead of standard output")
+    rp.set_defaults(func=cmd_report)
 
     w = sub.add_parser("worker", help="run a Celery worker (distributed mode)")
     w.add_argument("--queue", choices=["synth", "assemble"], required=True)

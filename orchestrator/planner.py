@@ -66,15 +66,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from orchestrator.subtitles import Cue
+from voicecast.emotions import Emotion, TagError, parse_emotion, split_tags
 from voicecast.errors import InputError
 
 __all__ = [
     "HASH_SCHEMA_VERSION",
     "MERGE_WINDOW_S",
     "MIN_CLIPPED_SLOT_S",
+    "EmotionRules",
     "Plan",
     "PlannedSegment",
+    "clean_cue",
     "clean_text",
+    "plan_script",
     "plan_cues",
     "segment_hash",
 ]
@@ -98,15 +102,16 @@ _WS = re.compile(r"\s+")
 _SPEAKABLE = re.compile(r"[^\W_]")
 
 
-def clean_text(raw: str) -> str:
-    """Return the words of a cue to be spoken, on one line ('' if none).
-
-    See the module docstring for the rules, in the order they apply.
-    """
+def _strip_markup(raw: str) -> str:
+    """Rules 1-2: ASS blocks and HTML-like tags out, entities decoded."""
     text = _ASS_BLOCK.sub("", raw)
     text = text.replace("\\N", "\n").replace("\\n", "\n").replace("\\h", " ")
     text = _TAG.sub("", text)
-    text = html.unescape(text).replace("\r", "\n")
+    return html.unescape(text).replace("\r", "\n")
+
+
+def _strip_spoken(text: str) -> str:
+    """Rules 3-7 on markup-free text."""
     lines = [ln for ln in text.split("\n") if not _MUSIC.search(ln)]
     text = "\n".join(lines)
     # Repeat so nested spans ("[man (whispering)]") go from the inside out.
@@ -119,6 +124,28 @@ def clean_text(raw: str) -> str:
     text = _WS.sub(" ", " ".join(ln for ln in lines if ln)).strip()
     text = _SPACE_BEFORE_PUNCT.sub(r"\1", text).lstrip(",;: ")
     return text if _SPEAKABLE.search(text) else ""
+
+
+def clean_text(raw: str) -> str:
+    """Return the words of a cue to be spoken, on one line ('' if none).
+
+    See the module docstring for the rules, in the order they apply.
+    """
+    return _strip_spoken(_strip_markup(raw))
+
+
+def clean_cue(raw: str, *, what: str, ignore_unknown: bool = False) -> tuple[Emotion | None, str]:
+    """The emotion tag at the start of a cue (after markup, before the words)
+    and the words to speak: ``(emotion or None, clean text)``.
+
+    A leading dialogue dash before the tag is allowed (``- [sad] No.``). Raises
+    :class:`~voicecast.emotions.TagError` (see :func:`voicecast.emotions.split_tags`).
+    """
+    text = _strip_markup(raw).lstrip()
+    dash = _LEAD_DASH.match(text)
+    head = dash.group(0) if dash and text[dash.end():].startswith("[") else ""
+    emotion, rest = split_tags(text[len(head):], what=what, ignore_unknown=ignore_unknown)
+    return emotion, _strip_spoken(head + rest)
 
 
 # --------------------------------------------------------------------------- plan
@@ -146,6 +173,9 @@ class PlannedSegment:
     intensity: float = 0.0
     source_line: int = 0
     cue_indices: tuple[int, ...] = ()
+    #: ``[like:PATH]``: the clip as written (the service stores it and sets
+    #: ``emotion`` to ``like:<sha>`` before hashing).
+    clip: str | None = None
 
     @property
     def slot(self) -> float:
@@ -163,6 +193,46 @@ class Plan:
     duration: float = 0.0
 
 
+@dataclass(frozen=True)
+class EmotionRules:
+    """How a segment's emotion is chosen when its line has no tag.
+
+    In order: the line's own tag; ``by_name`` looked up with the cue's speaker
+    (ASS actor, WebVTT ``<v Name>``); ``by_name`` looked up with its ASS style;
+    ``default`` (the job's ``--emotion``). Names match case-insensitively.
+    ``ignore_unknown`` treats unknown leading tags as sound descriptions.
+    """
+
+    default: Emotion = field(default_factory=lambda: Emotion("neutral", 0.0))
+    by_name: dict[str, Emotion] = field(default_factory=dict)
+    ignore_unknown: bool = False
+
+    @classmethod
+    def from_options(cls, default: str | None = None, mapping: Sequence[str] = (),
+                     ignore_unknown: bool = False) -> EmotionRules:
+        """Build from CLI/job options: ``default`` like ``sad:0.6``, ``mapping``
+        items like ``NAME=happy:0.8``. Raises :class:`InputError` naming the option."""
+        try:
+            dflt = parse_emotion(default, what="--emotion") if default else Emotion("neutral", 0.0)
+            by_name: dict[str, Emotion] = {}
+            for item in mapping:
+                name, sep, spec = item.partition("=")
+                if not sep or not name.strip() or not spec.strip():
+                    raise TagError(f"--emotion-map: {item!r} is not NAME=EMOTION[:INTENSITY]")
+                by_name[name.strip().casefold()] = parse_emotion(spec, what=f"--emotion-map {name.strip()}")
+        except TagError as e:
+            raise InputError(str(e), field="emotion") from None
+        return cls(dflt, by_name, ignore_unknown)
+
+    def resolve(self, tag: Emotion | None, speaker: str | None, style: str | None) -> Emotion:
+        if tag is not None:
+            return tag
+        for name in (speaker, style):
+            if name and name.strip().casefold() in self.by_name:
+                return self.by_name[name.strip().casefold()]
+        return self.default
+
+
 @dataclass
 class _Group:
     """A segment under construction (mutable while overlaps are resolved)."""
@@ -173,6 +243,7 @@ class _Group:
     speaker: str | None
     line: int
     indices: list[int]
+    emotion: Emotion = field(default_factory=Emotion)
 
     def absorb(self, other: _Group) -> None:
         self.start = min(self.start, other.start)
@@ -187,7 +258,22 @@ def _where(cue_line: int, index: int) -> str:
     return f"line {cue_line}" if cue_line else f"cue {index}"
 
 
-def plan_cues(cues: Sequence[Cue], *, source: str, track_end: float | None = None) -> Plan:
+def _cue_words(cue: Cue, source: str, rules: EmotionRules) -> tuple[Emotion, str]:
+    try:
+        tag, text = clean_cue(cue.text, what=f"cue {cue.index}", ignore_unknown=rules.ignore_unknown)
+    except TagError as e:
+        raise InputError(str(e), file=source, line=cue.line or None) from None
+    return rules.resolve(tag, cue.speaker, cue.style), text
+
+
+def _segment_emotion(emotion: Emotion) -> dict[str, Any]:
+    if emotion.name == "like":
+        return {"emotion": "like", "intensity": emotion.intensity, "clip": emotion.clip}
+    return {"emotion": emotion.name, "intensity": emotion.intensity if emotion.name != "neutral" else 0.0}
+
+
+def plan_cues(cues: Sequence[Cue], *, source: str, track_end: float | None = None,
+              emotions: EmotionRules | None = None) -> Plan:
     """Turn parsed cues into a plan of non-overlapping segments.
 
     Cleans each cue's text (:func:`clean_text`), drops cues left empty (one
@@ -200,13 +286,14 @@ def plan_cues(cues: Sequence[Cue], *, source: str, track_end: float | None = Non
     spoken cue ends (naming the field ``duration``), or no speakable text at
     all (naming ``source``).
     """
+    rules = emotions or EmotionRules()
     groups: list[_Group] = []
     dropped: list[Cue] = []
     timeline_end = 0.0
     for cue in cues:
         if math.isfinite(cue.end):
             timeline_end = max(timeline_end, cue.end)
-        text = clean_text(cue.text)
+        emotion, text = _cue_words(cue, source, rules)
         if not text:
             dropped.append(cue)
             continue
@@ -223,7 +310,7 @@ def plan_cues(cues: Sequence[Cue], *, source: str, track_end: float | None = Non
                 file=source,
                 line=cue.line or None,
             )
-        groups.append(_Group(cue.start, cue.end, [text], cue.speaker, cue.line, [cue.index]))
+        groups.append(_Group(cue.start, cue.end, [text], cue.speaker, cue.line, [cue.index], emotion))
 
     warnings: list[str] = []
     if dropped:
@@ -259,6 +346,7 @@ def plan_cues(cues: Sequence[Cue], *, source: str, track_end: float | None = Non
                     f"{source}: cues at {here} and {there} start together; merged into one line"
                 )
             prev.absorb(g)
+            _merged_emotion(prev, g, source, warnings)
         elif g.start < prev.end:
             if g.start - prev.start >= MIN_CLIPPED_SLOT_S:
                 warnings.append(
@@ -276,6 +364,7 @@ def plan_cues(cues: Sequence[Cue], *, source: str, track_end: float | None = Non
                 # the one really spoken here, so its speaker wins.
                 later_speaker = g.speaker
                 prev.absorb(g)
+                _merged_emotion(prev, g, source, warnings)
                 prev.speaker = later_speaker or prev.speaker
         else:
             resolved.append(g)
@@ -305,9 +394,50 @@ def plan_cues(cues: Sequence[Cue], *, source: str, track_end: float | None = Non
                 speaker=g.speaker,
                 source_line=g.line,
                 cue_indices=tuple(g.indices),
+                **_segment_emotion(g.emotion),
             )
         )
     return Plan(segments=segments, warnings=warnings, duration=duration)
+
+
+def _merged_emotion(kept: _Group, other: _Group, source: str, warnings: list[str]) -> None:
+    """Merged cues keep the first one's emotion; say so when they differ."""
+    if other.emotion != kept.emotion:
+        warnings.append(
+            f"{source}: cues at {_where(kept.line, kept.indices[0])} and "
+            f"{_where(other.line, other.indices[0])} were merged with different emotions; "
+            f"spoken as {kept.emotion.tag()}"
+        )
+
+
+def plan_script(text: str, *, source: str, emotions: EmotionRules | None = None) -> Plan:
+    """A plain script: every non-blank line is one segment, spoken in order.
+
+    Lines have no slot (``start == end == max_end == 0``): each is rendered at
+    its natural length and the assembler places them one after another (see
+    :mod:`orchestrator.assembly`). Leading tags work as in subtitle cues;
+    lines starting with ``#`` are comments. A line with no speakable words left
+    is dropped with a warning. Raises :class:`InputError` naming the line.
+    """
+    rules = emotions or EmotionRules()
+    segments: list[PlannedSegment] = []
+    dropped: list[int] = []
+    for n, raw in enumerate(text.splitlines(), 1):
+        if not raw.strip() or raw.lstrip().startswith("#"):
+            continue
+        emotion, words = _cue_words(Cue(len(segments) + 1, 0.0, 0.0, raw, line=n), source, rules)
+        if not words:
+            dropped.append(n)
+            continue
+        segments.append(PlannedSegment(
+            idx=len(segments), text=words, start=0.0, end=0.0, max_end=0.0,
+            source_line=n, cue_indices=(n,), **_segment_emotion(emotion),
+        ))
+    if not segments:
+        raise InputError("no speakable text in the script", file=source)
+    warnings = [f"{source}: dropped {len(dropped)} line(s) with no speakable text: "
+                + ", ".join(f"line {n}" for n in dropped[:10])] if dropped else []
+    return Plan(segments=segments, warnings=warnings, duration=0.0)
 
 
 # --------------------------------------------------------------------------- hashing

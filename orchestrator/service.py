@@ -23,6 +23,7 @@ from typing import Any, Protocol, cast
 from sqlalchemy import select, update
 
 from voicecast.errors import (
+    InputError,
     OutputError,
     ReferenceAudioError,
     TransientError,
@@ -32,6 +33,7 @@ from voicecast.errors import (
 from voicecast.settings import Settings
 from voicecast.storage import (
     ObjectStore,
+    emotion_clip_key,
     get_store,
     job_key,
     read_progress,
@@ -344,18 +346,82 @@ def engine_version(settings: Settings) -> str:
     return ev(settings.engine.name)
 
 
+#: Input suffixes read as plain scripts (one line per segment, no timing).
+SCRIPT_FORMATS: tuple[str, ...] = (".txt",)
+
+
+def job_kind(input_path: Path) -> str:
+    """``"script"`` for plain scripts, ``"dub"`` for subtitle files."""
+    return "script" if input_path.suffix.lower() in SCRIPT_FORMATS else "dub"
+
+
+def emotion_rules(options: dict[str, Any]) -> Any:
+    """The job's :class:`~orchestrator.planner.EmotionRules` from its stored options."""
+    from .planner import EmotionRules
+
+    return EmotionRules.from_options(options.get("emotion"), options.get("emotion_map") or (),
+                                     bool(options.get("ignore_unknown_tags")))
+
+
+def _store_emotion_clips(settings: Settings, plan: Any, input_path: Path) -> list[Any]:
+    """Read every ``[like:CLIP]`` clip (relative to the script's folder), store it
+    under a content key, and return the plan's segments with ``emotion`` set to
+    ``like:<id>``. Raises :class:`InputError` naming the script line."""
+    import dataclasses
+
+    from voicecast.media import decode_audio
+    from workers.audio import active_speech_seconds, to_wav_bytes
+    from workers.engines import engine_sample_rate
+
+    store = get_store(settings)
+    sr = engine_sample_rate(settings.engine.name)
+    ids: dict[Path, str] = {}
+    out = []
+    for seg in plan.segments:
+        if seg.emotion != "like":
+            out.append(seg)
+            continue
+        clip = (input_path.parent / Path(seg.clip or "").expanduser()).resolve()
+        if clip not in ids:
+            if not clip.is_file():
+                raise InputError(f"[like:{seg.clip}]: clip not found ({clip})",
+                                 file=input_path, line=seg.source_line or None)
+            try:
+                audio = decode_audio(clip, sr)
+            except Exception as e:
+                raise InputError(f"[like:{seg.clip}]: not readable audio ({e})",
+                                 file=input_path, line=seg.source_line or None) from None
+            if active_speech_seconds(audio, sr) < 0.5:
+                raise InputError(f"[like:{seg.clip}]: the clip has less than 0.5 s of sound",
+                                 file=input_path, line=seg.source_line or None)
+            data = to_wav_bytes(audio, sr)
+            ids[clip] = hashlib.sha256(data).hexdigest()[:16]
+            key = emotion_clip_key(ids[clip])
+            if not store.exists(key):
+                store.put_bytes(key, data, content_type="audio/wav")
+        out.append(dataclasses.replace(seg, emotion=f"like:{ids[clip]}"))
+    return out
+
+
 def prepare_dub(settings: Settings, job_id: str, input_path: Path, voice: str,
                 dispatcher: Dispatcher, duration: float | None = None,
-                on_progress: OnProgress | None = None) -> list[SegmentSpec]:
-    """Parse, plan and persist a subtitle job; return the specs to dispatch."""
+                on_progress: OnProgress | None = None,
+                options: dict[str, Any] | None = None) -> list[SegmentSpec]:
+    """Parse, plan and persist a job (subtitle file or plain script); return the
+    specs to dispatch. ``options`` are the job's (emotion default and map)."""
     from workers.fitting import FitPolicy
 
-    from .planner import plan_cues, segment_hash
-    from .subtitles import parse_subtitles
+    from .planner import plan_cues, plan_script, segment_hash
+    from .subtitles import parse_subtitles, read_text
 
     with failing_job(settings, job_id):
-        cues = parse_subtitles(input_path)
-        plan = plan_cues(cues, source=str(input_path), track_end=duration)
+        rules = emotion_rules(options or {})
+        if job_kind(input_path) == "script":
+            plan = plan_script(read_text(input_path), source=str(input_path), emotions=rules)
+        else:
+            cues = parse_subtitles(input_path)
+            plan = plan_cues(cues, source=str(input_path), track_end=duration, emotions=rules)
+        planned = _store_emotion_clips(settings, plan, input_path)
         v = resolve_voice(settings, voice, dispatcher, on_progress)
         fit = FitPolicy.from_settings(settings.fit).as_dict()
         eng, eng_ver = settings.engine.name, engine_version(settings)
@@ -364,7 +430,7 @@ def prepare_dub(settings: Settings, job_id: str, input_path: Path, voice: str,
             job.voice_id = v.id
             job.duration_s = plan.duration
             job.warnings = list(plan.warnings)
-            for seg in plan.segments:
+            for seg in planned:
                 s.add(Segment(
                     job_id=job_id, idx=seg.idx, text=seg.text, speaker=seg.speaker,
                     emotion=seg.emotion, intensity=seg.intensity, start_s=seg.start,
@@ -460,6 +526,7 @@ def assemble(settings: Settings, job_id: str) -> None:
         voice = s.get(Voice, job.voice_id) if job.voice_id else None
         ext = job.output_format or ".wav"
         total = float(job.duration_s or 0.0)
+        kind = job.kind
     with failing_job(settings, job_id):
         # Every input present and in order before ffmpeg starts.
         missing = [g.idx + 1 for g in segs if g.status != SegmentStatus.DONE
@@ -467,7 +534,11 @@ def assemble(settings: Settings, job_id: str) -> None:
         if missing:
             raise VoicecastError(f"segments missing before assembly: {missing[:20]}", field="job")
         sr = engine_sample_rate(settings.engine.name)
-        clips = [assembly.Clip(g.idx, g.audio_key, g.start_s, g.max_end_s) for g in segs]
+        if kind == "script":
+            sc = settings.script
+            clips, total = assembly.sequential_clips(segs, sc.head_s, sc.line_pause_s, sc.tail_s)
+        else:
+            clips = [assembly.Clip(g.idx, g.audio_key, g.start_s, g.max_end_s) for g in segs]
         placements, total_samples = assembly.plan_timeline(clips, sr, total)
         meta = {
             "title": Path(job.input_name).stem,
@@ -482,7 +553,7 @@ def assemble(settings: Settings, job_id: str) -> None:
             loud = assembly.encode(timeline, out, total, settings.loudness, meta)
             out_key = job_key(job_id, f"output{ext}")
             store.put_file(out_key, out)
-            rows = assembly.fit_report_rows(segs)
+            rows = assembly.fit_report_rows(segs, placements, sr)
             report = {"job_id": job_id, "input": job.input_name, "duration_s": total,
                       "loudness_measured": loud, "segments": rows}
             store.put_bytes(job_key(job_id, "fit-report.json"), json.dumps(report, indent=1).encode(),
@@ -497,7 +568,9 @@ def assemble(settings: Settings, job_id: str) -> None:
             for kind, name in (("fit_report", "fit-report.json"), ("fit_report_csv", "fit-report.csv")):
                 k = job_key(job_id, name)
                 jobs.add_artifact(s, job_id, kind, k, store.url(k), store.size(k))
-            jobs.set_job_status(jobs.get_job(s, job_id), JobStatus.DONE)
+            done = jobs.get_job(s, job_id)
+            done.duration_s = total
+            jobs.set_job_status(done, JobStatus.DONE)
 
 
 def deliver(settings: Settings, job_id: str, out: Path | None = None) -> Path:

@@ -87,14 +87,15 @@ def parse_subtitles(path: Path) -> list[Cue]:
         raise InputError(
             f"unsupported subtitle format {shown!r}; supported: {supported}", file=path
         )
-    text = _read_text(path)
+    text = read_text(path)
     fmt = _sniff_format(text) or ext
     if fmt != ext:
         log.warning("%s: content is %s, not %s; reading it as %s", path, fmt, ext, fmt)
     return parse_subtitles_text(text, fmt, str(path))
 
 
-def _read_text(path: Path) -> str:
+def read_text(path: Path) -> str:
+    """A text file's content, decoded as described in the module docstring."""
     try:
         data = path.read_bytes()
     except FileNotFoundError:

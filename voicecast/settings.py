@@ -105,6 +105,15 @@ class LoudnessSettings(BaseModel):
     sample_rate: int = 48000
 
 
+class ScriptSettings(BaseModel):
+    """Plain scripts (``.txt``): lines spoken one after another at natural length."""
+
+    #: Silence before the first line, between lines, and after the last (seconds).
+    head_s: float = 0.5
+    line_pause_s: float = 0.6
+    tail_s: float = 1.0
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="VOICECAST_", env_nested_delimiter="__", extra="ignore"
@@ -121,6 +130,7 @@ class Settings(BaseSettings):
     fit: FitSettings = Field(default_factory=FitSettings)
     loudness: LoudnessSettings = Field(default_factory=LoudnessSettings)
     enroll: EnrollSettings = Field(default_factory=EnrollSettings)
+    script: ScriptSettings = Field(default_factory=ScriptSettings)
 
     @property
     def distributed(self) -> bool:

@@ -36,6 +36,11 @@ def reference_key(sha256: str) -> str:
     return f"refs/{sha256}.wav"
 
 
+def emotion_clip_key(clip_id: str) -> str:
+    """A ``[like:CLIP]`` clip (mono WAV at the engine rate), by content: ``emotion-clips/<id>.wav``."""
+    return f"emotion-clips/{clip_id}.wav"
+
+
 def voice_profile_key(voice_id: str, version: int) -> str:
     return f"voices/{voice_id}/v{version}.npz"
 

@@ -11,20 +11,22 @@ import json
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 
+from voicecast.emotions import LIKE
 from voicecast.settings import Settings
-from voicecast.storage import ObjectStore, segment_audio_key, segment_result_key
+from voicecast.storage import ObjectStore, emotion_clip_key, segment_audio_key, segment_result_key
 
-from .audio import to_wav_bytes
+from .audio import from_wav_bytes, to_wav_bytes, trim_silence
+from .emotion import Measured, describe, measure
 from .engines import get_engine
-from .fitting import FitPolicy, fit_to_slot
-from .voices import VoiceProfile, speak
+from .fitting import FitPolicy, FitResult, fit_to_slot
+from .voices import VoiceProfile, line_prosody, speak
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +76,17 @@ def crash_guard(store: ObjectStore, key: str, limit: int) -> Iterator[None]:
 
 
 _profiles: OrderedDict[str, VoiceProfile] = OrderedDict()
+_likes: OrderedDict[str, Measured] = OrderedDict()
+
+
+def load_like(store: ObjectStore, clip_id: str, sr: int) -> Measured:
+    """The measurements of a ``[like:CLIP]`` clip, cached per process."""
+    if clip_id not in _likes:
+        audio, clip_sr = from_wav_bytes(store.get_bytes(emotion_clip_key(clip_id)))
+        _likes[clip_id] = measure(audio, clip_sr)
+        while len(_likes) > 64:
+            _likes.popitem(last=False)
+    return _likes[clip_id]
 
 
 def load_profile(store: ObjectStore, key: str) -> VoiceProfile:
@@ -86,6 +99,21 @@ def load_profile(store: ObjectStore, key: str) -> VoiceProfile:
     while len(_profiles) > 16:
         _profiles.popitem(last=False)
     return profile
+
+
+def natural_take(synth: Callable[[float], np.ndarray], sr: int, policy: FitPolicy) -> FitResult:
+    """A line with no slot (a script line): one take at natural speed, leading
+    and trailing silence trimmed as in fitting; the report has rate 1, no stretch."""
+    raw = np.asarray(synth(1.0), dtype=np.float32)
+    speech, _ = trim_silence(raw, sr, policy.trim_db)
+    if speech.size == 0:
+        raise ValueError("engine produced no audible speech")
+    n = speech.size / sr
+    return FitResult(
+        audio=speech, sample_rate=sr, natural_s=n, slot_s=0.0, target_s=n, rate=1.0, engine_rate=1.0,
+        stretch=1.0, borrowed_s=0.0, overflow=False, overflow_s=0.0, engine_calls=1, final_s=n,
+        error_s=0.0, takes=[(1.0, n)],
+    )
 
 
 def render_segment(spec: SegmentSpec, *, store: ObjectStore, settings: Settings) -> dict[str, Any]:
@@ -102,10 +130,21 @@ def render_segment(spec: SegmentSpec, *, store: ObjectStore, settings: Settings)
     sr = engine.capabilities.sample_rate
     t0 = time.perf_counter()
 
-    def synth(speed: float) -> np.ndarray:
-        return speak(engine, profile, spec.text, speed, emotion=spec.emotion, intensity=spec.intensity)
+    emotion, like = spec.emotion, None
+    if emotion.startswith(f"{LIKE}:"):
+        like = load_like(store, emotion.split(":", 1)[1], sr)
+        emotion = LIKE
+    prosody = line_prosody(engine, profile, spec.text, emotion, spec.intensity, like)
 
-    fit = fit_to_slot(synth, sr, spec.slot_s, spec.max_s, FitPolicy.from_settings(settings.fit))
+    def synth(speed: float) -> np.ndarray:
+        return speak(engine, profile, spec.text, speed, emotion=emotion, intensity=spec.intensity,
+                     prosody=prosody)
+
+    policy = FitPolicy.from_settings(settings.fit)
+    if spec.slot_s > 0:
+        fit = fit_to_slot(synth, sr, spec.slot_s, spec.max_s, policy)
+    else:  # a script line: natural length, no slot
+        fit = natural_take(synth, sr, policy)
     synth_s = time.perf_counter() - t0
     record = {
         "content_hash": spec.content_hash,
@@ -115,6 +154,7 @@ def render_segment(spec: SegmentSpec, *, store: ObjectStore, settings: Settings)
         "engine": engine.name,
         "engine_version": engine.version,
         **fit.report(),
+        "prosody": describe(prosody),
         "synth_s": round(synth_s, 3),
     }
     # Audio first, then the record: the record's presence marks the segment done.

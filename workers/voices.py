@@ -48,6 +48,7 @@ from voicecast.settings import Settings
 from voicecast.storage import ObjectStore, voice_profile_key
 
 from .audio import from_wav_bytes
+from .emotion import Measured, Prosody, measure, post_process, prosody_for, transfer
 from .engines import Engine, SynthesisRequest, get_engine
 from .timbre import apply_eq, match_eq
 
@@ -106,10 +107,52 @@ class VoiceProfile:
             )
 
 
-def speak(engine: Engine, profile: VoiceProfile, text: str, speed: float = 1.0, **request: Any) -> np.ndarray:
-    """Render ``text`` in a voice profile (engine synthesis, then the profile's equaliser)."""
-    audio = engine.synthesize(SynthesisRequest(text=text, style=profile.style, speed=speed, **request)).audio
-    return apply_eq(audio, profile.eq)
+#: The engine speed range a line may be asked for (emotion rate times fitting speed).
+SPEED_LIMITS = (0.5, 2.0)
+
+
+def line_prosody(engine: Engine, profile: VoiceProfile, text: str, emotion: str = "neutral",
+                 intensity: float = 0.0, like: Measured | None = None, **request: Any) -> Prosody:
+    """The prosody a line is rendered with: its emotion's at its intensity, or,
+    for emotion by example (``like`` = the clip's measurements), what moves a
+    neutral render of the line to the clip's values (:func:`workers.emotion.transfer`)."""
+    if like is not None:
+        neutral = speak(engine, profile, text, 1.0, **request)
+        return transfer(like, measure(neutral, engine.capabilities.sample_rate), intensity)
+    if emotion == "neutral" or intensity <= 0.0 or emotion in engine.capabilities.emotions:
+        return Prosody()  # neutral, or an engine that renders the emotion itself
+    return prosody_for(emotion, intensity)
+
+
+def speak(engine: Engine, profile: VoiceProfile, text: str, speed: float = 1.0, *,
+          emotion: str = "neutral", intensity: float = 0.0, like: Measured | None = None,
+          prosody: Prosody | None = None, **request: Any) -> np.ndarray:
+    """Render ``text`` in a voice profile: engine synthesis (at ``speed`` times
+    the emotion's rate), the profile's equaliser, then the emotion's pitch,
+    voicing and energy (:mod:`workers.emotion`). An engine that lists the
+    emotion in its capabilities gets it in the request instead. ``prosody``
+    (from :func:`line_prosody`) skips working it out again."""
+    p = prosody if prosody is not None else line_prosody(
+        engine, profile, text, emotion, intensity, like, **request)
+    native = emotion in engine.capabilities.emotions and emotion != "neutral"
+    extra = {"emotion": emotion, "intensity": intensity} if native else {}
+    rate = min(max(speed * p.rate, SPEED_LIMITS[0]), SPEED_LIMITS[1])
+    style = styled(engine, profile.style, p)
+    audio = engine.synthesize(SynthesisRequest(text=text, style=style, speed=rate, **extra, **request)).audio
+    audio = apply_eq(audio, profile.eq)
+    return audio if p.is_identity else post_process(audio, engine.capabilities.sample_rate, p)
+
+
+def styled(engine: Engine, style: np.ndarray, p: Prosody) -> np.ndarray:
+    """``style`` moved along the engine's prosody directions (if it has any)."""
+    if not (p.style_f0_st or p.style_range_st):
+        return style
+    directions = getattr(engine, "prosody_directions", None)
+    dirs = directions() if directions else {}
+    if not dirs:
+        return style
+    offset = p.style_f0_st * dirs["f0_median"] + p.style_range_st * dirs["f0_range"]
+    return (np.asarray(style, dtype=np.float32) + offset.astype(np.float32)).astype(np.float32)
 
 
 def _embed(audio: np.ndarray, sr: int) -> np.ndarray:
