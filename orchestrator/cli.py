@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -99,7 +100,7 @@ def _print_summary(summary: dict[str, Any], as_json: bool) -> None:
             out.print(f"  output: {summary['output']}")
         out.print(f"  fit report: {summary['fit_report_url']}")
         for w in summary["warnings"] or []:
-            out.print(f"  [yellow]warning[/]: {w}")
+            out.print(f"  [yellow]warning[/]: {escape(w)}")
     else:
         done = summary["rendered"] + summary["reused"]
         out.print(f"job {summary['job_id']}: {summary['status']}, {done}/{summary['segments']} segments"
@@ -148,7 +149,7 @@ def _finish(settings: Settings, job_id: str, out: Path | None, as_json: bool) ->
     _print_summary(summary, as_json)
     if summary["status"] != "done":
         if not as_json:
-            err.print(f"[red]error[/]: {summary['error']}")
+            err.print(f"[red]error[/]: {escape(str(summary['error']))}", highlight=False)
         return 1
     return 0
 
@@ -490,7 +491,7 @@ def main(argv: list[str] | None = None) -> int:
         code: int = args.func(args, settings)
         return code
     except VoicecastError as e:
-        err.print(f"[red]error[/]: {e}", highlight=False)
+        err.print(f"[red]error[/]: {escape(str(e))}", highlight=False)
         return e.exit_code
     except KeyboardInterrupt:
         err.print("interrupted; continue with `voicecast resume JOB`")
