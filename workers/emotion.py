@@ -19,8 +19,9 @@ A line is rendered in this order (:func:`render`):
    excitation is noise only (no F0), so the spectral envelope (the voice's
    timbre) is kept and the voicing is gone; below full whisper the voice is
    breathy;
-5. **energy**: a gain in dB, with a peak guard that scales the line down if it
-   would pass -1 dBFS.
+5. **energy**: a gain in dB through a look-ahead peak limiter at -1 dBFS
+   (:func:`apply_gain`), so loud emotions really are louder, not just scaled
+   back down to the same peak.
 
 Emotion by example (``[like:CLIP]``, :func:`transfer`) measures the clip and a
 neutral render of the line with the same estimators and sets rate, pitch level,
@@ -85,8 +86,9 @@ EMOTION_PROSODY: dict[str, Prosody] = {
 #: Whisper intensity at and above which a line is fully unvoiced; below it the
 #: voice is breathy (aperiodicity raised by ``intensity / WHISPER_FULL``).
 WHISPER_FULL = 0.6
-#: The peak guard keeps lines below this (dBFS).
+#: The limiter keeps lines below this (dBFS), reacting over this many ms.
 PEAK_LIMIT_DB = -1.0
+LIMITER_MS = 5.0
 
 
 def prosody_for(emotion: str, intensity: float = DEFAULT_INTENSITY) -> Prosody:
@@ -174,14 +176,31 @@ def whisper(audio: np.ndarray, sr: int, amount: float) -> np.ndarray:
     return _same_length(np.asarray(y, dtype=np.float32), audio.size)
 
 
-def apply_gain(audio: np.ndarray, gain_db: float) -> np.ndarray:
-    """Gain in dB, then scale down if the peak would pass :data:`PEAK_LIMIT_DB`."""
-    y = audio * np.float32(10.0 ** (gain_db / 20.0))
-    peak = float(np.max(np.abs(y))) if y.size else 0.0
-    limit = 10.0 ** (PEAK_LIMIT_DB / 20.0)
-    if peak > limit:
-        y = y * np.float32(limit / peak)
-    return y.astype(np.float32, copy=False)
+def apply_gain(audio: np.ndarray, gain_db: float, sr: int = 24000) -> np.ndarray:
+    """Gain in dB through a look-ahead peak limiter at :data:`PEAK_LIMIT_DB`.
+
+    Where a sample would pass the ceiling, the gain is lowered smoothly around
+    it: the needed reduction is spread by a moving minimum over
+    :data:`LIMITER_MS` and smoothed by a Hann window of the same length, so
+    the limited gain is never above what any sample in reach needs (no
+    overshoot) and has no steps (no clicks). Only the peaks are touched, so
+    the line's RMS rises by nearly the full gain.
+    """
+    y = np.asarray(audio, dtype=np.float64) * 10.0 ** (gain_db / 20.0)
+    ceiling = 10.0 ** (PEAK_LIMIT_DB / 20.0)
+    mag = np.abs(y)
+    if y.size == 0 or mag.max() <= ceiling:
+        return y.astype(np.float32)
+    from scipy.ndimage import minimum_filter1d
+    from scipy.signal import fftconvolve
+
+    width = max(3, int(sr * LIMITER_MS / 1000) | 1)
+    need = np.minimum(1.0, ceiling / np.maximum(mag, 1e-12))
+    held = minimum_filter1d(need, size=2 * width + 1, mode="nearest")
+    win = np.hanning(2 * width + 1)
+    smooth = fftconvolve(np.pad(held, width, mode="edge"), win / win.sum(), mode="valid")
+    y = y * np.minimum(smooth, need)  # exact ceiling even where rounding leaves a hair over
+    return y.astype(np.float32)
 
 
 def post_process(audio: np.ndarray, sr: int, p: Prosody) -> np.ndarray:
@@ -192,7 +211,7 @@ def post_process(audio: np.ndarray, sr: int, p: Prosody) -> np.ndarray:
     y = shift_pitch(y, sr, p.f0_shift_st, p.f0_range)
     y = whisper(y, sr, p.whisper)
     if p.gain_db:
-        y = apply_gain(y, p.gain_db)
+        y = apply_gain(y, p.gain_db, sr)
     return y
 
 
@@ -207,7 +226,7 @@ class Measured:
     f0_st: float | None
     range_st: float | None
     rate: float | None
-    rms_db: float
+    rms_db: float | None
 
 
 #: Limits on what a clip may change, so the target voice stays itself.
@@ -217,14 +236,19 @@ LIKE_LIMITS: dict[str, tuple[float, float]] = {
 
 
 def measure(audio: np.ndarray, sr: int) -> Measured:
-    """Measure a clip or a render (Praat pitch, intensity-peak syllable nuclei)."""
+    """Measure a clip or a render (Praat pitch, intensity-peak syllable nuclei);
+    a feature that cannot be measured (no voicing in a whisper, silence) is None
+    and is then left unchanged by :func:`transfer`."""
     from voicecast import prosody
 
     f = prosody.features(audio, sr)
-    return Measured(
-        f0_st=f.get("f0_median"), range_st=f.get("f0_range"),
-        rate=f.get("nuclei_rate"), rms_db=float(f["rms"]),
-    )
+
+    def finite(key: str) -> float | None:
+        v = f.get(key)
+        return float(v) if v is not None and math.isfinite(v) else None
+
+    return Measured(f0_st=finite("f0_median"), range_st=finite("f0_range"),
+                    rate=finite("nuclei_rate"), rms_db=finite("rms"))
 
 
 def _clamp(name: str, value: float) -> float:
@@ -240,7 +264,8 @@ def transfer(clip: Measured, neutral: Measured, amount: float = 1.0) -> Prosody:
              if clip.f0_st is not None and neutral.f0_st is not None else 0.0)
     rng = (_clamp("f0_range", clip.range_st / neutral.range_st)
            if clip.range_st and neutral.range_st else 1.0)
-    gain = _clamp("gain_db", clip.rms_db - neutral.rms_db)
+    gain = (_clamp("gain_db", clip.rms_db - neutral.rms_db)
+            if clip.rms_db is not None and neutral.rms_db is not None else 0.0)
     return scale(Prosody(rate=rate, f0_shift_st=shift, f0_range=rng, gain_db=gain), amount)
 
 

@@ -135,7 +135,7 @@ def speak(engine: Engine, profile: VoiceProfile, text: str, speed: float = 1.0, 
     p = prosody if prosody is not None else line_prosody(
         engine, profile, text, emotion, intensity, like, **request)
     native = emotion in engine.capabilities.emotions and emotion != "neutral"
-    extra = {"emotion": emotion, "intensity": intensity} if native else {}
+    extra: dict[str, Any] = {"emotion": emotion, "intensity": intensity} if native else {}
     rate = min(max(speed * p.rate, SPEED_LIMITS[0]), SPEED_LIMITS[1])
     style = styled(engine, profile.style, p)
     audio = engine.synthesize(SynthesisRequest(text=text, style=style, speed=rate, **extra, **request)).audio
