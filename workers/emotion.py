@@ -74,13 +74,13 @@ class Prosody:
 #: style (its own intonation) and PSOLA (exact level and range).
 EMOTION_PROSODY: dict[str, Prosody] = {
     "neutral": Prosody(),
-    "happy": Prosody(rate=1.10, f0_shift_st=2.5, f0_range=1.35, gain_db=2.0),
+    "happy": Prosody(rate=1.15, f0_shift_st=2.5, f0_range=1.35, gain_db=2.5),
     "sad": Prosody(rate=0.85, f0_shift_st=-2.0, f0_range=0.65, gain_db=-4.0),
-    "angry": Prosody(rate=1.12, f0_shift_st=1.5, f0_range=1.30, gain_db=4.0),
-    "fearful": Prosody(rate=1.15, f0_shift_st=3.0, f0_range=0.75, gain_db=-2.5),
+    "angry": Prosody(rate=1.15, f0_shift_st=1.5, f0_range=1.30, gain_db=4.0),
+    "fearful": Prosody(rate=1.18, f0_shift_st=3.0, f0_range=0.75, gain_db=-2.5),
     "surprised": Prosody(rate=1.0, f0_shift_st=4.0, f0_range=1.60, gain_db=2.0),
     "calm": Prosody(rate=0.90, f0_shift_st=-1.0, f0_range=0.80, gain_db=-3.0),
-    "excited": Prosody(rate=1.15, f0_shift_st=3.5, f0_range=1.50, gain_db=3.0),
+    "excited": Prosody(rate=1.20, f0_shift_st=3.5, f0_range=1.50, gain_db=3.0),
     "whisper": Prosody(rate=0.92, gain_db=-6.0, whisper=1.0),
 }
 #: Whisper intensity at and above which a line is fully unvoiced; below it the
