@@ -6,10 +6,10 @@ multiplicatively (``rate ** i``), pitch shift, gain and style offsets linearly.
 A line is rendered in this order (:func:`render`):
 
 1. **style** (engines with prosody directions, i.e. Kokoro): an offset in the
-   prosody half of the style vector along measured directions
-   (:mod:`workers.engines.kokoro`, ``prosody_directions``) moves the
-   engine's own pitch level and range, so intonation changes shape, not only
-   scale;
+   prosody half of the style vector along a measured direction
+   (``KokoroEngine.prosody_directions``, derived by
+   ``bench/derive_style_directions.py``) makes the engine itself speak
+   higher or lower, with its own intonation;
 2. **rate**: the engine's speed control (``speed * rate``);
 3. **pitch** level and range: PSOLA (Praat's overlap-add resynthesis through
    parselmouth): every pitch point ``f`` becomes
@@ -60,8 +60,8 @@ class Prosody:
     gain_db: float = 0.0
     #: 0: voiced as rendered; 1: whispered (no voicing); between: breathy.
     whisper: float = 0.0
-    #: Offsets along the engine's prosody directions, in their units
-    #: (``f0_median``/``f0_range`` semitones); 0 where the engine has none.
+    #: Offsets along the engine's measured style directions, in semitones of
+    #: pitch level and of pitch range (``workers/data/kokoro_prosody_directions.npz``).
     style_f0_st: float = 0.0
     style_range_st: float = 0.0
 
@@ -70,17 +70,30 @@ class Prosody:
         return self == Prosody()
 
 
-#: Each emotion at intensity 1.0. Pitch changes are split between the engine's
-#: style (its own intonation) and PSOLA (exact level and range).
+#: Each emotion at intensity 1.0. A pitch-level change is split between the
+#: engine's style (``style_f0_st``: the engine renders the line higher or lower
+#: itself, with its own intonation; at most +-1.5 st, well inside the validated
+#: +-3) and PSOLA (``f0_shift_st``, the rest); on an engine without prosody
+#: directions the style parts go to PSOLA instead.
+#: A wider pitch range is likewise split between the engine's range direction
+#: (``style_range_st``, which widens cleanly but narrows only weakly,
+#: ``bench/results/style_directions.md``) and PSOLA (``f0_range``); a narrower
+#: range is PSOLA only. Faster rates are kept small:
+#: on the built-in engine speeding up costs more intelligibility than any
+#: pitch or energy change (``docs/emotion.md``).
 EMOTION_PROSODY: dict[str, Prosody] = {
     "neutral": Prosody(),
-    "happy": Prosody(rate=1.15, f0_shift_st=2.5, f0_range=1.35, gain_db=2.5),
-    "sad": Prosody(rate=0.85, f0_shift_st=-2.0, f0_range=0.65, gain_db=-4.0),
-    "angry": Prosody(rate=1.15, f0_shift_st=1.5, f0_range=1.30, gain_db=4.0),
-    "fearful": Prosody(rate=1.18, f0_shift_st=3.0, f0_range=0.75, gain_db=-2.5),
-    "surprised": Prosody(rate=1.0, f0_shift_st=4.0, f0_range=1.60, gain_db=2.0),
-    "calm": Prosody(rate=0.90, f0_shift_st=-1.0, f0_range=0.80, gain_db=-3.0),
-    "excited": Prosody(rate=1.20, f0_shift_st=3.5, f0_range=1.50, gain_db=3.0),
+    "happy": Prosody(rate=1.08, style_f0_st=1.2, f0_shift_st=1.3, style_range_st=1.0, f0_range=1.25,
+                     gain_db=2.5),
+    "sad": Prosody(rate=0.85, style_f0_st=-1.0, f0_shift_st=-1.0, f0_range=0.65, gain_db=-4.0),
+    "angry": Prosody(rate=1.10, style_f0_st=0.8, f0_shift_st=0.7, style_range_st=1.0, f0_range=1.20,
+                     gain_db=4.0),
+    "fearful": Prosody(rate=1.12, style_f0_st=1.5, f0_shift_st=1.5, f0_range=0.75, gain_db=-2.5),
+    "surprised": Prosody(rate=1.0, style_f0_st=1.5, f0_shift_st=2.5, style_range_st=1.5, f0_range=1.45,
+                         gain_db=2.0),
+    "calm": Prosody(rate=0.90, style_f0_st=-0.5, f0_shift_st=-0.5, f0_range=0.80, gain_db=-3.0),
+    "excited": Prosody(rate=1.10, style_f0_st=1.5, f0_shift_st=1.5, style_range_st=1.5, f0_range=1.25,
+                       gain_db=3.0),
     "whisper": Prosody(rate=0.92, gain_db=-6.0, whisper=1.0),
 }
 #: Whisper intensity at and above which a line is fully unvoiced; below it the
