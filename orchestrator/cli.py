@@ -134,7 +134,8 @@ def _follow(settings: Settings, job_id: str, dispatcher: Any, quiet: bool) -> No
             if p.status == "rendering" and p.done == p.total:
                 desc = "assembling"
             bar.update(task, completed=p.done, description=desc,
-                       audio=f"{p.audio_s_done:.1f}/{p.audio_s_total:.1f} s")
+                       audio=(f"{p.audio_s_done:.1f}/{p.audio_s_total:.1f} s" if p.audio_s_total
+                              else f"{p.audio_s_done:.1f} s"))
 
         dispatcher.drive(job_id, tick)
 

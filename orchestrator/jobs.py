@@ -165,7 +165,8 @@ def progress(session: Session, job_id: str) -> Progress:
         done=len(done),
         failed=sum(1 for s in segs if s.status == SegmentStatus.FAILED),
         hits=sum(1 for s in done if s.cache_hit),
-        audio_s_done=sum(s.end_s - s.start_s for s in done),
+        # a script line has no slot: count its rendered length
+        audio_s_done=sum((s.end_s - s.start_s) or (s.final_s or 0.0) for s in done),
         audio_s_total=sum(s.end_s - s.start_s for s in segs),
         error=job.error,
         overflows=sum(1 for s in done if s.overflow),
