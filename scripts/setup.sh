@@ -26,7 +26,8 @@ log() { printf '[setup] %s\n' "$*" >&2; }
 # --------------------------------------------------------------------- apt
 APT_PACKAGES=(ffmpeg rubberband-cli espeak-ng sox redis-server postgresql
     asterisk-core-sounds-en-g722 asterisk-core-sounds-fr-g722 asterisk-core-sounds-it-g722
-    asterisk-core-sounds-ru-g722 asterisk-core-sounds-es-g722)
+    asterisk-core-sounds-ru-g722 asterisk-core-sounds-es-g722
+    g++)  # pyworld (whispered emotion) builds from source
 
 apt_missing() {
     local pkg status
