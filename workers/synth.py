@@ -26,7 +26,7 @@ from .audio import from_wav_bytes, to_wav_bytes, trim_silence
 from .emotion import Measured, describe, measure
 from .engines import get_engine
 from .fitting import FitPolicy, FitResult, fit_to_slot
-from .voices import VoiceProfile, line_prosody, speak
+from .voices import VoiceProfile, line_prosody, predict, speak
 
 log = logging.getLogger(__name__)
 
@@ -142,7 +142,13 @@ def render_segment(spec: SegmentSpec, *, store: ObjectStore, settings: Settings)
 
     policy = FitPolicy.from_settings(settings.fit)
     if spec.slot_s > 0:
-        fit = fit_to_slot(synth, sr, spec.slot_s, spec.max_s, policy)
+        fit = fit_to_slot(
+            synth, sr, spec.slot_s, spec.max_s, policy,
+            # The engine's duration predictor on the same request as `synth` (None: it has none).
+            predict=lambda speed: predict(engine, profile, spec.text, speed, emotion=emotion,
+                                          intensity=spec.intensity, prosody=prosody),
+            edge_s=getattr(engine, "edge_silence_s", 0.0) / prosody.rate,  # at the engine speed
+        )
     else:  # a script line: natural length, no slot
         fit = natural_take(synth, sr, policy)
     synth_s = time.perf_counter() - t0

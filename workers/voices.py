@@ -38,7 +38,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -137,22 +137,49 @@ def speak(engine: Engine, profile: VoiceProfile, text: str, speed: float = 1.0, 
     native = emotion in engine.capabilities.emotions and emotion != "neutral"
     extra: dict[str, Any] = {"emotion": emotion, "intensity": intensity} if native else {}
     rate = min(max(speed * p.rate, SPEED_LIMITS[0]), SPEED_LIMITS[1])
-    style = styled(engine, profile.style, p)
+    style, p = styled(engine, profile.style, p)
     audio = engine.synthesize(SynthesisRequest(text=text, style=style, speed=rate, **extra, **request)).audio
     audio = apply_eq(audio, profile.eq)
     return audio if p.is_identity else post_process(audio, engine.capabilities.sample_rate, p)
 
 
-def styled(engine: Engine, style: np.ndarray, p: Prosody) -> np.ndarray:
-    """``style`` moved along the engine's prosody directions (if it has any)."""
+def predict(engine: Engine, profile: VoiceProfile, text: str, speed: float = 1.0, *,
+            emotion: str = "neutral", intensity: float = 0.0, like: Measured | None = None,
+            prosody: Prosody | None = None, **request: Any) -> float | None:
+    """Length in seconds of the audio :func:`speak` would return for the same
+    arguments (same request: emotion rate, styled voice), from the engine's
+    duration predictor, without rendering; ``None`` when the engine has none.
+    The equaliser and the emotion's post-processing keep the length. Pass
+    ``prosody`` (from :func:`line_prosody`) as to :func:`speak`: for emotion by
+    example, working it out renders the line."""
+    predict_duration = getattr(engine, "predict_duration", None)
+    if predict_duration is None:
+        return None
+    p = prosody if prosody is not None else line_prosody(
+        engine, profile, text, emotion, intensity, like, **request)
+    native = emotion in engine.capabilities.emotions and emotion != "neutral"
+    extra: dict[str, Any] = {"emotion": emotion, "intensity": intensity} if native else {}
+    rate = min(max(speed * p.rate, SPEED_LIMITS[0]), SPEED_LIMITS[1])
+    style, p = styled(engine, profile.style, p)
+    return float(predict_duration(SynthesisRequest(text=text, style=style, speed=rate, **extra, **request)))
+
+
+def styled(engine: Engine, style: np.ndarray, p: Prosody) -> tuple[np.ndarray, Prosody]:
+    """``style`` moved along the engine's measured pitch-level and pitch-range
+    directions by ``p.style_f0_st`` and ``p.style_range_st`` semitones. An
+    engine without them gets the same changes by PSOLA instead (a range in
+    semitones becomes a factor on a typical 10-semitone range). Returns the
+    style and the prosody left for post-processing."""
     if not (p.style_f0_st or p.style_range_st):
-        return style
+        return style, p
     directions = getattr(engine, "prosody_directions", None)
     dirs = directions() if directions else {}
-    if not dirs:
-        return style
+    if not {"f0_median", "f0_range"} <= set(dirs):
+        return style, replace(p, f0_shift_st=p.f0_shift_st + p.style_f0_st,
+                              f0_range=p.f0_range * (1.0 + p.style_range_st / 10.0),
+                              style_f0_st=0.0, style_range_st=0.0)
     offset = p.style_f0_st * dirs["f0_median"] + p.style_range_st * dirs["f0_range"]
-    return (np.asarray(style, dtype=np.float32) + offset.astype(np.float32)).astype(np.float32)
+    return np.asarray(style, dtype=np.float32) + offset.astype(np.float32), p
 
 
 def _embed(audio: np.ndarray, sr: int) -> np.ndarray:

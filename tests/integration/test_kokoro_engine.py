@@ -156,3 +156,24 @@ def test_corrupt_model_cache_is_rebuilt(tmp_path, monkeypatch) -> None:
     assert path == cached
     assert path.stat().st_size > 50_000_000
     assert kokoro_mod._sha256(path) == kokoro_mod.expected_model_sha256()
+
+
+def test_predict_duration_matches_synthesize(engine: KokoroEngine, voice: np.ndarray,
+                                             renders: dict[float, list]) -> None:
+    """The duration probe gives the length `synthesize` returns (one model call: exact)."""
+    cases = [(speed, text, res) for speed, rs in renders.items()
+             for text, res in zip(SENTENCES, rs, strict=True)]
+    for speed in (0.8, 1.2):
+        text = SENTENCES[2]
+        cases.append((speed, text, engine.synthesize(SynthesisRequest(text=text, style=voice, speed=speed))))
+    for speed, text, res in cases:
+        predicted = engine.predict_duration(SynthesisRequest(text=text, style=voice, speed=speed))
+        assert predicted == pytest.approx(len(res.audio) / res.sample_rate, abs=0.003), (speed, text)
+    # Faster is shorter, on the predictor too; a bad request fails as in synthesize.
+    lengths = [engine.predict_duration(SynthesisRequest(text=SENTENCES[0], style=voice, speed=s))
+               for s in (0.87, 1.0, 1.15)]
+    assert lengths[0] > lengths[1] > lengths[2]
+    with pytest.raises(ValueError):
+        engine.predict_duration(SynthesisRequest(text="Hi.", style=voice, speed=3.0))
+    with pytest.raises(InputError):
+        engine.predict_duration(SynthesisRequest(text="Bonjour.", style=voice, language="fr-fr"))

@@ -135,3 +135,25 @@ def test_transfer_follows_the_clip_within_limits() -> None:
     whispered = transfer(Measured(f0_st=None, range_st=None, rate=4.0, rms_db=-26.0), neutral)
     assert (whispered.f0_shift_st, whispered.f0_range) == (0.0, 1.0)
     assert whispered.rate == pytest.approx(0.8) and whispered.gain_db == pytest.approx(-6.0)
+
+
+class _Engine:
+    """Just enough of an engine for :func:`workers.voices.styled`."""
+
+    def __init__(self, directions: dict[str, np.ndarray] | None) -> None:
+        if directions is not None:
+            self.prosody_directions = lambda: directions
+
+
+def test_styled_moves_the_style_or_hands_the_shift_to_psola() -> None:
+    from workers.voices import styled
+
+    style = np.zeros((4, 256), np.float32)
+    dirs = {"f0_median": np.full(256, 0.1, np.float32), "f0_range": np.full(256, 0.01, np.float32)}
+    p = Prosody(style_f0_st=2.0, style_range_st=1.0, f0_shift_st=0.5, f0_range=1.2)
+    moved, left = styled(_Engine(dirs), style, p)  # type: ignore[arg-type]
+    assert np.allclose(moved, 0.21) and left == p
+    same, psola = styled(_Engine(None), style, p)  # type: ignore[arg-type]
+    assert same is style
+    assert (psola.style_f0_st, psola.style_range_st) == (0.0, 0.0)
+    assert psola.f0_shift_st == pytest.approx(2.5) and psola.f0_range == pytest.approx(1.2 * 1.1)

@@ -43,22 +43,32 @@ class FakeEngine:
 
     def __init__(
         self, natural: float = NATURAL, exponent: float = 1.0, step: float = 0.0,
-        lead: float = 0.15, trail: float = 0.3,
+        lead: float = 0.15, trail: float = 0.3, scale_edges: bool = False,
     ) -> None:
         self.natural, self.exponent, self.step = natural, exponent, step
         self.lead, self.trail = lead, trail
+        #: The edge silence scales with 1 / speed too (as Kokoro's does).
+        self.scale_edges = scale_edges
         self.calls: list[float] = []
+        self.predictions: list[float] = []
 
-    def __call__(self, speed: float) -> np.ndarray:
-        self.calls.append(speed)
+    def _parts(self, speed: float) -> tuple[int, float, int]:
         length = self.natural / speed**self.exponent
         if self.step:
             length = round(length / self.step) * self.step
-        return np.concatenate([
-            np.zeros(int(self.lead * SR), np.float32),
-            speech(length),
-            np.zeros(int(self.trail * SR), np.float32),
-        ])
+        k = 1.0 / speed if self.scale_edges else 1.0
+        return int(self.lead * k * SR), length, int(self.trail * k * SR)
+
+    def __call__(self, speed: float) -> np.ndarray:
+        self.calls.append(speed)
+        lead, length, trail = self._parts(speed)
+        return np.concatenate([np.zeros(lead, np.float32), speech(length), np.zeros(trail, np.float32)])
+
+    def predict(self, speed: float) -> float:
+        """The exact raw length ``self(speed)`` returns, without rendering."""
+        self.predictions.append(speed)
+        lead, length, trail = self._parts(speed)
+        return (lead + int(round(length * SR)) + trail) / SR
 
 
 def check_audio(res: FitResult, expected_total_s: float) -> None:
@@ -264,3 +274,119 @@ def test_bad_slot_is_an_error() -> None:
         fit_to_slot(FakeEngine(), SR, 0.0, 1.0, P)
     with pytest.raises(ValueError):
         fit_to_slot(FakeEngine(), SR, -1.0, 1.0, P)
+
+
+# --- fit_to_slot with a duration predictor: one engine call ----------------------------------
+
+EDGE = 0.45  # FakeEngine's lead + trail at speed 1.0
+
+
+def test_predictor_right_means_one_call_on_target() -> None:
+    eng = FakeEngine(scale_edges=True)
+    res = fit_to_slot(eng, SR, slot_s=1.8, max_s=1.8, policy=P, predict=eng.predict, edge_s=EDGE)
+    assert res.predicted and res.engine_calls == 1 and len(eng.calls) == 1
+    assert eng.calls[0] == pytest.approx(NATURAL / 1.8, rel=2e-3)  # solved on the predictor
+    assert res.natural_s == pytest.approx(NATURAL, abs=1e-3)
+    assert res.stretch == pytest.approx(1.0, abs=2e-3)  # the engine hit it
+    assert 1 <= res.predict_calls <= 10 and res.predict_calls == len(set(eng.predictions))
+    check_audio(res, 1.8)
+
+
+def test_predictor_slows_a_line_with_the_engine() -> None:
+    eng = FakeEngine(scale_edges=True)
+    res = fit_to_slot(eng, SR, slot_s=2.2, max_s=2.2, policy=P, predict=eng.predict, edge_s=EDGE)
+    assert res.engine_calls == 1 and eng.calls[0] == pytest.approx(NATURAL / 2.2, rel=2e-3)
+    assert res.stretch == pytest.approx(1.0, abs=2e-3)
+    check_audio(res, 2.2)
+
+
+@pytest.mark.parametrize(
+    "slot, max_s",
+    [
+        (2.1, 3.0),  # comfortable, near 1
+        (1.8, 1.8),  # comfortable, engine
+        (1.62, 1.62),  # beyond the engine's range: clamped, residual stretched
+        (1.5, 2.0),  # borrows the gap at comfortable_max
+        (1.4, 1.5),  # the whole gap, up to hard_max
+        (1.2, 1.3),  # overflow
+    ],
+)
+def test_predictor_keeps_every_branch_of_the_policy(slot: float, max_s: float) -> None:
+    ref = fit_to_slot(FakeEngine(scale_edges=True), SR, slot, max_s, P)
+    eng = FakeEngine(scale_edges=True)
+    res = fit_to_slot(eng, SR, slot, max_s, P, predict=eng.predict, edge_s=EDGE)
+    assert res.engine_calls == 1 and not ref.predicted
+    for key in ("natural_s", "target_s", "rate", "borrowed_s", "overflow_s"):
+        assert getattr(res, key) == pytest.approx(getattr(ref, key), abs=2e-3), key
+    # natural_s may differ by a sample, and so may a length planned from it
+    assert res.overflow == ref.overflow and abs(res.audio.size - ref.audio.size) <= 2
+    assert min(P.engine_rate_min, 1.0) <= res.engine_rate <= P.engine_rate_max
+    check_audio(res, max(slot, min(res.target_s, max_s)))
+
+
+def test_a_predicted_short_line_starts_at_natural_speed() -> None:
+    # Its target is natural / comfortable_min: measured exactly by a speed-1.0
+    # take, then the slowest engine speed and a small stretch (two calls).
+    ref = fit_to_slot(FakeEngine(scale_edges=True), SR, 3.0, 4.0, P)
+    eng = FakeEngine(scale_edges=True)
+    res = fit_to_slot(eng, SR, 3.0, 4.0, P, predict=eng.predict, edge_s=EDGE)
+    assert res.predicted and res.takes[0][0] == 1.0 and res.engine_calls == ref.engine_calls == 2
+    assert res.natural_s == pytest.approx(NATURAL, abs=1e-3)
+    assert res.target_s == pytest.approx(NATURAL / P.comfortable_min, abs=1e-3)
+    check_audio(res, 3.0)
+
+
+def test_predictor_quantized_engine_is_still_one_call_and_exact() -> None:
+    eng = FakeEngine(step=0.08, scale_edges=True)  # Kokoro-like steps, predicted exactly
+    res = fit_to_slot(eng, SR, 1.75, 1.75, P, predict=eng.predict, edge_s=EDGE)
+    assert res.engine_calls == 1 and abs(res.stretch - 1.0) < 0.03
+    check_audio(res, 1.75)
+
+
+def test_wrong_edge_prior_is_corrected_by_the_take() -> None:
+    # edge_s = 0: the first estimate is 22 % long; the take corrects natural_s.
+    eng = FakeEngine(scale_edges=True)
+    res = fit_to_slot(eng, SR, 1.8, 1.8, P, predict=eng.predict, edge_s=0.0)
+    assert res.natural_s == pytest.approx(NATURAL, abs=1e-3) and res.target_s == pytest.approx(1.8)
+    assert res.engine_calls == 1 and abs(res.stretch - 1) <= P.engine_tolerance
+    check_audio(res, 1.8)
+
+
+def test_a_take_missing_by_more_than_the_tolerance_gets_a_second_call() -> None:
+    eng = FakeEngine(scale_edges=True)
+    res = fit_to_slot(eng, SR, 2.2, 2.2, P, predict=eng.predict, edge_s=0.0)
+    assert res.engine_calls == 2 and res.takes[0][1] == pytest.approx(1.8, abs=0.01)  # 18 % short
+    assert eng.calls[1] == pytest.approx(NATURAL / 2.2, rel=2e-3)
+    assert res.engine_rate == eng.calls[1] and res.stretch == pytest.approx(1.0, abs=2e-3)
+    check_audio(res, 2.2)
+    # ... unless the policy allows one call only: then the residual is stretched.
+    one = FakeEngine(scale_edges=True)
+    res1 = fit_to_slot(one, SR, 2.2, 2.2, FitPolicy(max_engine_calls=1), predict=one.predict, edge_s=0.0)
+    assert res1.engine_calls == 1 and res1.stretch == pytest.approx(1.8 / 2.2, abs=0.01)
+    check_audio(res1, 2.2)
+
+
+def test_predictor_returning_none_selects_the_natural_first_path() -> None:
+    eng = FakeEngine()
+    res = fit_to_slot(eng, SR, 1.8, 1.8, P, predict=lambda speed: None, edge_s=EDGE)
+    assert not res.predicted and eng.calls[0] == 1.0 and res.engine_calls == 2
+    check_audio(res, 1.8)
+
+
+def test_bad_predictions_and_edges_are_errors() -> None:
+    with pytest.raises(ValueError, match="predictor"):
+        fit_to_slot(FakeEngine(), SR, 1.8, 1.8, P, predict=lambda speed: 0.0)
+    with pytest.raises(ValueError, match="predictor"):
+        fit_to_slot(FakeEngine(), SR, 1.8, 1.8, P, predict=lambda speed: float("nan"))
+    with pytest.raises(ValueError, match="edge_s"):
+        fit_to_slot(FakeEngine(), SR, 1.8, 1.8, P, predict=FakeEngine().predict, edge_s=-1.0)
+
+
+def test_cost_figures_are_reported() -> None:
+    eng = FakeEngine(scale_edges=True)
+    res = fit_to_slot(eng, SR, 1.5, 2.0, P, predict=eng.predict, edge_s=EDGE)
+    assert res.synth_calls_s >= res.kept_call_s > 0 and res.fit_s > 0
+    rep = res.report()
+    for key in ("fit_s", "synth_calls_s", "kept_call_s", "predict_calls", "predicted"):
+        assert key in rep
+    json.dumps(rep)

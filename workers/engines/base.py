@@ -48,6 +48,23 @@ class SynthesisResult:
 
 @runtime_checkable
 class Engine(Protocol):
+    """What every engine provides.
+
+    Optional, looked up with ``getattr`` (not part of this Protocol, so engines
+    without them still satisfy it):
+
+    ``predict_duration(request: SynthesisRequest) -> float``
+        The length in seconds of the audio ``synthesize(request)`` would
+        return, without rendering it (Kokoro: its duration predictor, a few ms).
+        Slot fitting then calls the engine once per line instead of first at
+        natural speed (:func:`workers.fitting.fit_to_slot`,
+        :func:`workers.voices.predict`).
+    ``edge_silence_s: float``
+        The leading plus trailing silence of a render at speed 1.0, as the
+        fitting trims it: the prior of its first estimate of the speech length
+        from ``predict_duration`` (0 if absent).
+    """
+
     name: str
     #: Changes whenever the same request could produce different audio
     #: (weights, frontend); part of every segment's content hash.

