@@ -124,6 +124,21 @@ def line_prosody(engine: Engine, profile: VoiceProfile, text: str, emotion: str 
     return prosody_for(emotion, intensity)
 
 
+def _request(engine: Engine, profile: VoiceProfile, text: str, speed: float, emotion: str,
+             intensity: float, like: Measured | None, prosody: Prosody | None,
+             request: dict[str, Any]) -> tuple[SynthesisRequest, Prosody]:
+    """The engine request for a line (speed times the emotion's rate, styled
+    voice, the emotion itself for an engine that renders it) and the prosody
+    left for post-processing."""
+    p = prosody if prosody is not None else line_prosody(
+        engine, profile, text, emotion, intensity, like, **request)
+    native = emotion in engine.capabilities.emotions and emotion != "neutral"
+    extra: dict[str, Any] = {"emotion": emotion, "intensity": intensity} if native else {}
+    rate = min(max(speed * p.rate, SPEED_LIMITS[0]), SPEED_LIMITS[1])
+    style, p = styled(engine, profile.style, p)
+    return SynthesisRequest(text=text, style=style, speed=rate, **extra, **request), p
+
+
 def speak(engine: Engine, profile: VoiceProfile, text: str, speed: float = 1.0, *,
           emotion: str = "neutral", intensity: float = 0.0, like: Measured | None = None,
           prosody: Prosody | None = None, **request: Any) -> np.ndarray:
@@ -132,14 +147,8 @@ def speak(engine: Engine, profile: VoiceProfile, text: str, speed: float = 1.0, 
     voicing and energy (:mod:`workers.emotion`). An engine that lists the
     emotion in its capabilities gets it in the request instead. ``prosody``
     (from :func:`line_prosody`) skips working it out again."""
-    p = prosody if prosody is not None else line_prosody(
-        engine, profile, text, emotion, intensity, like, **request)
-    native = emotion in engine.capabilities.emotions and emotion != "neutral"
-    extra: dict[str, Any] = {"emotion": emotion, "intensity": intensity} if native else {}
-    rate = min(max(speed * p.rate, SPEED_LIMITS[0]), SPEED_LIMITS[1])
-    style, p = styled(engine, profile.style, p)
-    audio = engine.synthesize(SynthesisRequest(text=text, style=style, speed=rate, **extra, **request)).audio
-    audio = apply_eq(audio, profile.eq)
+    req, p = _request(engine, profile, text, speed, emotion, intensity, like, prosody, request)
+    audio = apply_eq(engine.synthesize(req).audio, profile.eq)
     return audio if p.is_identity else post_process(audio, engine.capabilities.sample_rate, p)
 
 
@@ -155,13 +164,8 @@ def predict(engine: Engine, profile: VoiceProfile, text: str, speed: float = 1.0
     predict_duration = getattr(engine, "predict_duration", None)
     if predict_duration is None:
         return None
-    p = prosody if prosody is not None else line_prosody(
-        engine, profile, text, emotion, intensity, like, **request)
-    native = emotion in engine.capabilities.emotions and emotion != "neutral"
-    extra: dict[str, Any] = {"emotion": emotion, "intensity": intensity} if native else {}
-    rate = min(max(speed * p.rate, SPEED_LIMITS[0]), SPEED_LIMITS[1])
-    style, p = styled(engine, profile.style, p)
-    return float(predict_duration(SynthesisRequest(text=text, style=style, speed=rate, **extra, **request)))
+    req, _ = _request(engine, profile, text, speed, emotion, intensity, like, prosody, request)
+    return float(predict_duration(req))
 
 
 def styled(engine: Engine, style: np.ndarray, p: Prosody) -> tuple[np.ndarray, Prosody]:
