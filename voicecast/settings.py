@@ -77,7 +77,9 @@ class FitSettings(BaseModel):
     #: Range of the engine's own speed control; the residual is time-stretched.
     engine_rate_min: float = 0.87
     engine_rate_max: float = 1.15
-    #: Engine calls per segment at most (the first is at natural speed).
+    #: Engine calls per segment at most. With a duration predictor (Kokoro) the
+    #: first is at the solved speed and a second is rare; without one, or for a
+    #: short line, the first is at natural speed.
     max_engine_calls: int = 2
     #: Re-synthesize at a new engine speed only when the needed rate is further
     #: than this from 1; a smaller residual is time-stretched (cheap, transparent).
