@@ -75,8 +75,10 @@ A predictor that returns ``None`` (an engine without one) selects the path
 below, and so does a line whose predicted rate is below ``comfortable_min``
 plus :data:`SHORT_MARGIN` (a short line, or close to one): its target is
 ``natural / comfortable_min``, which only a take at speed 1.0 measures exactly
-(the estimate above is off by up to 5 %, 60 ms on a 1.2 s line). Such lines
-cost two engine calls (speed 1.0, then the slowest engine speed) instead of one.
+(the estimate above is off by up to 5 %, 60 ms on a 1.2 s line). With a
+predictor such a line still gets one engine call: the natural take is
+stretched to its target (at most 1 / comfortable_min, 25 % slower), where the
+path without a predictor would render it again at the slowest engine speed.
 
 **Without a predictor** the first engine call is at speed 1.0 and gives
 ``natural_s`` directly (the take's trimmed length). If the needed rate
@@ -447,7 +449,10 @@ def fit_to_slot(
         # Engine rate control: speed ~ 1/length, so the speed that would hit the target
         # from a take at `speed` of `n` samples is speed * n / target_n.
         speed = 1.0
-        while len(eng.takes) < policy.max_engine_calls:
+        # A predicted short line keeps its one natural take and is stretched:
+        # a second call would only trade a little stretch for another render.
+        max_calls = 1 if short else policy.max_engine_calls
+        while len(eng.takes) < max_calls:
             needed = take.size / target_n
             if abs(needed - 1.0) <= policy.engine_tolerance:
                 break
