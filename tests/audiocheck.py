@@ -13,6 +13,17 @@ from voicecast.evaluation import EVAL_SENTENCES
 
 SENTENCES = list(EVAL_SENTENCES)
 
+#: An ASS [V4+ Styles] format line and a "Default" style, for subtitle tests.
+ASS_STYLE_FORMAT = (
+    "Format: Name, Fontname, Fontsize, PrimaryColour, SecondaryColour, OutlineColour, "
+    "BackColour, Bold, Italic, Underline, StrikeOut, ScaleX, ScaleY, Spacing, Angle, "
+    "BorderStyle, Outline, Shadow, Alignment, MarginL, MarginR, MarginV, Encoding"
+)
+ASS_STYLE = (
+    "Style: Default,Arial,20,&H00FFFFFF,&H000000FF,&H00000000,&H00000000,"
+    "0,0,0,0,100,100,0,0,1,2,2,2,10,10,10,1"
+)
+
 
 @dataclass(frozen=True)
 class CueSpec:

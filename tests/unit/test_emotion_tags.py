@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from audiocheck import ASS_STYLE as STYLE
+from audiocheck import ASS_STYLE_FORMAT as STYLE_FORMAT
 
 from orchestrator.planner import EmotionRules, clean_cue, plan_cues, plan_script, segment_hash
 from orchestrator.subtitles import parse_subtitles_text
@@ -17,16 +19,6 @@ from voicecast.emotions import (
     split_tags,
 )
 from voicecast.errors import InputError
-
-STYLE_FORMAT = (
-    "Format: Name, Fontname, Fontsize, PrimaryColour, SecondaryColour, OutlineColour, "
-    "BackColour, Bold, Italic, Underline, StrikeOut, ScaleX, ScaleY, Spacing, Angle, "
-    "BorderStyle, Outline, Shadow, Alignment, MarginL, MarginR, MarginV, Encoding"
-)
-STYLE = (
-    "Style: Default,Arial,20,&H00FFFFFF,&H000000FF,&H00000000,&H00000000,"
-    "0,0,0,0,100,100,0,0,1,2,2,2,10,10,10,1"
-)
 
 
 def test_every_emotion_parses_with_default_and_explicit_intensity() -> None:

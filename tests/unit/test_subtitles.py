@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from audiocheck import ASS_STYLE as STYLE
+from audiocheck import ASS_STYLE_FORMAT as STYLE_FORMAT
 
 from orchestrator.subtitles import Cue, parse_subtitles, parse_subtitles_text
 from voicecast.errors import InputError
@@ -281,15 +283,6 @@ def test_vtt_end_before_start() -> None:
 
 # --------------------------------------------------------------------------- ASS
 
-STYLE_FORMAT = (
-    "Format: Name, Fontname, Fontsize, PrimaryColour, SecondaryColour, OutlineColour, "
-    "BackColour, Bold, Italic, Underline, StrikeOut, ScaleX, ScaleY, Spacing, Angle, "
-    "BorderStyle, Outline, Shadow, Alignment, MarginL, MarginR, MarginV, Encoding"
-)
-STYLE = (
-    "Style: Default,Arial,20,&H00FFFFFF,&H000000FF,&H00000000,&H00000000,"
-    "0,0,0,0,100,100,0,0,1,2,2,2,10,10,10,1"
-)
 ASS = "\n".join(
     [
         "[Script Info]",
