@@ -483,11 +483,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
-    if not args.verbose:
-        for name in ("faster_whisper", "phonemizer"):
-            logging.getLogger(name).setLevel(logging.WARNING)
+    evaluation.bench_logging(args.verbose)
     doc = run_bench(
         sentences=SENTENCES[: args.sentences], emotions=args.emotion_list, intensities=args.intensities,
         voice=args.voice, profile_path=args.voice_profile, wav_dir=args.wav_dir,

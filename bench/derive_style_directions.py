@@ -377,6 +377,15 @@ def fit(rows: list[dict[str, Any]], voices: list[str], screen_z: float = 0.0) ->
     }
 
 
+def _direction(u: np.ndarray, sigma: np.ndarray, **figures: Any) -> dict[str, Any]:
+    """A direction given in sigma units ``u`` (prosody half): the 256-dim style
+    offset, its norms, and the figures that go with it."""
+    vec = np.zeros(256, dtype=np.float64)
+    vec[PROSODY] = u * sigma
+    return {"vec": vec.astype(np.float32), "norm_sigma": float(np.linalg.norm(u)),
+            "norm_raw": float(np.linalg.norm(vec)), **figures}
+
+
 def directions(J: np.ndarray, sigma: np.ndarray) -> dict[str, Any]:
     """Least-norm (sigma units) directions for the controlled features."""
     idx = [FEATURES.index(f) for f in CONTROLLED]
@@ -385,14 +394,8 @@ def directions(J: np.ndarray, sigma: np.ndarray) -> dict[str, Any]:
     out = {}
     for k, key in enumerate(DIRECTION_KEYS):
         u = P[:, k] * UNITS[k]  # sigma units
-        vec = np.zeros(256, dtype=np.float64)
-        vec[PROSODY] = u * sigma
-        out[key] = {
-            "vec": vec.astype(np.float32),
-            "norm_sigma": float(np.linalg.norm(u)),
-            "norm_raw": float(np.linalg.norm(vec)),
-            "predicted": (J @ u).tolist(),  # all four features, per unit
-        }
+        # all four features, per unit
+        out[key] = _direction(u, sigma, predicted=(J @ u).tolist())
     G = Jc / np.linalg.norm(Jc, axis=1, keepdims=True)
     return {"dirs": out, "grad_cos": (G @ G.T).tolist(), "cond": float(np.linalg.cond(Jc))}
 
@@ -436,16 +439,9 @@ def secant_directions(dd: dict[str, Any], G: np.ndarray, sigma: np.ndarray, J: n
     out = {}
     for j, key in enumerate(DIRECTION_KEYS):
         u = U @ Ginv[:, j]
-        vec = np.zeros(256, dtype=np.float64)
-        vec[PROSODY] = u * sigma
-        out[key] = {
-            "vec": vec.astype(np.float32),
-            "norm_sigma": float(np.linalg.norm(u)),
-            "norm_raw": float(np.linalg.norm(vec)),
-            "mix": Ginv[:, j].tolist(),
-            "predicted": (G @ Ginv[:, j]).tolist(),  # from the measured gains, all four features
-            "predicted_by_J": (J @ u).tolist(),
-        }
+        # predicted: from the measured gains, all four features
+        out[key] = _direction(u, sigma, mix=Ginv[:, j].tolist(), predicted=(G @ Ginv[:, j]).tolist(),
+                              predicted_by_J=(J @ u).tolist())
     return {"dirs": out, "Gc": Gc.tolist(), "cond_Gc": float(np.linalg.cond(Gc))}
 
 

@@ -743,11 +743,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
-    if not args.verbose:  # per-call chatter of the libraries
-        for name in ("faster_whisper", "phonemizer"):
-            logging.getLogger(name).setLevel(logging.WARNING)
+    evaluation.bench_logging(args.verbose)
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     try:
         doc = _run_cli(args, argv, methods)

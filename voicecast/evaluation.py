@@ -183,3 +183,15 @@ def similarity(a: ArrayLike, b: ArrayLike) -> float:
     y = np.asarray(b, dtype=np.float64).ravel()
     denom = float(np.linalg.norm(x) * np.linalg.norm(y))
     return float(x @ y / denom) if denom else 0.0
+
+
+def bench_logging(verbose: bool) -> None:
+    """Logging for the bench scripts: timestamps, and without ``verbose`` none
+    of the speech libraries' per-call chatter."""
+    import logging
+
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
+                        format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    if not verbose:
+        for name in ("faster_whisper", "phonemizer"):
+            logging.getLogger(name).setLevel(logging.WARNING)

@@ -589,7 +589,8 @@ class KokoroEngine:
             raise ValueError(f"speed must be within {SPEED_RANGE}, got {request.speed}")
         language = self._language(request.language)
         style = _style_matrix(request.style)
-        chunks = self._chunks(request.text, language)
+        # Cached: fitting predicts and renders the same text, often at two speeds.
+        chunks = self._cached_chunks(request.text, language)
         t0 = time.perf_counter()
         pieces = [self._infer(c.tokens, style, float(request.speed)) for c in chunks]
         audio = _clean(_join(pieces, [c.pause_after for c in chunks]))
