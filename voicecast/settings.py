@@ -116,6 +116,33 @@ class ScriptSettings(BaseModel):
     tail_s: float = 1.0
 
 
+class BookSettings(BaseModel):
+    """Audiobooks (``--mode audiobook``): pauses, segment length, loudness profile."""
+
+    #: Silence between sentences of a paragraph, after a paragraph, and after a
+    #: spoken chapter title (seconds). ``[pause:S]`` in the text adds S.
+    sentence_pause_s: float = 0.35
+    paragraph_pause_s: float = 0.9
+    title_pause_s: float = 1.5
+    #: Room tone at the head and tail of every chapter file (ACX: 0.5-1 s, 1-5 s).
+    chapter_head_s: float = 0.75
+    chapter_tail_s: float = 2.5
+    #: Speak each chapter's title as its first segment.
+    speak_titles: bool = True
+    #: A sentence longer than this (characters) is split at clause punctuation.
+    max_segment_chars: int = 300
+    #: Loudness profile "acx": each segment's speech is levelled to this RMS
+    #: (dBFS, over its active speech), peaks limited to ``peak_db``, and the
+    #: gaps filled with room tone at ``room_tone_db`` RMS.
+    speech_rms_db: float = -18.5
+    peak_db: float = -3.5
+    room_tone_db: float = -72.0
+    #: Chapter MP3s (ACX: 192 kb/s CBR, 44.1 kHz) and the M4B's AAC bit rate.
+    mp3_bitrate: str = "192k"
+    m4b_bitrate: str = "96k"
+    output_sample_rate: int = 44100
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="VOICECAST_", env_nested_delimiter="__", extra="ignore"
@@ -133,6 +160,7 @@ class Settings(BaseSettings):
     loudness: LoudnessSettings = Field(default_factory=LoudnessSettings)
     enroll: EnrollSettings = Field(default_factory=EnrollSettings)
     script: ScriptSettings = Field(default_factory=ScriptSettings)
+    book: BookSettings = Field(default_factory=BookSettings)
 
     @property
     def distributed(self) -> bool:
