@@ -82,19 +82,22 @@ def sequential_clips(segments: Sequence[Any], head_s: float, pause_s: float,
                      tail_s: float) -> tuple[list[Clip], float]:
     """Clips for slot-less lines (a plain script), one after another: ``head_s``
     of silence, each line at its rendered length (``final_s``) followed by
-    ``pause_s``, and ``tail_s`` after the last. Returns the clips and the
+    ``pause_s`` plus its own extra pause (``pause_after_s``, from a script's
+    ``[pause:S]``), and ``tail_s`` after the last. Returns the clips and the
     track length in seconds. Starts are rounded to whole samples by the
     timeline, so they never drift."""
     clips: list[Clip] = []
     t = head_s
+    extra = 0.0
     for k, g in enumerate(sorted(segments, key=lambda g: g.idx)):
         if g.final_s is None:
             raise ValueError(f"segment {g.idx + 1} has no rendered length")
         if k:
-            t += pause_s
+            t += pause_s + extra
         clips.append(Clip(g.idx, g.audio_key, t, t + float(g.final_s)))
         t += float(g.final_s)
-    return clips, t + tail_s
+        extra = float(getattr(g, "pause_after_s", 0.0) or 0.0)
+    return clips, t + extra + tail_s
 
 
 def _silence(path: Path, n: int, sr: int) -> Path:

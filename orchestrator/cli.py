@@ -62,6 +62,9 @@ def _summary(settings: Settings, job_id: str, out: Path | None) -> dict[str, Any
             "rendered": sum(1 for g in done if not g.cache_hit),
             "reused": sum(1 for g in done if g.cache_hit),
             "warnings": job.warnings,
+            "kind": job.kind,
+            "chapters": [dict(c) for c in (job.book or {}).get("assembled") or []],
+            "voices": dict(Counter(g.speaker or "narrator" for g in segs)),
             "emotions": dict(Counter(g.emotion.split(":")[0] for g in segs)),
             "fit": {
                 "segments_fitted": sum(1 for g in segs if g.rate is not None and g.end_s > g.start_s),
@@ -86,9 +89,21 @@ def _print_summary(summary: dict[str, Any], as_json: bool) -> None:
     out = Console(soft_wrap=True)
     if summary["status"] == "done":
         fit = summary["fit"]
-        out.print(f"[green]done[/] job {summary['job_id']}: {summary['segments']} segments "
-                  f"({summary['rendered']} rendered, {summary['reused']} reused), "
+        out.print(f"[green]done[/] job {summary['job_id']}: {summary['rendered']} of "
+                  f"{summary['segments']} segments rendered, rest reused; "
                   f"{summary['duration_s']:.1f} s of audio")
+        chapters = summary["chapters"]
+        if chapters:
+            rebuilt = sum(1 for c in chapters if not c["reused"])
+            out.print(f"  chapters: {len(chapters)} ({rebuilt} assembled, "
+                      f"{len(chapters) - rebuilt} reused)")
+            for n, c in enumerate(chapters, 1):
+                out.print(f"    {n:2d}. {escape(c['title'])}  starts {c['start_s']:.3f} s, "
+                          f"{c['duration_s']:.1f} s, {c['segments']} segments"
+                          + ("" if c["reused"] else "  (assembled)"))
+        if len(summary["voices"]) > 1:
+            voices = sorted(summary["voices"].items())
+            out.print("  lines by voice: " + ", ".join(f"{escape(k)} {v}" for k, v in voices))
         if fit["segments_fitted"]:
             out.print(f"  fit: {fit['in_slot']} in their slot, {fit['padded']} short lines padded, "
                       f"{fit['borrowed']} borrowed gap time, {fit['overflows']} overflowed; "
@@ -98,6 +113,9 @@ def _print_summary(summary: dict[str, Any], as_json: bool) -> None:
             out.print("  emotions: " + ", ".join(f"{k} {v}" for k, v in sorted(emo.items())))
         if summary["output"]:
             out.print(f"  output: {summary['output']}")
+            if chapters:
+                folder = Path(summary["output"]).with_name(Path(summary["output"]).stem + ".chapters")
+                out.print(f"  chapter files (MP3 for ACX, FLAC masters): {folder}")
         out.print(f"  fit report: {summary['fit_report_url']}")
         for w in summary["warnings"] or []:
             out.print(f"  [yellow]warning[/]: {escape(w)}")
@@ -165,19 +183,26 @@ def cmd_render(args: argparse.Namespace, settings: Settings) -> int:
         raise VoicecastError("--detach needs distributed mode (set VOICECAST_QUEUE__BROKER_URL)",
                              field="--detach")
     inp, out = Path(args.input), Path(args.out)
-    options = {"duration": args.duration, "mode": service.job_kind(inp), "emotion": args.emotion,
+    kind = service.job_kind(inp, args.mode)
+    options = {"duration": args.duration, "mode": "audiobook" if kind == "audiobook" else "dub",
+               "voices": list(args.voice), "emotion": args.emotion,
                "emotion_map": list(args.emotion_map or []),
-               "ignore_unknown_tags": bool(args.ignore_unknown_tags)}
-    job_id = service.create_job(settings, inp, out, options, kind=service.job_kind(inp))
+               "ignore_unknown_tags": bool(args.ignore_unknown_tags),
+               "lexicon": str(Path(args.lexicon).expanduser().resolve()) if args.lexicon else None,
+               "unmapped": args.unmapped, "cover": args.cover, "title": args.title,
+               "author": args.author}
+    job_id = service.create_job(settings, inp, out, options, kind=kind)
     dispatcher = dispatcher_for(settings)
     try:
         with service.failing_job(settings, job_id):
-            service.check_output_path(out)
+            service.check_output_path(out, kind)
             if not inp.is_file():
                 raise InputError("input file not found", file=inp)
+            if args.lexicon and not Path(args.lexicon).expanduser().is_file():
+                raise InputError("lexicon file not found", file=args.lexicon)
         with _enroll_bar(quiet=args.json) as on_progress:
-            specs = service.prepare_dub(settings, job_id, inp, args.voice, dispatcher, args.duration,
-                                        on_progress, options)
+            specs = service.prepare_dub(settings, job_id, inp, args.voice[0], dispatcher,
+                                        args.duration, on_progress, options)
         service.dispatch(settings, job_id, specs, dispatcher)
         if args.detach:
             print(job_id)
@@ -338,7 +363,7 @@ def cmd_wait(args: argparse.Namespace, settings: Settings) -> int:
     if args.out:
         from .service import check_output_path
 
-        check_output_path(Path(args.out))
+        check_output_path(Path(args.out), _job_kind(settings, job_id))
     _follow(settings, job_id, CeleryDispatcher(settings), quiet=args.json)
     return _finish(settings, job_id, Path(args.out) if args.out else _job_out(settings, job_id),
                    args.json)
@@ -369,6 +394,27 @@ def _job_id(settings: Settings, prefix: str) -> str:
 
     with session_scope(settings) as s:
         return jobs.get_job(s, prefix).id
+
+
+def _job_kind(settings: Settings, job_id: str) -> str:
+    from . import jobs
+    from .db import session_scope
+
+    with session_scope(settings) as s:
+        return str(jobs.get_job(s, job_id).kind)
+
+
+def cmd_check_acx(args: argparse.Namespace, settings: Settings) -> int:
+    """Measure audio files against ACX's requirements; exit 1 if any fails."""
+    from voicecast.acx import format_report, measure_acx
+
+    reports = [measure_acx(Path(f)) for f in args.files]
+    if args.json:
+        print(json.dumps([r.as_dict() for r in reports], indent=2))
+    else:
+        for r in reports:
+            Console(soft_wrap=True, highlight=False).print(escape(format_report(r)))
+    return 0 if all(r.ok for r in reports) else 1
 
 
 def _job_out(settings: Settings, job_id: str) -> Path | None:
@@ -413,10 +459,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-v", "--verbose", action="count", default=0)
     sub = p.add_subparsers(dest="command", required=True)
 
-    r = sub.add_parser("render", help="render a subtitle track into a dubbing track")
-    r.add_argument("input", help="subtitle file (.srt, .vtt, .ass) or plain script (.txt, a line each)")
-    r.add_argument("--voice", required=True, help="reference recording (any audio) or enrolled voice name")
-    r.add_argument("--out", required=True, help="output file: .wav .m4a .aac .mp3 .flac")
+    r = sub.add_parser("render", help="render a subtitle track into a dubbing track, or a book "
+                                      "into an audiobook")
+    r.add_argument("input", help="subtitle file (.srt, .vtt, .ass), plain script (.txt, a line each) "
+                                 "or book (.epub, .md, or .txt with --mode audiobook)")
+    r.add_argument("--mode", choices=["dub", "audiobook"], default=None,
+                   help="dub: timed to subtitles or a line-per-segment script (default for .srt .vtt "
+                        ".ass .txt); audiobook: chapters to M4B + chapter MP3s (default for .epub .md)")
+    r.add_argument("--voice", required=True, action="append", metavar="[NAME=]VOICE",
+                   help="the narrator's voice (enrolled name, built-in voice such as jm_kumo, or a "
+                        "reference recording); NAME=VOICE maps a character, ASS actor or WebVTT "
+                        "speaker; repeatable")
+    r.add_argument("--out", required=True,
+                   help="output file: .wav .m4a .aac .mp3 .flac (dub), .m4b (audiobook)")
+    r.add_argument("--lexicon", default=None, metavar="FILE",
+                   help="pronunciation lexicon: WORD = respelling or WORD = /phonemes/ per line")
+    r.add_argument("--unmapped", choices=["error", "narrator"], default="error",
+                   help="a character with no --voice: an error (default) or read by the narrator")
+    r.add_argument("--cover", default=None, metavar="IMAGE", help="audiobook cover (.jpg, .png)")
+    r.add_argument("--title", default=None, help="audiobook title (default: from the book)")
+    r.add_argument("--author", default=None, help="audiobook author (default: from the book)")
     r.add_argument("--duration", type=float, default=None,
                    help="track length in seconds (default: the last cue's end)")
     r.add_argument("--workers", type=int, default=None, help="local worker processes (embedded mode)")
@@ -444,6 +506,11 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--csv", action="store_true", help="CSV instead of JSON")
     rp.add_argument("--out", default=None, help="write to this file instead of standard output")
     rp.set_defaults(func=cmd_report)
+
+    ca = sub.add_parser("check-acx", help="measure audio files against ACX's audio requirements")
+    ca.add_argument("files", nargs="+", metavar="FILE")
+    ca.add_argument("--json", action="store_true")
+    ca.set_defaults(func=cmd_check_acx)
 
     w = sub.add_parser("worker", help="run a Celery worker (distributed mode)")
     w.add_argument("--queue", choices=["synth", "assemble"], required=True)

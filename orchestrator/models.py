@@ -62,6 +62,9 @@ class Job(Base):
     options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     duration_s: Mapped[float | None] = mapped_column(Float, nullable=True)
     warnings: Mapped[list[str]] = mapped_column(JSON, default=list)
+    #: Audiobooks: title, author, narrator, cover key and the chapters
+    #: (``[{"title", "first", "count", "lead_s", "key"}]``); NULL for other jobs.
+    book: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(
@@ -92,6 +95,11 @@ class Segment(Base):
     end_s: Mapped[float] = mapped_column(Float)
     max_end_s: Mapped[float] = mapped_column(Float)
     source_line: Mapped[int] = mapped_column(Integer, default=0)
+    #: The voice that speaks it (a character's); NULL: the job's voice.
+    voice_id: Mapped[str | None] = mapped_column(ForeignKey("voices.id"), nullable=True)
+    #: Audiobooks: 0-based chapter; slot-less lines: silence after it (seconds).
+    chapter: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    pause_after_s: Mapped[float | None] = mapped_column(Float, nullable=True)
     content_hash: Mapped[str] = mapped_column(String(64), index=True)
     status: Mapped[str] = mapped_column(String(16), default=SegmentStatus.PENDING)
     attempts: Mapped[int] = mapped_column(Integer, default=0)

@@ -51,6 +51,37 @@ compared with the segment built so far (the previous one):
 After this, segments never overlap, and each one's ``max_end`` (the latest it
 may borrow up to when its speech runs long) is the next segment's start, or
 the track duration for the last.
+
+Speakers (:func:`read_line`)
+----------------------------
+A segment's speaker (``PlannedSegment.speaker``; None is the default voice)
+is, first found wins:
+
+1. ``[voice:NAME]`` among the line's leading tags (see
+   :mod:`voicecast.emotions`), e.g. ``[voice:Fox] [sad] Go away.``;
+2. a speaker label ``NAME: text`` at the start of the line (after a dialogue
+   dash and any leading tags; tags may also follow it). The label is not
+   spoken. ``NAME`` is one to three words of letters (``' ’ . -`` allowed,
+   no digits) followed by ``:`` and a space, and it is a label only when
+   it is ALL CAPS (``FOX:``, ``MR. SMITH:``: the screenplay and SDH
+   convention) or names one of the job's mapped characters (the
+   ``characters`` argument, case-insensitive) in capitalized words
+   (``Fox:``). Anything else stays text: ``Note: this is spoken`` is spoken;
+3. the cue's own speaker: the ASS actor (Name field) or the WebVTT
+   ``<v Name>`` span.
+
+Only the start of a cue or line is read; a second speaker inside one cue
+(``FOX: Hi`` / ``- BOB: Yo``) stays text. The speaker also picks the emotion
+mapping (:class:`EmotionRules`).
+
+Script pauses (:func:`plan_script`)
+-----------------------------------
+``[pause:S]`` at the start of a script line, or on a line of its own, adds S
+seconds of silence after the previous line (before the first line:
+``Plan.lead_s``); at the end of a line it adds S after that line
+(``PlannedSegment.pause_after``), on top of the usual gap between lines. In the
+middle of a line it is an error, and so is any ``[pause:]`` in subtitles
+(their timing is the file's).
 """
 
 from __future__ import annotations
@@ -61,12 +92,19 @@ import json
 import math
 import re
 import unicodedata
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from orchestrator.subtitles import Cue
-from voicecast.emotions import Emotion, TagError, parse_emotion, split_tags
+from voicecast.emotions import (
+    Directives,
+    Emotion,
+    TagError,
+    parse_emotion,
+    reject_stray_tags,
+    split_directives,
+)
 from voicecast.errors import InputError
 
 __all__ = [
@@ -74,13 +112,17 @@ __all__ = [
     "MERGE_WINDOW_S",
     "MIN_CLIPPED_SLOT_S",
     "EmotionRules",
+    "LineWords",
     "Plan",
     "PlannedSegment",
     "clean_cue",
     "clean_text",
+    "emotion_fields",
     "plan_script",
     "plan_cues",
+    "read_line",
     "segment_hash",
+    "split_label",
 ]
 
 #: Cues starting within this many seconds of each other are one segment.
@@ -134,18 +176,110 @@ def clean_text(raw: str) -> str:
     return _strip_spoken(_strip_markup(raw))
 
 
+# A speaker label's words: letters, optionally with ' ’ . - inside or after
+# ("MR.", "O'BRIEN", "JEAN-LUC"); never digits, so "10: ..." is no label.
+_LABEL_WORD = r"[^\W\d_](?:[^\W\d_]|['’.\-])*"
+# Leading sound descriptions may come before a label ("[MUSIC] FOX: Hi").
+_LABEL = re.compile(rf"((?:\[[^\[\]]*\]\s*)*)({_LABEL_WORD}(?: +{_LABEL_WORD}){{0,2}})[ \t]*:\s+(?=\S)")
+
+
+def _name_key(name: str) -> str:
+    return " ".join(name.split()).casefold()
+
+
+def split_label(text: str, characters: Collection[str] = ()) -> tuple[str | None, str]:
+    """Split a speaker label (``FOX: Hello``) off the start of a line:
+    ``(name or None, rest)``.
+
+    ``NAME:`` is a label when NAME is one to three words of letters (``' ’ .
+    -`` allowed inside) followed by ``:`` and a space, and either ALL CAPS (the
+    screenplay / SDH convention: ``FOX:``, ``MR. SMITH:``) or capitalized
+    words naming one of ``characters`` (matched case-insensitively). Otherwise
+    the text is returned unchanged: ``Note: this is spoken`` is spoken.
+    Sound descriptions before the label (``[MUSIC] FOX: Hi``) stay in ``rest``.
+    """
+    m = _LABEL.match(text)
+    if not m:
+        return None, text
+    name = m.group(2)
+    words = name.split()
+    caps = name.upper() == name and name.lower() != name
+    mapped = (all(w[0].isupper() for w in words)
+              and _name_key(name) in {_name_key(c) for c in characters})
+    if not (caps or mapped):
+        return None, text
+    return name, m.group(1) + text[m.end():]
+
+
+@dataclass(frozen=True)
+class LineWords:
+    """A cue or script line read: the words to speak and what its markup asks.
+
+    ``speaker`` is from ``[voice:NAME]`` or a speaker label (None: neither);
+    ``pause_before``/``pause_after`` are the seconds of its leading/trailing
+    ``[pause:]`` tags; ``bare`` is true when the line held nothing but tags
+    (and a label).
+    """
+
+    emotion: Emotion | None
+    speaker: str | None
+    text: str
+    pause_before: float = 0.0
+    pause_after: float = 0.0
+    bare: bool = False
+
+
+def _merge(first: Directives, second: Directives, what: str) -> Directives:
+    """Tags before and after a speaker label are one set of leading tags."""
+    if first.voice is not None and second.voice is not None:
+        raise TagError(f"{what}: more than one [voice:] tag ([voice:{first.voice}] and "
+                       f"[voice:{second.voice}])")
+    if first.emotion is not None and second.emotion is not None:
+        raise TagError(f"{what}: more than one emotion tag ({first.emotion.tag()} and "
+                       f"{second.emotion.tag()})")
+    return Directives(first.voice or second.voice, first.emotion or second.emotion,
+                      first.pause_before + second.pause_before,
+                      first.pause_after + second.pause_after, second.rest)
+
+
+def read_line(raw: str, *, what: str, ignore_unknown: bool = False, pauses: bool = False,
+              characters: Collection[str] = ()) -> LineWords:
+    """Read one subtitle cue (``pauses=False``) or script line (``pauses=True``).
+
+    In order: markup out (rules 1-2), a leading dialogue dash, the leading tags
+    (:func:`voicecast.emotions.split_directives`), a speaker label
+    (:func:`split_label`; tags may also follow it: ``FOX: [sad] No.``), then
+    the words cleaned (rules 3-7). ``[voice:NAME]`` wins over a label. Raises
+    :class:`~voicecast.emotions.TagError`.
+    """
+    text = _strip_markup(raw).lstrip()
+    dash = _LEAD_DASH.match(text)
+    head = dash.group(0) if dash else ""
+    d = split_directives(text[len(head):], what=what, ignore_unknown=ignore_unknown, pauses=pauses,
+                         check_rest=False)
+    label, rest = split_label(d.rest, characters)
+    if label is not None:
+        # Tags may follow a label. Unknown spans there were mid-line before
+        # labels existed ("FOX: [laughs] Stop it"): sound descriptions, not errors.
+        d = _merge(d, split_directives(rest, what=what, ignore_unknown=True, pauses=pauses), what)
+    else:
+        reject_stray_tags(d.rest, what=what, pauses=pauses)
+    spoken = _strip_spoken(head + d.rest)
+    return LineWords(d.emotion, d.voice or label, spoken, d.pause_before, d.pause_after,
+                     bare=not d.rest.strip())
+
+
 def clean_cue(raw: str, *, what: str, ignore_unknown: bool = False) -> tuple[Emotion | None, str]:
     """The emotion tag at the start of a cue (after markup, before the words)
     and the words to speak: ``(emotion or None, clean text)``.
 
-    A leading dialogue dash before the tag is allowed (``- [sad] No.``). Raises
-    :class:`~voicecast.emotions.TagError` (see :func:`voicecast.emotions.split_tags`).
+    A leading dialogue dash before the tag is allowed (``- [sad] No.``). A
+    speaker (``[voice:]``, label) is read and dropped; :func:`read_line` keeps
+    it. Raises :class:`~voicecast.emotions.TagError` (see
+    :func:`voicecast.emotions.split_directives`).
     """
-    text = _strip_markup(raw).lstrip()
-    dash = _LEAD_DASH.match(text)
-    head = dash.group(0) if dash and text[dash.end():].startswith("[") else ""
-    emotion, rest = split_tags(text[len(head):], what=what, ignore_unknown=ignore_unknown)
-    return emotion, _strip_spoken(head + rest)
+    words = read_line(raw, what=what, ignore_unknown=ignore_unknown)
+    return words.emotion, words.text
 
 
 # --------------------------------------------------------------------------- plan
@@ -160,7 +294,11 @@ class PlannedSegment:
     gap after it (the next segment's start, or the track end), never less than
     ``end``. ``source_line`` is the first contributing cue's line in the
     subtitle file and ``cue_indices`` the 1-based file positions of all cues
-    merged into it.
+    merged into it. ``speaker`` is who speaks it (None: the default voice, the
+    narrator). Segments without a slot (scripts, audiobooks) are placed one
+    after another by the assembler, with ``pause_after`` seconds of silence
+    after each; ``chapter`` is an audiobook segment's 0-based chapter (-1
+    otherwise).
     """
 
     idx: int
@@ -176,6 +314,8 @@ class PlannedSegment:
     #: ``[like:PATH]``: the clip as written (the service stores it and sets
     #: ``emotion`` to ``like:<sha>`` before hashing).
     clip: str | None = None
+    chapter: int = -1
+    pause_after: float = 0.0
 
     @property
     def slot(self) -> float:
@@ -186,19 +326,22 @@ class PlannedSegment:
 @dataclass
 class Plan:
     """The segments of a track in time order, what the planner had to change, and
-    the track's duration in seconds."""
+    the track's duration in seconds. ``lead_s`` is extra silence before the
+    first segment (a script's leading ``[pause:]``), on top of the usual head."""
 
     segments: list[PlannedSegment]
     warnings: list[str] = field(default_factory=list)
     duration: float = 0.0
+    lead_s: float = 0.0
 
 
 @dataclass(frozen=True)
 class EmotionRules:
     """How a segment's emotion is chosen when its line has no tag.
 
-    In order: the line's own tag; ``by_name`` looked up with the cue's speaker
-    (ASS actor, WebVTT ``<v Name>``); ``by_name`` looked up with its ASS style;
+    In order: the line's own tag; ``by_name`` looked up with the segment's
+    speaker (``[voice:NAME]``, a speaker label, the ASS actor or WebVTT
+    ``<v Name>``); ``by_name`` looked up with its ASS style;
     ``default`` (the job's ``--emotion``). Names match case-insensitively.
     ``ignore_unknown`` treats unknown leading tags as sound descriptions.
     """
@@ -225,6 +368,7 @@ class EmotionRules:
         return cls(dflt, by_name, ignore_unknown)
 
     def resolve(self, tag: Emotion | None, speaker: str | None, style: str | None) -> Emotion:
+        """The emotion of a segment with this tag (or None), speaker and style."""
         if tag is not None:
             return tag
         for name in (speaker, style):
@@ -258,28 +402,36 @@ def _where(cue_line: int, index: int) -> str:
     return f"line {cue_line}" if cue_line else f"cue {index}"
 
 
-def _cue_words(cue: Cue, source: str, rules: EmotionRules) -> tuple[Emotion, str]:
+def _cue_words(cue: Cue, source: str, rules: EmotionRules, *, what: str, pauses: bool,
+               characters: Collection[str]) -> tuple[Emotion, str | None, LineWords]:
+    """A cue's words, its speaker (tag, label, then the cue's own) and its emotion."""
     try:
-        tag, text = clean_cue(cue.text, what=f"cue {cue.index}", ignore_unknown=rules.ignore_unknown)
+        words = read_line(cue.text, what=what, ignore_unknown=rules.ignore_unknown, pauses=pauses,
+                          characters=characters)
     except TagError as e:
         raise InputError(str(e), file=source, line=cue.line or None) from None
-    return rules.resolve(tag, cue.speaker, cue.style), text
+    speaker = words.speaker or cue.speaker
+    return rules.resolve(words.emotion, speaker, cue.style), speaker, words
 
 
-def _segment_emotion(emotion: Emotion) -> dict[str, Any]:
+def emotion_fields(emotion: Emotion) -> dict[str, Any]:
+    """A resolved emotion as :class:`PlannedSegment` keyword arguments
+    (``emotion``, ``intensity`` and, for ``[like:]``, ``clip``)."""
     if emotion.name == "like":
         return {"emotion": "like", "intensity": emotion.intensity, "clip": emotion.clip}
     return {"emotion": emotion.name, "intensity": emotion.intensity if emotion.name != "neutral" else 0.0}
 
 
 def plan_cues(cues: Sequence[Cue], *, source: str, track_end: float | None = None,
-              emotions: EmotionRules | None = None) -> Plan:
+              emotions: EmotionRules | None = None, characters: Collection[str] = ()) -> Plan:
     """Turn parsed cues into a plan of non-overlapping segments.
 
     Cleans each cue's text (:func:`clean_text`), drops cues left empty (one
     warning with their count), sorts by start (stable) and resolves overlaps by
     the rule in the module docstring. The track lasts ``track_end`` seconds if
-    given (e.g. the video's length), else until the last cue ends.
+    given (e.g. the video's length), else until the last cue ends. Speakers
+    come from ``[voice:]`` tags, speaker labels (``characters``: the job's
+    mapped character names, see :func:`split_label`) and the cues' own.
 
     Raises :class:`~voicecast.errors.InputError` for a spoken cue whose end is
     not after its start (naming its line), a ``track_end`` before the last
@@ -293,7 +445,9 @@ def plan_cues(cues: Sequence[Cue], *, source: str, track_end: float | None = Non
     for cue in cues:
         if math.isfinite(cue.end):
             timeline_end = max(timeline_end, cue.end)
-        emotion, text = _cue_words(cue, source, rules)
+        emotion, speaker, words = _cue_words(cue, source, rules, what=f"cue {cue.index}", pauses=False,
+                                             characters=characters)
+        text = words.text
         if not text:
             dropped.append(cue)
             continue
@@ -310,7 +464,7 @@ def plan_cues(cues: Sequence[Cue], *, source: str, track_end: float | None = Non
                 file=source,
                 line=cue.line or None,
             )
-        groups.append(_Group(cue.start, cue.end, [text], cue.speaker, cue.line, [cue.index], emotion))
+        groups.append(_Group(cue.start, cue.end, [text], speaker, cue.line, [cue.index], emotion))
 
     warnings: list[str] = []
     if dropped:
@@ -394,7 +548,7 @@ def plan_cues(cues: Sequence[Cue], *, source: str, track_end: float | None = Non
                 speaker=g.speaker,
                 source_line=g.line,
                 cue_indices=tuple(g.indices),
-                **_segment_emotion(g.emotion),
+                **emotion_fields(g.emotion),
             )
         )
     return Plan(segments=segments, warnings=warnings, duration=duration)
@@ -410,34 +564,58 @@ def _merged_emotion(kept: _Group, other: _Group, source: str, warnings: list[str
         )
 
 
-def plan_script(text: str, *, source: str, emotions: EmotionRules | None = None) -> Plan:
+def plan_script(text: str, *, source: str, emotions: EmotionRules | None = None,
+                characters: Collection[str] = ()) -> Plan:
     """A plain script: every non-blank line is one segment, spoken in order.
 
     Lines have no slot (``start == end == max_end == 0``): each is rendered at
     its natural length and the assembler places them one after another (see
-    :mod:`orchestrator.assembly`). Leading tags work as in subtitle cues;
-    lines starting with ``#`` are comments. A line with no speakable words left
-    is dropped with a warning. Raises :class:`InputError` naming the line.
+    :mod:`orchestrator.assembly`). Leading tags and speaker labels work as in
+    subtitle cues; lines starting with ``#`` are comments. ``[pause:S]`` at the
+    start of a line, or on a line of its own, adds S seconds after the
+    previous line (before the first line: :attr:`Plan.lead_s`); at the end of
+    a line, after that line (:attr:`PlannedSegment.pause_after`). A line with
+    no speakable words left is dropped with a warning. Raises
+    :class:`InputError` naming the line.
     """
     rules = emotions or EmotionRules()
     segments: list[PlannedSegment] = []
     dropped: list[int] = []
+    lead = 0.0
+
+    def pause(seconds: float) -> None:
+        nonlocal lead
+        if not seconds:
+            return
+        if segments:
+            last = segments[-1]
+            segments[-1] = replace(last, pause_after=last.pause_after + seconds)
+        else:
+            lead += seconds
+
     for n, raw in enumerate(text.splitlines(), 1):
         if not raw.strip() or raw.lstrip().startswith("#"):
             continue
-        emotion, words = _cue_words(Cue(len(segments) + 1, 0.0, 0.0, raw, line=n), source, rules)
-        if not words:
-            dropped.append(n)
+        emotion, speaker, words = _cue_words(Cue(len(segments) + 1, 0.0, 0.0, raw, line=n), source,
+                                             rules, what="script line", pauses=True,
+                                             characters=characters)
+        pause(words.pause_before)
+        if not words.text:
+            # A line of nothing but [pause:] is a pause, not a lost line.
+            if not (words.bare and (words.pause_before or words.pause_after)):
+                dropped.append(n)
+            pause(words.pause_after)
             continue
         segments.append(PlannedSegment(
-            idx=len(segments), text=words, start=0.0, end=0.0, max_end=0.0,
-            source_line=n, cue_indices=(n,), **_segment_emotion(emotion),
+            idx=len(segments), text=words.text, start=0.0, end=0.0, max_end=0.0, speaker=speaker,
+            source_line=n, cue_indices=(n,), pause_after=words.pause_after,
+            **emotion_fields(emotion),
         ))
     if not segments:
         raise InputError("no speakable text in the script", file=source)
     warnings = [f"{source}: dropped {len(dropped)} line(s) with no speakable text: "
                 + ", ".join(f"line {n}" for n in dropped[:10])] if dropped else []
-    return Plan(segments=segments, warnings=warnings, duration=0.0)
+    return Plan(segments=segments, warnings=warnings, duration=0.0, lead_s=lead)
 
 
 # --------------------------------------------------------------------------- hashing

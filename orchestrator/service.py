@@ -73,11 +73,15 @@ class Dispatcher(Protocol):
     def drive(self, job_id: str, tick: Callable[[], None]) -> None: ...
 
 
-def check_output_path(out: Path) -> None:
-    if out.suffix.lower() not in OUTPUT_FORMATS:
+def check_output_path(out: Path, kind: str = "dub") -> None:
+    if kind == "audiobook":
+        if out.suffix.lower() != ".m4b":
+            raise OutputError("an audiobook is written as an .m4b file (chapter MP3s and "
+                              "masters go beside it)", file=out)
+    elif out.suffix.lower() not in OUTPUT_FORMATS:
         raise OutputError(
             f"unsupported output format {out.suffix or '(none)'!r}; use one of "
-            + ", ".join(sorted(OUTPUT_FORMATS)), file=out,
+            + ", ".join(sorted(OUTPUT_FORMATS)) + " (.m4b: audiobooks, --mode audiobook)", file=out,
         )
     parent = out.expanduser().resolve().parent
     if not parent.is_dir():
@@ -129,20 +133,146 @@ def failing_job(settings: Settings, job_id: str) -> Iterator[None]:
 
 def resolve_voice(settings: Settings, voice: str, dispatcher: Dispatcher,
                   on_progress: OnProgress | None = None) -> Voice:
-    """A stored voice by name, or a profile made on the fly from a reference clip
+    """A stored voice by name, one of the engine's own voices (``jf_alpha`` or
+    ``kokoro:jf_alpha``), or a profile made on the fly from a reference clip
     (cached by the clip's hash, so the same clip is enrolled once)."""
     path = Path(voice).expanduser()
     if _looks_like_path(voice):
         return _voice_from_reference(settings, path, dispatcher, on_progress)
     with session_scope(settings) as s:
         found = s.scalars(select(Voice).where(Voice.name == voice)).one_or_none()
-        if found is None:
-            names = s.scalars(select(Voice.name).order_by(Voice.name)).all()
-            raise VoiceError(
-                f"unknown voice {voice!r}; enrolled voices: {', '.join(names) or 'none'} "
-                "(or give the path of a reference recording)", field="--voice",
+        if found is not None:
+            return found
+    builtin = _builtin_voice(settings, voice)
+    if builtin is not None:
+        return builtin
+    with session_scope(settings) as s:
+        names = s.scalars(select(Voice.name).where(~Voice.id.startswith("builtin-"))
+                          .order_by(Voice.name)).all()
+    raise VoiceError(
+        f"unknown voice {voice!r}; enrolled voices: {', '.join(names) or 'none'}; "
+        f"built-in voices: {', '.join(_builtin_names(settings)) or 'none'} "
+        "(or give the path of a reference recording)", field="--voice",
+    )
+
+
+def _builtin_names(settings: Settings) -> list[str]:
+    from workers.engines import get_engine
+    from workers.voices import builtin_voices
+
+    return builtin_voices(get_engine(settings.engine.name, settings.engine))
+
+
+def _builtin_voice(settings: Settings, name: str) -> Voice | None:
+    """The row of an engine's own voice, stored on first use like an enrolled one."""
+    from workers.engines import get_engine
+    from workers.voices import builtin_profile
+
+    eng_name = settings.engine.name
+    bare = name.split(":", 1)[1] if name.startswith(f"{eng_name}:") else name
+    engine = get_engine(eng_name, settings.engine)
+    store = get_store(settings)
+    profile = builtin_profile(engine, bare, store)
+    if profile is None:
+        return None
+    voice_id = f"builtin-{eng_name}-{bare}"[:64]
+    key = voice_profile_key(voice_id, 1)
+    data = profile.to_bytes()
+    if not store.exists(key):
+        store.put_bytes(key, data)
+    with session_scope(settings) as s:
+        v = s.get(Voice, voice_id)
+        if v is None:
+            v = s.merge(Voice(
+                id=voice_id, name=f"{eng_name}:{bare}", version=1, engine=eng_name,
+                profile_key=key, source_sha256=hashlib.sha256(data).hexdigest(),
+                meta={"method": f"builtin:{bare}", "engine_version": engine.version},
+            ))
+        return v
+
+
+#: The voice-map name of the default voice (``--voice narrator=NAME``, or ``--voice NAME``).
+NARRATOR = "narrator"
+
+
+def parse_voice_map(items: list[str]) -> dict[str, str]:
+    """``--voice`` values into ``{name: voice}``: ``NAME=VOICE`` maps a character
+    (or an ASS actor, a WebVTT ``<v Name>``, a ``NAME:`` label); a bare ``VOICE``
+    or ``narrator=VOICE`` is the narrator, the voice of every other line. Names
+    are kept as written and matched case-insensitively."""
+    out: dict[str, str] = {}
+    seen: dict[str, str] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or _looks_like_path(item):
+            name, value = NARRATOR, item
+        name, value = name.strip(), value.strip()
+        if not name or not value:
+            raise InputError(f"{item!r} is not VOICE or NAME=VOICE", field="--voice")
+        key = name.casefold()
+        if key in seen:
+            raise InputError(f"{name!r} is given two voices ({seen[key]!r} and {value!r})",
+                             field="--voice")
+        seen[key] = value
+        out[NARRATOR if key == NARRATOR else name] = value
+    if NARRATOR not in out:
+        raise InputError("no narrator voice: give --voice VOICE (or --voice narrator=VOICE) "
+                         "for the lines no character speaks", field="--voice")
+    return out
+
+
+def resolve_voice_map(settings: Settings, voice_map: dict[str, str], dispatcher: Dispatcher,
+                      on_progress: OnProgress | None = None) -> dict[str, Voice]:
+    """Every voice of the map, by casefolded name (the same voice is resolved once)."""
+    found: dict[str, Voice] = {}
+    out: dict[str, Voice] = {}
+    for name, voice in voice_map.items():
+        if voice not in found:
+            try:
+                found[voice] = resolve_voice(settings, voice, dispatcher, on_progress)
+            except VoicecastError as e:
+                if name == NARRATOR:
+                    raise
+                raise type(e)(f"character {name!r}: {e.message}", file=e.file, line=e.line,
+                              field=e.field) from None
+        out[name.casefold()] = found[voice]
+    return out
+
+
+def assign_voices(speakers: dict[str, int], voice_map: dict[str, str], *, source: str,
+                  unmapped: str = "error", explicit: bool = True) -> tuple[dict[str, str], list[str]]:
+    """Each speaker's entry in the voice map (casefolded speaker -> casefolded
+    map name): its own, or the narrator's.
+
+    An unmapped speaker is an :class:`InputError` listing every unmapped one
+    with its first line, unless ``unmapped == "narrator"`` (then a warning).
+    When only the narrator is mapped and ``explicit`` is false (a subtitle
+    file's actor names, a script's labels), everyone is the narrator without
+    complaint: speaker names there are incidental, not a request for voices.
+    """
+    if unmapped not in ("error", "narrator"):
+        raise InputError(f"--unmapped is error or narrator, not {unmapped!r}", field="--unmapped")
+    mapped = {n.casefold() for n in voice_map}
+    out: dict[str, str] = {}
+    missing: list[tuple[str, int]] = []
+    for name, line in speakers.items():
+        key = name.casefold()
+        if key in mapped and key != NARRATOR:
+            out[key] = key
+        else:
+            out[key] = NARRATOR
+            if key != NARRATOR:
+                missing.append((name, line))
+    warnings: list[str] = []
+    if missing and (explicit or len(voice_map) > 1):
+        listed = ", ".join(f"{n} (line {ln})" if ln else n for n, ln in missing)
+        if unmapped != "narrator":
+            raise InputError(
+                f"no voice for character(s): {listed}; map each with --voice NAME=VOICE, "
+                "or read them in the narrator's voice with --unmapped narrator", file=source,
             )
-        return found
+        warnings.append(f"{source}: read in the narrator's voice (no voice mapped): {listed}")
+    return out, warnings
 
 
 def _looks_like_path(voice: str) -> bool:
@@ -322,7 +452,9 @@ def remove_voice(settings: Settings, name: str) -> dict[str, Any]:
     with session_scope(settings) as s:
         v = _find_voice(s, name)
         info = voice_info(v)
-        s.execute(update(Job).where(Job.voice_id == v.id).values(voice_id=None))
+        users = select(Segment.job_id).where(Segment.voice_id == v.id).distinct()
+        s.execute(update(Job).where((Job.voice_id == v.id) | Job.id.in_(users)).values(voice_id=None))
+        s.execute(update(Segment).where(Segment.voice_id == v.id).values(voice_id=None))
         s.delete(v)
     vid, last = info["id"], int(info["version"])
     for n in range(1, last + 1):
@@ -346,13 +478,32 @@ def engine_version(settings: Settings) -> str:
     return ev(settings.engine.name)
 
 
-#: Input suffixes read as plain scripts (one line per segment, no timing).
+#: Input suffixes read as plain scripts (one line per segment, no timing) in dub mode.
 SCRIPT_FORMATS: tuple[str, ...] = (".txt",)
+#: Job modes (``render --mode``).
+MODES: tuple[str, ...] = ("dub", "audiobook")
 
 
-def job_kind(input_path: Path) -> str:
-    """``"script"`` for plain scripts, ``"dub"`` for subtitle files."""
-    return "script" if input_path.suffix.lower() in SCRIPT_FORMATS else "dub"
+def job_kind(input_path: Path, mode: str | None = None) -> str:
+    """What a job is: ``"audiobook"`` (``--mode audiobook``, and EPUB/Markdown
+    by default), ``"script"`` (a ``.txt`` in dub mode: a line per segment) or
+    ``"dub"`` (subtitles). Raises :class:`InputError` for a mode the input
+    cannot take."""
+    from .books import BOOK_FORMATS
+
+    ext = input_path.suffix.lower()
+    if mode not in (None, *MODES):
+        raise InputError(f"unknown mode {mode!r}; use one of {', '.join(MODES)}", field="--mode")
+    if mode is None:
+        mode = "audiobook" if ext in BOOK_FORMATS and ext not in SCRIPT_FORMATS else "dub"
+    if mode == "audiobook":
+        if ext not in BOOK_FORMATS:
+            raise InputError(f"--mode audiobook reads {', '.join(BOOK_FORMATS)}, not {ext or 'this file'}",
+                             file=input_path)
+        return "audiobook"
+    if ext in BOOK_FORMATS and ext not in SCRIPT_FORMATS:
+        raise InputError(f"a {ext} book is rendered with --mode audiobook", file=input_path)
+    return "script" if ext in SCRIPT_FORMATS else "dub"
 
 
 def emotion_rules(options: dict[str, Any]) -> Any:
@@ -363,9 +514,9 @@ def emotion_rules(options: dict[str, Any]) -> Any:
                                      bool(options.get("ignore_unknown_tags")))
 
 
-def _store_emotion_clips(settings: Settings, plan: Any, input_path: Path) -> list[Any]:
+def _store_emotion_clips(settings: Settings, segments: list[Any], input_path: Path) -> list[Any]:
     """Read every ``[like:CLIP]`` clip (relative to the script's folder), store it
-    under a content key, and return the plan's segments with ``emotion`` set to
+    under a content key, and return the segments with ``emotion`` set to
     ``like:<id>``. Raises :class:`InputError` naming the script line."""
     import dataclasses
 
@@ -377,7 +528,7 @@ def _store_emotion_clips(settings: Settings, plan: Any, input_path: Path) -> lis
     sr = engine_sample_rate(settings.engine.name)
     ids: dict[Path, str] = {}
     out = []
-    for seg in plan.segments:
+    for seg in segments:
         if seg.emotion != "like":
             out.append(seg)
             continue
@@ -403,38 +554,154 @@ def _store_emotion_clips(settings: Settings, plan: Any, input_path: Path) -> lis
     return out
 
 
+def _apply_lexicon(settings: Settings, segments: list[Any], path: str | None) -> tuple[list[Any], str | None]:
+    """Respellings and phonemes of the job's lexicon put into every segment's
+    text (before hashing: a changed entry changes only the segments that use it)."""
+    import dataclasses
+
+    if not path:
+        return segments, None
+    from voicecast.lexicon import load_lexicon
+
+    lex = load_lexicon(Path(path).expanduser())
+    _check_lexicon_phonemes(settings, lex)
+    return [dataclasses.replace(g, text=lex.apply(g.text)) for g in segments], lex.digest()
+
+
+def _check_lexicon_phonemes(settings: Settings, lex: Any) -> None:
+    from workers.engines import get_engine
+
+    allowed = getattr(get_engine(settings.engine.name, settings.engine), "phoneme_symbols", None)
+    if callable(allowed) and hasattr(lex, "check_phonemes"):
+        lex.check_phonemes(allowed())
+
+
+def _speakers(segments: list[Any]) -> dict[str, int]:
+    """Every speaker named in a plan, as first written, with its first line."""
+    out: dict[str, int] = {}
+    seen: set[str] = set()
+    for g in segments:
+        if g.speaker and g.speaker.casefold() not in seen:
+            seen.add(g.speaker.casefold())
+            out[g.speaker] = g.source_line
+    return out
+
+
+def _store_cover(settings: Settings, data: bytes | None, mime: str | None) -> dict[str, Any]:
+    if not data:
+        return {}
+    key = f"covers/{hashlib.sha256(data).hexdigest()[:16]}"
+    store = get_store(settings)
+    if not store.exists(key):
+        store.put_bytes(key, data, content_type=mime or "application/octet-stream")
+    return {"cover_key": key, "cover_type": mime}
+
+
+def _read_cover(path: str) -> tuple[bytes, str]:
+    p = Path(path).expanduser()
+    mime = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png"}.get(p.suffix.lower())
+    if mime is None:
+        raise InputError("the cover must be a .jpg or .png image", file=p)
+    try:
+        data = p.read_bytes()
+    except OSError as e:
+        raise InputError(f"cannot read the cover ({e.strerror})", file=p) from None
+    if not (data.startswith(b"\xff\xd8") or data.startswith(b"\x89PNG")):
+        raise InputError("the cover is not a JPEG or PNG image", file=p)
+    return data, mime
+
+
+def _plan(settings: Settings, kind: str, input_path: Path, options: dict[str, Any],
+          characters: list[str], duration: float | None) -> tuple[list[Any], list[str], float, Any]:
+    """Parse and plan any input: (segments, warnings, duration, book outline or None)."""
+    from .planner import plan_cues, plan_script
+    from .subtitles import parse_subtitles, read_text
+
+    rules = emotion_rules(options)
+    if kind == "audiobook":
+        from .books import read_book
+        from .prose import plan_book
+
+        book = read_book(input_path)
+        bplan = plan_book(book, source=str(input_path), settings=settings.book, emotions=rules,
+                          characters=characters)
+        return bplan.segments, list(bplan.warnings), 0.0, (book, bplan)
+    if kind == "script":
+        plan = plan_script(read_text(input_path), source=str(input_path), emotions=rules,
+                           characters=characters)
+    else:
+        plan = plan_cues(parse_subtitles(input_path), source=str(input_path), track_end=duration,
+                         emotions=rules, characters=characters)
+    return plan.segments, list(plan.warnings), plan.duration, None
+
+
+def _book_outline(settings: Settings, book: Any, bplan: Any, options: dict[str, Any],
+                  narrator: str) -> dict[str, Any]:
+    """What assembly needs to know of a book besides its segments (``Job.book``)."""
+    cover, mime = (_read_cover(options["cover"]) if options.get("cover")
+                   else (book.cover, book.cover_type))
+    return {
+        "title": options.get("title") or book.title,
+        "author": options.get("author") or book.author,
+        "language": book.language,
+        "narrator": narrator,
+        **_store_cover(settings, cover, mime),
+        "chapters": [{"title": c.title, "first": c.first, "count": c.count, "lead_s": c.lead_s,
+                      "source": c.source, "line": c.line} for c in bplan.chapters],
+    }
+
+
 def prepare_dub(settings: Settings, job_id: str, input_path: Path, voice: str,
                 dispatcher: Dispatcher, duration: float | None = None,
                 on_progress: OnProgress | None = None,
                 options: dict[str, Any] | None = None) -> list[SegmentSpec]:
-    """Parse, plan and persist a job (subtitle file or plain script); return the
-    specs to dispatch. ``options`` are the job's (emotion default and map)."""
+    """Parse, plan and persist a job (subtitle file, plain script or book);
+    return the specs to dispatch.
+
+    ``options`` are the job's: mode, voice map (``voices``: ``--voice`` values;
+    ``voice`` is used when it has none), emotion default and map, lexicon,
+    what to do with unmapped characters, and book metadata overrides. Every
+    user error is raised before any voice is enrolled or anything rendered.
+    """
     from workers.fitting import FitPolicy
 
-    from .planner import plan_cues, plan_script, segment_hash
-    from .subtitles import parse_subtitles, read_text
+    from .planner import segment_hash
 
+    options = options or {}
     with failing_job(settings, job_id):
-        rules = emotion_rules(options or {})
-        if job_kind(input_path) == "script":
-            plan = plan_script(read_text(input_path), source=str(input_path), emotions=rules)
-        else:
-            cues = parse_subtitles(input_path)
-            plan = plan_cues(cues, source=str(input_path), track_end=duration, emotions=rules)
-        planned = _store_emotion_clips(settings, plan, input_path)
-        v = resolve_voice(settings, voice, dispatcher, on_progress)
+        kind = job_kind(input_path, options.get("mode"))
+        vmap = parse_voice_map(list(options.get("voices") or [voice]))
+        characters = [n for n in vmap if n != NARRATOR]
+        segments, warnings, total, book = _plan(settings, kind, input_path, options, characters,
+                                                duration)
+        assigned, more = assign_voices(_speakers(segments), vmap, source=str(input_path),
+                                       unmapped=options.get("unmapped") or "error",
+                                       explicit=kind == "audiobook")
+        warnings += more
+        segments, lex_digest = _apply_lexicon(settings, segments, options.get("lexicon"))
+        planned = _store_emotion_clips(settings, segments, input_path)
+        outline = _book_outline(settings, book[0], book[1], options, vmap[NARRATOR]) if book else None
+        voices = resolve_voice_map(settings, vmap, dispatcher, on_progress)
+        narrator = voices[NARRATOR.casefold()]
         fit = FitPolicy.from_settings(settings.fit).as_dict()
         eng, eng_ver = settings.engine.name, engine_version(settings)
         with session_scope(settings) as s:
             job = jobs.get_job(s, job_id)
-            job.voice_id = v.id
-            job.duration_s = plan.duration
-            job.warnings = list(plan.warnings)
+            job.kind = kind
+            job.voice_id = narrator.id
+            job.duration_s = total
+            job.warnings = warnings
+            job.book = outline
+            if lex_digest:
+                job.options = {**job.options, "lexicon_sha256": lex_digest}
             for seg in planned:
+                v = voices[assigned[seg.speaker.casefold()]] if seg.speaker else narrator
                 s.add(Segment(
                     job_id=job_id, idx=seg.idx, text=seg.text, speaker=seg.speaker,
                     emotion=seg.emotion, intensity=seg.intensity, start_s=seg.start,
                     end_s=seg.end, max_end_s=seg.max_end, source_line=seg.source_line,
+                    voice_id=v.id, chapter=seg.chapter if seg.chapter >= 0 else None,
+                    pause_after_s=seg.pause_after or None,
                     content_hash=segment_hash(seg, voice_id=v.id, voice_version=v.version,
                                               engine=eng, engine_version=eng_ver, fit=fit),
                 ))
@@ -453,17 +720,56 @@ def _spec(seg: Segment, voice_key: str) -> SegmentSpec:
 def undone_specs(settings: Settings, job_id: str) -> list[SegmentSpec]:
     with session_scope(settings) as s:
         job = jobs.get_job(s, job_id)
-        voice = s.get(Voice, job.voice_id) if job.voice_id else None
-        if voice is None:
-            raise VoiceError("job has no voice profile", field="voice")
-        key = voice_profile_key(voice.id, voice.version)
-        return [_spec(seg, key) for seg in job.segments if seg.status != SegmentStatus.DONE]
+        keys: dict[str | None, str] = {}
+        out = []
+        for seg in job.segments:
+            if seg.status == SegmentStatus.DONE:
+                continue
+            vid = seg.voice_id or job.voice_id
+            if vid not in keys:
+                voice = s.get(Voice, vid) if vid else None
+                if voice is None:
+                    raise VoiceError(f"segment {seg.idx + 1} has no voice profile (was its voice "
+                                     "removed?); render the job again", field="voice")
+                keys[vid] = voice_profile_key(voice.id, voice.version)
+            out.append(_spec(seg, keys[vid]))
+        return out
+
+
+def _record_stored(s: Any, store: ObjectStore, job: Job) -> bool:
+    """Record as done (a storage hit) every unfinished segment whose audio and
+    result are already stored: rendered by an earlier job with the same content
+    hash, or by a worker whose report never arrived. True when that made the
+    job ready to assemble."""
+    ready = False
+    for seg in job.segments:
+        if seg.status == SegmentStatus.DONE:
+            continue
+        rkey = segment_result_key(seg.content_hash)
+        if store.exists(rkey) and store.exists(segment_audio_key(seg.content_hash)):
+            rec = json.loads(store.get_bytes(rkey))
+            rec.update(job_id=job.id, idx=seg.idx, hit=True)
+            if seg.status == SegmentStatus.FAILED:
+                seg.status = SegmentStatus.QUEUED
+            ready = jobs.record_result(s, rec) or ready
+    return ready
 
 
 def dispatch(settings: Settings, job_id: str, specs: list[SegmentSpec], dispatcher: Dispatcher) -> None:
+    """Queue the segments still to render. Those already in storage (an earlier
+    render of the same content) are recorded as reused instead, so an edited
+    book renders only what changed; if that leaves nothing, assembly starts."""
+    store = get_store(settings)
     with session_scope(settings) as s:
+        job = jobs.get_job(s, job_id)
+        ready = _record_stored(s, store, job)
+        done = {g.idx for g in job.segments if g.status == SegmentStatus.DONE}
+        specs = [sp for sp in specs if sp.idx not in done]
         jobs.mark_queued(s, job_id, [sp.idx for sp in specs])
-    dispatcher.submit(job_id, specs)
+    if specs:
+        dispatcher.submit(job_id, specs)
+    if ready:
+        dispatcher.assemble(job_id)
 
 
 def resume(settings: Settings, job_id: str, dispatcher: Dispatcher) -> str:
@@ -479,7 +785,7 @@ def resume(settings: Settings, job_id: str, dispatcher: Dispatcher) -> str:
         job_id = job.id
         if job.status == JobStatus.DONE:
             return "done"
-        if job.status == JobStatus.PENDING or not job.segments or job.voice_id is None:
+        if job.status == JobStatus.PENDING or not job.segments:
             raise VoicecastError(
                 "job was never planned (it failed before its segments were stored); "
                 "render it again", field="job",
@@ -489,17 +795,7 @@ def resume(settings: Settings, job_id: str, dispatcher: Dispatcher) -> str:
         else:
             if job.status != JobStatus.RENDERING:
                 jobs.set_job_status(job, JobStatus.RENDERING)
-            ready = False
-            for seg in job.segments:
-                rkey = segment_result_key(seg.content_hash)
-                if seg.status != SegmentStatus.DONE and store.exists(rkey) \
-                        and store.exists(segment_audio_key(seg.content_hash)):
-                    # A worker finished it but the orchestrator never heard.
-                    rec = json.loads(store.get_bytes(rkey))
-                    rec.update(job_id=job_id, idx=seg.idx, hit=True)
-                    if seg.status == SegmentStatus.FAILED:
-                        seg.status = SegmentStatus.QUEUED
-                    ready = jobs.record_result(s, rec) or ready
+            ready = _record_stored(s, store, job)
             ready = jobs.claim_assembly(s, job_id) or ready
     if ready:
         dispatcher.assemble(job_id)
@@ -524,9 +820,12 @@ def assemble(settings: Settings, job_id: str) -> None:
             raise VoicecastError(f"job {job_id} is {job.status}, not ready to assemble", field="job")
         segs = list(job.segments)
         voice = s.get(Voice, job.voice_id) if job.voice_id else None
+        others = sorted({v.name for v in (s.get(Voice, vid) for vid in {g.voice_id for g in segs}
+                                           if vid and vid != job.voice_id) if v is not None})
         ext = job.output_format or ".wav"
         total = float(job.duration_s or 0.0)
         kind = job.kind
+        book_outline = job.book
     with failing_job(settings, job_id):
         # Every input present and in order before ffmpeg starts.
         missing = [g.idx + 1 for g in segs if g.status != SegmentStatus.DONE
@@ -534,6 +833,12 @@ def assemble(settings: Settings, job_id: str) -> None:
         if missing:
             raise VoicecastError(f"segments missing before assembly: {missing[:20]}", field="job")
         sr = engine_sample_rate(settings.engine.name)
+        voice_desc = f"voice profile {voice.name} v{voice.version}" if voice else "unknown voice"
+        if others:
+            voice_desc += "; character voices " + ", ".join(others)
+        if kind == "audiobook":
+            _assemble_book(settings, job_id, segs, book_outline or {}, store, voice_desc, sr)
+            return
         if kind == "script":
             sc = settings.script
             clips, total = assembly.sequential_clips(segs, sc.head_s, sc.line_pause_s, sc.tail_s)
@@ -542,8 +847,7 @@ def assemble(settings: Settings, job_id: str) -> None:
         placements, total_samples = assembly.plan_timeline(clips, sr, total)
         meta = {
             "title": Path(job.input_name).stem,
-            "comment": "Synthetic speech generated by voicecast"
-                       + (f"; voice profile {voice.name} v{voice.version}" if voice else ""),
+            "comment": "Synthetic speech generated by voicecast; " + voice_desc,
             "encoded_by": "voicecast",
         }
         with assembly.workdir() as tmp:
@@ -556,33 +860,89 @@ def assemble(settings: Settings, job_id: str) -> None:
             rows = assembly.fit_report_rows(segs, placements, sr)
             report = {"job_id": job_id, "input": job.input_name, "duration_s": total,
                       "loudness_measured": loud, "segments": rows}
-            store.put_bytes(job_key(job_id, "fit-report.json"), json.dumps(report, indent=1).encode(),
-                            content_type="application/json")
-            store.put_bytes(job_key(job_id, "fit-report.csv"), assembly.fit_report_csv(rows),
-                            content_type="text/csv")
-        with session_scope(settings) as s:
-            jobs.lock_job(s, job_id)
-            if jobs.get_job(s, job_id).status == JobStatus.DONE:
-                return  # a duplicate assembly finished first; same keys, same output
-            jobs.add_artifact(s, job_id, "output", out_key, store.url(out_key), store.size(out_key))
-            for kind, name in (("fit_report", "fit-report.json"), ("fit_report_csv", "fit-report.csv")):
-                k = job_key(job_id, name)
-                jobs.add_artifact(s, job_id, kind, k, store.url(k), store.size(k))
-            done = jobs.get_job(s, job_id)
-            done.duration_s = total
-            jobs.set_job_status(done, JobStatus.DONE)
+            _put_reports(store, job_id, report, rows)
+        _finish_job(settings, store, job_id, out_key, total, {})
+
+
+def _put_reports(store: ObjectStore, job_id: str, report: dict[str, Any], rows: list[dict[str, Any]]) -> None:
+    from . import assembly
+
+    store.put_bytes(job_key(job_id, "fit-report.json"), json.dumps(report, indent=1).encode(),
+                    content_type="application/json")
+    store.put_bytes(job_key(job_id, "fit-report.csv"), assembly.fit_report_csv(rows),
+                    content_type="text/csv")
+
+
+def _finish_job(settings: Settings, store: ObjectStore, job_id: str, out_key: str, total: float,
+                extra: dict[str, str]) -> None:
+    """Record the artifacts (``extra``: kind -> key) and mark the job done, once."""
+    with session_scope(settings) as s:
+        jobs.lock_job(s, job_id)
+        if jobs.get_job(s, job_id).status == JobStatus.DONE:
+            return  # a duplicate assembly finished first; same keys, same output
+        jobs.add_artifact(s, job_id, "output", out_key, store.url(out_key), store.size(out_key))
+        for kind, name in (("fit_report", "fit-report.json"), ("fit_report_csv", "fit-report.csv")):
+            k = job_key(job_id, name)
+            jobs.add_artifact(s, job_id, kind, k, store.url(k), store.size(k))
+        for kind, k in extra.items():
+            jobs.add_artifact(s, job_id, kind, k, store.url(k), store.size(k))
+        done = jobs.get_job(s, job_id)
+        done.duration_s = total
+        jobs.set_job_status(done, JobStatus.DONE)
+
+
+def _assemble_book(settings: Settings, job_id: str, segs: list[Any], outline: dict[str, Any],
+                   store: ObjectStore, voice_desc: str, sr: int) -> None:
+    from . import assembly
+    from .bookjob import assemble_book
+
+    built = assemble_book(settings, job_id, segs, outline, store, voice_desc, sr)
+    rows = assembly.fit_report_rows(segs)
+    for r, g in zip(rows, segs, strict=True):
+        r.update(chapter=(g.chapter or 0) + 1, speaker=g.speaker, pause_after_s=g.pause_after_s)
+    report = {"job_id": job_id, "duration_s": built["duration_s"], "chapters": built["chapters"],
+              "segments": rows}
+    _put_reports(store, job_id, report, rows)
+    with session_scope(settings) as s:
+        job = jobs.get_job(s, job_id)
+        job.book = {**(job.book or {}), "assembled": [
+            {k: c[k] for k in ("title", "start_s", "duration_s", "marker_s", "reused", "segments")}
+            for c in built["chapters"]]}
+    extra = {}
+    for c in built["chapters"]:
+        extra[f"chapter_master:{c['index'] + 1}"] = c["master"]
+        extra[f"chapter_mp3:{c['index'] + 1}"] = c["mp3"]
+    _finish_job(settings, store, job_id, built["output"], built["duration_s"], extra)
 
 
 def deliver(settings: Settings, job_id: str, out: Path | None = None) -> Path:
-    """Copy a finished job's output to ``out`` (default: the path given at render)."""
+    """Copy a finished job's output to ``out`` (default: the path given at
+    render); an audiobook's chapter files go beside it, into ``<out stem>.chapters/``
+    (``01-Title.mp3`` and the lossless ``01-Title.flac``). Each file is written
+    under a temporary name and renamed, so nothing half-written is left."""
     store = get_store(settings)
     with session_scope(settings) as s:
         job = jobs.get_job(s, job_id)
-        art = next((a for a in job.artifacts if a.kind == "output"), None)
-        if job.status != JobStatus.DONE or art is None:
+        arts = {a.kind: a.key for a in job.artifacts}
+        if job.status != JobStatus.DONE or "output" not in arts:
             raise VoicecastError(f"job {job.id} is {job.status}; no output yet", field="job")
-        dest = Path(out or job.output_path or Path(art.key).name).expanduser()
-        key = art.key
+        dest = Path(out or job.output_path or Path(arts["output"]).name).expanduser()
+        chapters = (job.book or {}).get("chapters") or [] if job.kind == "audiobook" else []
+    for n, ch in enumerate(chapters, 1):
+        from .bookjob import chapter_file_stem
+
+        folder = dest.with_name(dest.stem + ".chapters")
+        folder.mkdir(exist_ok=True)
+        stem = chapter_file_stem(n - 1, ch["title"])
+        for kind, ext in (("chapter_mp3", ".mp3"), ("chapter_master", ".flac")):
+            key = arts.get(f"{kind}:{n}")
+            if key:
+                _fetch_atomic(store, key, folder / f"{stem}{ext}")
+    _fetch_atomic(store, arts["output"], dest)
+    return dest
+
+
+def _fetch_atomic(store: ObjectStore, key: str, dest: Path) -> None:
     fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
     os.close(fd)
     try:
@@ -590,5 +950,3 @@ def deliver(settings: Settings, job_id: str, out: Path | None = None) -> Path:
         os.replace(tmp, dest)
     finally:
         Path(tmp).unlink(missing_ok=True)
-    return dest
-

@@ -30,6 +30,29 @@ asks to treat such spans as sound descriptions (``--ignore-unknown-tags``, for
 subtitles for the hard of hearing); a cue that is only ``[MUSIC]`` is a sound
 description. More than one emotion tag on a line is an error, and so is a
 known tag in the middle of a line (where it would otherwise be silently lost).
+
+Speakers and pauses
+-------------------
+Two more tags direct the reading rather than the emotion::
+
+    [voice:Fox] [sad] I never liked grapes.
+    [pause:1.5]
+
+* ``[voice:NAME]``: the segment is spoken by character ``NAME`` (letters,
+  digits, spaces and ``_ - . '``; trimmed; matched to the job's voice map
+  case-insensitively). In subtitles and scripts it goes at the start of the
+  line, like an emotion tag, and overrides the ASS actor or WebVTT ``<v>``
+  speaker; two ``[voice:]`` tags on a line are an error. In audiobooks it may
+  also come right before a quotation mark, to give that quotation to
+  ``NAME`` (see :mod:`orchestrator.prose`).
+* ``[pause:SECONDS]``: silence, a number above 0 and at most
+  :data:`MAX_PAUSE_S`. In a script, at the start of a line (or on a line of
+  its own) it adds silence before that line; at the end of a line, after it.
+  In audiobooks it works anywhere. Subtitles have their timing from the file,
+  so there it is an error.
+
+Leading tags may come in any order: ``[voice:Fox] [sad] Hi`` is
+``[sad][voice:Fox] Hi``.
 """
 
 from __future__ import annotations
@@ -44,11 +67,22 @@ __all__ = [
     "EXPECTED",
     "FEATURES",
     "LIKE",
+    "MAX_PAUSE_S",
+    "PAUSE",
+    "VOICE",
     "WHISPER_MAX_VOICED",
+    "Directives",
     "Emotion",
+    "Pause",
     "TagError",
+    "Voice",
     "allowed_tags",
+    "find_tag",
+    "is_known_tag_name",
     "parse_emotion",
+    "parse_tag",
+    "reject_stray_tags",
+    "split_directives",
     "split_tags",
 ]
 
@@ -85,6 +119,11 @@ WHISPER_MAX_VOICED = 0.2
 
 #: The emotion-by-example pseudo-emotion (``[like:PATH]``).
 LIKE = "like"
+#: The speaker tag (``[voice:NAME]``) and the pause tag (``[pause:SECONDS]``).
+VOICE = "voice"
+PAUSE = "pause"
+#: The longest pause one ``[pause:]`` tag may ask for, in seconds.
+MAX_PAUSE_S = 30.0
 
 
 class TagError(ValueError):
@@ -114,13 +153,16 @@ class Emotion:
 def allowed_tags() -> str:
     """One line listing the tags, for error messages."""
     names = ", ".join(f"[{e}]" for e in EMOTIONS)
-    return f"{names} (each optionally [NAME:0-1]), [like:CLIP.wav]"
+    return f"{names} (each optionally [NAME:0-1]), [like:CLIP.wav], [voice:NAME], [pause:SECONDS]"
 
 
-_TAG = re.compile(r"\[\s*([A-Za-z][\w-]*)\s*(?::\s*([^\]\s][^\]]*?))?\s*\]")
-# A tag-shaped span anywhere: a single word, optionally ":value" without spaces
-# in the word part. "[door slams]" (a space in the name) is not tag-shaped.
-_TAG_ANYWHERE = re.compile(r"\[\s*[A-Za-z][\w-]*\s*(?::[^\]]*)?\]")
+# A tag-shaped span: one word (letters, digits, "_" or "-"), optionally
+# ":value". "[door slams]" (a space in the name) is not tag-shaped, and
+# neither is "[1]" (a footnote mark). Group 1 is the name, group 2 the value.
+_TAG = re.compile(r"\[\s*([A-Za-z][\w-]*)\s*(?::([^\]]*))?\]")
+_TRAILING_TAG = re.compile(r"\[[^\[\]]*\]\s*$")
+# Characters a character name may use (see the module docstring).
+_VOICE_NAME = re.compile(r"[^\W_][\w .'’-]*")
 
 
 def _intensity(raw: str, what: str) -> float:
@@ -159,49 +201,188 @@ def parse_emotion(spec: str, *, what: str = "emotion") -> Emotion:
     return Emotion(name, intensity)
 
 
-def split_tags(text: str, *, what: str = "line", ignore_unknown: bool = False) -> tuple[Emotion | None, str]:
-    """Split the leading emotion tag off a line: ``(emotion or None, rest)``.
+@dataclass(frozen=True)
+class Voice:
+    """A ``[voice:NAME]`` tag: ``name`` trimmed, inner spaces collapsed, case as written."""
 
-    Raises :class:`TagError` for an unknown tag followed by words, two emotion
-    tags, or a known tag later in the line. An unknown tag-shaped span with no
-    words after it (a cue that is only ``[MUSIC]``), or any unknown leading
-    span when ``ignore_unknown`` is set (``[LAUGHS] Stop it.`` in subtitles for
-    the hard of hearing), is left in the text, where the subtitle cleaner drops
-    it as a sound description.
+    name: str
+
+
+@dataclass(frozen=True)
+class Pause:
+    """A ``[pause:SECONDS]`` tag."""
+
+    seconds: float
+
+
+def _voice(raw: str, what: str) -> Voice:
+    name = " ".join(raw.split())
+    if not name:
+        raise TagError(f"{what}: [voice:] needs a character name, e.g. [voice:Fox]")
+    if not _VOICE_NAME.fullmatch(name):
+        raise TagError(f"{what}: [voice:{name}]: a character name may use letters, digits, "
+                       "spaces and _ - . ' only")
+    return Voice(name)
+
+
+def _pause(raw: str, what: str) -> Pause:
+    text = raw.strip()
+    # "[pause:2s]" reads naturally; accept the unit.
+    number = text[:-1].rstrip() if text.lower().endswith("s") else text
+    try:
+        value = float(number)
+    except ValueError:
+        raise TagError(f"{what}: [pause:{text}]: the pause is not a number of seconds, "
+                       "e.g. [pause:1.5]") from None
+    if not math.isfinite(value) or not 0.0 < value <= MAX_PAUSE_S:
+        raise TagError(f"{what}: [pause:{text}]: a pause is more than 0 and at most "
+                       f"{MAX_PAUSE_S:g} seconds")
+    return Pause(value)
+
+
+def parse_tag(spec: str, *, what: str = "tag") -> Emotion | Voice | Pause:
+    """Read one tag, with or without its brackets: an :class:`Emotion` (also
+    ``[like:...]``), a :class:`Voice` or a :class:`Pause`.
+
+    Raises :class:`TagError` for an unknown name or a bad value.
+    """
+    body = spec.strip()
+    if body.startswith("[") and body.endswith("]"):
+        body = body[1:-1]
+    name, _, value = body.partition(":")
+    key = name.strip().lower()
+    if key == VOICE:
+        return _voice(value, what)
+    if key == PAUSE:
+        return _pause(value, what)
+    return parse_emotion(body, what=what)
+
+
+def is_known_tag_name(name: str) -> bool:
+    """Whether ``name`` (case-insensitive) names a tag: an emotion, ``like``,
+    ``voice`` or ``pause``. A known name with a bad value is an error, never
+    a sound description."""
+    return name.strip().lower() in (*EMOTIONS, LIKE, VOICE, PAUSE)
+
+
+def find_tag(text: str, pos: int = 0) -> re.Match[str] | None:
+    """The tag-shaped span starting exactly at ``pos`` (``[word]`` or
+    ``[word:value]``), or None. Group 1 is the name, group 2 the value."""
+    return _TAG.match(text, pos)
+
+
+@dataclass(frozen=True)
+class Directives:
+    """What the tags of one line ask for, and the line without them.
+
+    ``voice`` is the ``[voice:]`` name (None: the line's default speaker),
+    ``emotion`` the emotion tag (None: none given), ``pause_before`` the
+    seconds of the leading ``[pause:]`` tags and ``pause_after`` those of the
+    trailing ones; ``rest`` is the text left (unknown leading spans kept when
+    allowed, see :func:`split_directives`).
+    """
+
+    voice: str | None = None
+    emotion: Emotion | None = None
+    pause_before: float = 0.0
+    pause_after: float = 0.0
+    rest: str = ""
+
+
+def _no_pauses(what: str) -> TagError:
+    return TagError(f"{what}: [pause:] works in scripts and audiobooks, not in subtitles "
+                    "(their timing comes from the file)")
+
+
+def split_directives(text: str, *, what: str = "line", ignore_unknown: bool = False,
+                     pauses: bool = True, check_rest: bool = True) -> Directives:
+    """Split a line's leading tags (emotion, ``[voice:]``, ``[pause:]``, in any
+    order) and its trailing ``[pause:]`` tags off its words.
+
+    ``pauses`` is False for subtitles, where any ``[pause:]`` is an error.
+    Raises :class:`TagError` for an unknown tag followed by words, a known tag
+    with a bad value, two emotion tags, two ``[voice:]`` tags, or a known tag
+    in the middle of the line (a ``[pause:]`` too: in a script it goes at the
+    start or the end of a line). An unknown tag-shaped span with no words
+    after it (a cue that is only ``[MUSIC]``), or any unknown leading span
+    when ``ignore_unknown`` is set (``[LAUGHS] Stop it.`` in subtitles for the
+    hard of hearing), is left in the text, where the subtitle cleaner drops it
+    as a sound description; so is an unknown span in the middle of the line.
+    ``check_rest=False`` leaves the check of the rest for known tags to the
+    caller (:func:`reject_stray_tags`), e.g. after it has read a speaker label.
     """
     rest = text.lstrip()
+    voice: str | None = None
     emotion: Emotion | None = None
+    before = after = 0.0
     kept: list[str] = []
-    while True:
-        m = _TAG.match(rest)
-        if not m:
-            break
+    while m := _TAG.match(rest):
         try:
-            found = parse_emotion(m.group(0)[1:-1], what=what)
+            found = parse_tag(m.group(0), what=what)
         except TagError as e:
             alone = not _TAG.sub("", rest).strip()
-            if m.group(1).lower() == LIKE or not (ignore_unknown or alone):
-                raise TagError(f"{e} (for sound descriptions such as [LAUGHS] in subtitles "
-                               "for the hard of hearing, use --ignore-unknown-tags)") from None
+            if is_known_tag_name(m.group(1)) or not (ignore_unknown or alone):
+                hint = ("" if is_known_tag_name(m.group(1)) else
+                        " (for sound descriptions such as [LAUGHS] in subtitles "
+                        "for the hard of hearing, use --ignore-unknown-tags)")
+                raise TagError(f"{e}{hint}") from None
             kept.append(m.group(0))
             rest = rest[m.end():].lstrip()
             continue
-        if emotion is not None:
-            raise TagError(f"{what}: more than one emotion tag ({emotion.tag()} and {m.group(0)})")
-        emotion = found
+        if isinstance(found, Voice):
+            if voice is not None:
+                raise TagError(f"{what}: more than one [voice:] tag ([voice:{voice}] and {m.group(0)})")
+            voice = found.name
+        elif isinstance(found, Pause):
+            if not pauses:
+                raise _no_pauses(what)
+            before += found.seconds
+        else:
+            if emotion is not None:
+                raise TagError(f"{what}: more than one emotion tag ({emotion.tag()} and {m.group(0)})")
+            emotion = found
         rest = rest[m.end():].lstrip()
+    while pauses and (t := _TRAILING_TAG.search(rest)) and (m := _TAG.fullmatch(t.group(0).rstrip())):
+        # Only [pause:] tags end a line; anything else is left to the check below.
+        if m.group(1).lower() != PAUSE:
+            break
+        after += _pause(m.group(2) or "", what).seconds
+        rest = rest[:t.start()].rstrip()
     if kept:
         rest = " ".join([*kept, rest]).strip()
-    stray = _TAG_ANYWHERE.search(rest)
-    if stray:
-        try:
-            parse_emotion(stray.group(0), what=what)
-        except TagError:
-            # Tag-shaped but not a known tag: "[Music]"-like captions are
-            # sound descriptions unless they spell a known tag's name.
-            return emotion, rest
+    if check_rest:
+        reject_stray_tags(rest, what=what, pauses=pauses)
+    return Directives(voice, emotion, before, after, rest)
+
+
+def reject_stray_tags(rest: str, *, what: str = "line", pauses: bool = True) -> None:
+    """Raise :class:`TagError` for a known tag in ``rest``, the words after a
+    line's leading tags (where it would otherwise be silently lost); unknown
+    tag-shaped spans are left alone (sound descriptions, for the cleaner)."""
+    for stray in _TAG.finditer(rest):
+        if not is_known_tag_name(stray.group(1)):
+            # "[Music]"-like captions are sound descriptions, for the cleaner.
+            continue
+        found = parse_tag(stray.group(0), what=what)  # a bad value raises here
+        if isinstance(found, Pause):
+            if not pauses:
+                raise _no_pauses(what)
+            raise TagError(f"{what}: {stray.group(0)} goes at the start or the end of a line, "
+                           "or on a line of its own")
         raise TagError(
             f"{what}: tag {stray.group(0)} must come at the start of the line "
             "(it applies to the whole segment)"
         )
-    return emotion, rest
+
+
+def split_tags(text: str, *, what: str = "line", ignore_unknown: bool = False) -> tuple[Emotion | None, str]:
+    """Split the leading emotion tag off a line: ``(emotion or None, rest)``.
+
+    :func:`split_directives` for lines without speakers or pauses (it raises
+    :class:`TagError` for a ``[voice:]`` or ``[pause:]`` tag, and for what
+    :func:`split_directives` rejects).
+    """
+    d = split_directives(text, what=what, ignore_unknown=ignore_unknown, pauses=False)
+    if d.voice is not None:
+        raise TagError(f"{what}: [voice:] is not supported here")
+    return d.emotion, d.rest

@@ -122,6 +122,8 @@ class BookSettings(BaseModel):
     #: Silence between sentences of a paragraph, after a paragraph, and after a
     #: spoken chapter title (seconds). ``[pause:S]`` in the text adds S.
     sentence_pause_s: float = 0.35
+    #: Silence where a sentence changes voice (a quotation inside narration).
+    clause_pause_s: float = 0.2
     paragraph_pause_s: float = 0.9
     title_pause_s: float = 1.5
     #: Room tone at the head and tail of every chapter file (ACX: 0.5-1 s, 1-5 s).
@@ -134,12 +136,12 @@ class BookSettings(BaseModel):
     #: Loudness profile "acx": each segment's speech is levelled to this RMS
     #: (dBFS, over its active speech), peaks limited to ``peak_db``, and the
     #: gaps filled with room tone at ``room_tone_db`` RMS.
-    speech_rms_db: float = -18.5
+    speech_rms_db: float = -18.0
     peak_db: float = -3.5
     room_tone_db: float = -72.0
     #: Chapter MP3s (ACX: 192 kb/s CBR, 44.1 kHz) and the M4B's AAC bit rate.
     mp3_bitrate: str = "192k"
-    m4b_bitrate: str = "96k"
+    m4b_bitrate: str = "64k"
     output_sample_rate: int = 44100
 
 

@@ -368,6 +368,21 @@ def nearest_profile(engine: Engine, ref_audio: np.ndarray, ref_sr: int,
     return VoiceProfile(style=engine.bundled_voices()[name], embedding=target), meta
 
 
+def builtin_voices(engine: Engine) -> list[str]:
+    """Names of the engine's own voices, usable without enrollment."""
+    packs = getattr(engine, "bundled_voices", None)
+    return sorted(packs()) if packs else []
+
+
+def builtin_profile(engine: Engine, name: str, store: ObjectStore) -> VoiceProfile | None:
+    """The profile of one of the engine's own voices (its style pack as shipped,
+    no equaliser), or None if the engine has no voice of that name."""
+    packs = engine.bundled_voices() if builtin_voices(engine) else {}
+    if name not in packs:
+        return None
+    return VoiceProfile(style=packs[name], embedding=bundled_embeddings(engine, store)[name])
+
+
 def enroll_reference(
     ref_key: str, voice_id: str, version: int, *, store: ObjectStore, settings: Settings,
     progress: Progress | None = None, method: str | None = None,

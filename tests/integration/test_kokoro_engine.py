@@ -177,3 +177,103 @@ def test_predict_duration_matches_synthesize(engine: KokoroEngine, voice: np.nda
         engine.predict_duration(SynthesisRequest(text="Hi.", style=voice, speed=3.0))
     with pytest.raises(InputError):
         engine.predict_duration(SynthesisRequest(text="Bonjour.", style=voice, language="fr-fr"))
+
+
+# --------------------------------------------------------------------------- lexicon and inline phonemes
+
+# Phonemes of text without ⟦spans⟧, recorded (en-us, espeak-ng of espeakng-loader
+# as installed) before inline phonemes were added: the span-aware front end must
+# leave them exactly as they were.
+RECORDED_PHONEMES = {
+    "Dr. Smith arrived at 10:30 to review the quarterly results.":
+        "dˈɑːktɚ smˈɪθ ɚɹˈIvd æt tˈɛn θˈɜːɾi tə ɹᵻvjˈuː ðə kwˈɔːɹɾɚli ɹɪzˈʌlts.",
+    "The museum opened in 1999 and welcomed 1,200 visitors on its first day.":
+        "ðə mjuːzˈiəm ˈOpənd ɪn nˈIntiːn nˈIntinˈIn ænd wˈɛlkʌmd wˈʌn θˈWzənd tˈuː hˈʌndɹɪd "
+        "vˈɪzɪɾɚz ˌɔn ɪts fˈɜːst dˈA.",
+    "Would you like tea, coffee, or a glass of cold water?":
+        "wʊd juː lˈIk tˈiː, kˈɔfi, ɔːɹ ɐ ɡlˈæs ʌv kˈOld wˈɔːɾɚ?",
+    "I would rather not. I think so!": "ˈI wʊd ɹˈæðɚ nˈɑːt. ˈI θˈɪŋk sˈO!",
+    "\u201cHello,\u201d she said \u2014 and then... nothing.": "\"həlˈO,\" ʃiː sˈɛd — ænd ðˈɛn… nˈʌθɪŋ.",
+    "Aesop wrote fables; Hermione read them (twice).": "ˈiːsəp ɹˈOt fˈAbəlz; hɜːmˈIəni ɹˈiːd ðˌɛm (twˈIs).",
+    "Mr. Nguyen paid $5.50 for 3 kg of apples on Jan. 21st.":
+        "mˈɪstɚ nˈuːjɛn pˈAd fˈIv dˈɑːlɚz ænd fˈɪfti sˈɛnts fɔːɹ θɹˈiː kˈɪləɡɹˌæmz ʌv ˈæpəlz ˌɔn "
+        "ʤˈænjuːˌɛɹi twˈɛntifˈɜːst.",
+    "The U.S. Army met at 7 a.m. \u2014 e.g. early.":
+        "ðə jˌuːˈɛs ˈɑːɹmi mˈɛt æt sˈɛvən ˌAˈɛm — fɔːɹ ɛɡzˈæmpəl ˈɜːli.",
+    "Is it 50% off? Yes: half off, 24/7.": "ɪz ɪt fˈɪfti pɚsˈɛnt ˈɔf? jˈɛs: hˈæf ˈɔf, twˈɛntifˈɔːɹ sˈɛvən.",
+    "Colour and color; the live wire sparked.": "kˈʌlɚɹ ænd kˈʌlɚ; ðə lˈIv wˈIɚ spˈɑːɹkt.",
+    "He said 'no' -- twice. Then he left.": "hiː sˈɛd nˈO — twˈIs. ðˈɛn hiː lˈɛft.",
+}
+
+LEXICON = """\
+Aesop = ee-sop
+Nguyen = /wˈɪn/
+"""
+
+
+def test_phonemes_without_spans_unchanged(engine: KokoroEngine) -> None:
+    for text, expected in RECORDED_PHONEMES.items():
+        assert engine.phonemize(text) == expected, text
+    # The same through the chunking that synthesize and predict_duration use.
+    text = " ".join(RECORDED_PHONEMES)
+    chunks = engine._chunks(text, "en-us")
+    assert " ".join(c.phonemes for c in chunks) == " ".join(RECORDED_PHONEMES.values())
+
+
+def test_lexicon_respelling_changes_only_its_sentence(engine: KokoroEngine) -> None:
+    from voicecast.lexicon import parse_lexicon
+
+    lex = parse_lexicon(LEXICON, source="test.lex")
+    other = "The crow drank the water."
+    text = f"Aesop wrote fables. {other}"
+    assert lex.apply(text) == f"ee-sop wrote fables. {other}"
+    before, after = engine.phonemize(text), engine.phonemize(lex.apply(text))
+    other_ps = engine.phonemize(other)
+    assert before.startswith("ˈiːsəp ") and after.startswith("ˈiːsˈɑːp ")
+    assert before.endswith(" " + other_ps) and after.endswith(" " + other_ps)
+    assert before.removesuffix(other_ps) != after.removesuffix(other_ps)
+
+
+def test_phoneme_entry_is_spoken_verbatim(engine: KokoroEngine, voice: np.ndarray) -> None:
+    from voicecast.lexicon import parse_lexicon
+
+    lex = parse_lexicon(LEXICON, source="test.lex")
+    text = lex.apply("Dr. Nguyen smiled. Nguyen's cat did not.")
+    assert text == "Dr. ⟦wˈɪn⟧ smiled. ⟦wˈɪn⟧'s cat did not."
+    ps = engine.phonemize(text)
+    # Normalization still reads "Dr." before the name; the possessive follows the span.
+    # The text after a span goes through espeak on its own.
+    assert ps == "dˈɑːktɚ wˈɪn smˈIld. wˈɪnz " + engine.phonemize("cat did not.")
+    assert engine.phonemize("Nguyen smiled.") != engine.phonemize(lex.apply("Nguyen smiled."))
+    # Nothing inside a span is normalized or cut into sentences; espeak's
+    # diphthongs are written as Kokoro's single symbols.
+    assert engine.phonemize("Say ⟦ˈaɪ. ˈoʊ⟧ now.") == "sˈA ˈI. ˈO nˈW."
+    assert engine.phonemize("Say ⟦ˈaɪ. ˈəʊ⟧ now.", "en-gb").startswith("sˈA ˈI. ˈQ ")
+    assert engine.capabilities.phoneme_input
+    assert {"w", "ˈ", "ɪ", "n"} <= engine.phoneme_symbols()
+
+    request = SynthesisRequest(text=text, style=voice)
+    res = engine.synthesize(request)
+    assert res.phonemes == ps and res.meta["chunks"] == 1.0
+    assert len(res.audio) > 1.0 * res.sample_rate and float(np.sqrt(np.mean(res.audio**2))) > 0.02
+    assert engine.predict_duration(request) == pytest.approx(len(res.audio) / res.sample_rate, abs=0.003)
+
+
+def test_bad_inline_phonemes(engine: KokoroEngine, voice: np.ndarray) -> None:
+    with pytest.raises(InputError, match="U\\+0298"):
+        engine.phonemize("Click ⟦ʘ⟧ here.")
+    with pytest.raises(InputError, match="no speakable words"):
+        engine.synthesize(SynthesisRequest(text="⟦⟧", style=voice))
+
+
+def test_lexicon_changes_how_a_word_is_spoken(engine: KokoroEngine, voice: np.ndarray) -> None:
+    from voicecast.lexicon import parse_lexicon
+
+    lex = parse_lexicon("Aesop = ay-sop\n", source="test.lex")
+    text = "Aesop told a story."
+    default, respelled = text, lex.apply(text)
+    assert engine.phonemize(default).split()[0] == "ˈiːsəp"
+    assert engine.phonemize(respelled).split()[0] != "ˈiːsəp"
+    a = engine.synthesize(SynthesisRequest(text=default, style=voice)).audio
+    b = engine.synthesize(SynthesisRequest(text=respelled, style=voice)).audio
+    assert len(a) != len(b) or not np.allclose(a, b, atol=1e-3)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from audiocheck import ASS_STYLE as STYLE
 from audiocheck import ASS_STYLE_FORMAT as STYLE_FORMAT
@@ -13,9 +15,14 @@ from voicecast.emotions import (
     EMOTIONS,
     EXPECTED,
     FEATURES,
+    Directives,
     Emotion,
+    Pause,
     TagError,
+    Voice,
     parse_emotion,
+    parse_tag,
+    split_directives,
     split_tags,
 )
 from voicecast.errors import InputError
@@ -189,7 +196,7 @@ def test_merged_cues_keep_the_first_emotion_and_warn() -> None:
 def test_emotion_is_part_of_the_content_hash() -> None:
     plan = plan_cues(parse_subtitles_text(SRT, "srt", "t.srt"), source="t.srt")
     seg = plan.segments[0]
-    kw = dict(voice_id="v", voice_version=1, engine="e", engine_version="1", fit={})
+    kw: dict[str, Any] = dict(voice_id="v", voice_version=1, engine="e", engine_version="1", fit={})
     from dataclasses import replace
     assert segment_hash(seg, **kw) != segment_hash(replace(seg, intensity=0.9), **kw)
     assert segment_hash(seg, **kw) != segment_hash(replace(seg, emotion="sad"), **kw)
@@ -197,3 +204,85 @@ def test_emotion_is_part_of_the_content_hash() -> None:
     assert segment_hash(replace(seg, emotion="neutral", intensity=0.0), **kw) == segment_hash(
         plan_cues(parse_subtitles_text(SRT.replace("[happy] ", ""), "srt", "t.srt"),
                   source="t.srt").segments[0], **kw)
+
+
+# --------------------------------------------------------------------------- [voice:] and [pause:]
+
+
+def test_allowed_tags_list_voice_and_pause() -> None:
+    with pytest.raises(TagError) as info:
+        split_directives("[joyful] Hello")
+    assert "[voice:NAME]" in str(info.value) and "[pause:SECONDS]" in str(info.value)
+
+
+def test_parse_tag_kinds() -> None:
+    assert parse_tag("[voice: Mr.  Smith ]") == Voice("Mr. Smith")
+    assert parse_tag("VOICE:O'Brien-2") == Voice("O'Brien-2")
+    assert parse_tag("[pause:1.5]") == Pause(1.5) == parse_tag("[pause: 1.5s ]")
+    assert parse_tag("[sad:0.2]") == Emotion("sad", 0.2)
+
+
+@pytest.mark.parametrize("spec, why", [
+    ("[voice:]", "needs a character name"), ("[voice:a/b]", "letters, digits"),
+    ("[pause:0]", "more than 0"), ("[pause:-1]", "more than 0"), ("[pause:31]", "at most 30"),
+    ("[pause:inf]", "at most 30"), ("[pause:soon]", "not a number"), ("[pause:]", "not a number"),
+])
+def test_bad_voice_and_pause_values(spec: str, why: str) -> None:
+    with pytest.raises(TagError, match=why):
+        parse_tag(spec)
+
+
+def test_split_directives_leading_tags_in_any_order() -> None:
+    a = split_directives("[voice:Fox] [sad] Hi")
+    assert a == split_directives("[sad][voice:Fox] Hi")
+    assert a == Directives(voice="Fox", emotion=Emotion("sad", DEFAULT_INTENSITY), rest="Hi")
+    assert split_directives("No tags.") == Directives(rest="No tags.")
+
+
+def test_split_directives_pauses() -> None:
+    assert split_directives("[pause:1] [pause:0.5] Hi [pause:2]") == Directives(
+        pause_before=1.5, pause_after=2.0, rest="Hi")
+    assert split_directives("[pause:3]") == Directives(pause_before=3.0, rest="")
+    with pytest.raises(TagError, match="start or the end of a line"):
+        split_directives("Wait [pause:1] here.")
+    # subtitles: timing is the file's
+    for text in ("[pause:1] Hi", "Hi [pause:1]", "Hi [pause:1] there"):
+        with pytest.raises(TagError, match=r"\[pause:\] works in scripts and audiobooks"):
+            split_directives(text, pauses=False)
+
+
+def test_split_directives_errors() -> None:
+    with pytest.raises(TagError, match=r"more than one \[voice:\] tag"):
+        split_directives("[voice:A][sad][voice:B] Hi")
+    with pytest.raises(TagError, match="start of the line"):
+        split_directives("Hi [voice:Fox] there")
+    with pytest.raises(TagError, match="start of the line"):
+        split_directives("Hi there [sad]")
+    # a known name with a bad value is never a sound description
+    with pytest.raises(TagError, match="outside 0-1"):
+        split_directives("[sad:2] Hi", ignore_unknown=True)
+    with pytest.raises(TagError, match="more than 0"):
+        split_directives("Hi [pause:0] there")
+    # unknown spans stay text, as before
+    assert split_directives("[LAUGHS] [voice:Bo] Hi [door slams]", ignore_unknown=True) == Directives(
+        voice="Bo", rest="[LAUGHS] Hi [door slams]")
+
+
+def test_split_tags_keeps_its_contract_without_speakers_or_pauses() -> None:
+    with pytest.raises(TagError, match="not supported here"):
+        split_tags("[voice:Fox] Hi")
+    with pytest.raises(TagError, match="works in scripts and audiobooks"):
+        split_tags("[pause:1] Hi")
+
+
+def test_speaker_tags_and_labels_pick_the_emotion_mapping() -> None:
+    rules = EmotionRules.from_options(None, ["fox=sad:0.4", "MR. SMITH=happy"])
+    plan = plan_script("[voice:Fox] Go away.\nMR. SMITH: Good day.\nFox: Not a label here.\n",
+                       source="s.txt", emotions=rules)
+    assert [(s.speaker, s.emotion, s.text) for s in plan.segments] == [
+        ("Fox", "sad", "Go away."), ("MR. SMITH", "happy", "Good day."),
+        (None, "neutral", "Fox: Not a label here."),
+    ]
+    # with Fox mapped, "Fox:" is a label
+    plan = plan_script("Fox: Now it is.\n", source="s.txt", emotions=rules, characters=["Fox"])
+    assert [(s.speaker, s.emotion, s.text) for s in plan.segments] == [("Fox", "sad", "Now it is.")]

@@ -12,7 +12,9 @@ from orchestrator.planner import (
     PlannedSegment,
     clean_text,
     plan_cues,
+    plan_script,
     segment_hash,
+    split_label,
 )
 from orchestrator.subtitles import Cue, parse_subtitles, parse_subtitles_text
 from voicecast.errors import InputError
@@ -348,3 +350,84 @@ def test_replace_keeps_frozen_dataclass_semantics() -> None:
     with pytest.raises(dataclasses.FrozenInstanceError):
         s.text = "x"  # type: ignore[misc]
     assert dataclasses.replace(s, emotion="sad").emotion == "sad"
+
+
+def test_new_segment_fields_default_and_stay_out_of_the_hash() -> None:
+    s = seg()
+    assert (s.chapter, s.pause_after) == (-1, 0.0)
+    # where a segment sits (chapter, the silence after it) is the assembler's business
+    assert h(dataclasses.replace(s, chapter=3, pause_after=1.5)) == h(s)
+
+
+# --------------------------------------------------------------------------- speakers
+
+
+@pytest.mark.parametrize(("text", "characters", "label", "rest"), [
+    ("FOX: Hello.", (), "FOX", "Hello."),
+    ("MR. SMITH: Good day.", (), "MR. SMITH", "Good day."),
+    ("O'BRIEN: Hi.", (), "O'BRIEN", "Hi."),
+    ("JEAN-LUC PICARD: Engage.", (), "JEAN-LUC PICARD", "Engage."),
+    ("Fox: Hello.", ("fox",), "Fox", "Hello."),
+    ("Mr. Smith: Good day.", ("MR.  SMITH",), "Mr. Smith", "Good day."),
+    ("[MUSIC] FOX: Hi.", (), "FOX", "[MUSIC] Hi."),
+    # not labels: spoken as written
+    ("Note: this is spoken.", (), None, "Note: this is spoken."),
+    ("Fox: not mapped.", ("crow",), None, "Fox: not mapped."),
+    ("fox: lower case.", ("fox",), None, "fox: lower case."),
+    ("ONE TWO THREE FOUR: too long.", (), None, "ONE TWO THREE FOUR: too long."),
+    ("R2D2: digits.", (), None, "R2D2: digits."),
+    ("At 10:30 we left.", (), None, "At 10:30 we left."),
+    ("FOX:no space", (), None, "FOX:no space"),
+])
+def test_split_label(text: str, characters: tuple[str, ...], label: str | None, rest: str) -> None:
+    assert split_label(text, characters) == (label, rest)
+
+
+def test_cue_speakers_from_tags_and_labels() -> None:
+    plan = plan_cues(
+        [
+            cue(1, 1.0, 2.0, "<v Ann>[voice:Fox] [sad] Hi", speaker="Ann"),
+            cue(2, 3.0, 4.0, "- BOB: Hello", speaker="Ann"),
+            cue(3, 5.0, 6.0, "Crow: [happy] Caw [laughs] caw."),
+            cue(4, 7.0, 8.0, "Note: not a label.", speaker="Ann"),
+            cue(5, 9.0, 10.0, "[voice:Eve] CROW: the tag wins."),
+        ],
+        source="x.srt", characters=["crow"],
+    )
+    assert [(s.speaker, s.emotion, s.text) for s in plan.segments] == [
+        ("Fox", "sad", "Hi"), ("BOB", "neutral", "Hello"), ("Crow", "happy", "Caw caw."),
+        ("Ann", "neutral", "Note: not a label."), ("Eve", "neutral", "the tag wins."),
+    ]
+
+
+def test_cue_speaker_tag_errors_name_the_line() -> None:
+    for text, why in [("[voice:A][voice:B] Hi", r"more than one \[voice:\]"),
+                      ("Hi [voice:A] there", "start of the line"),
+                      ("[pause:1] Hi", r"\[pause:\] works in scripts and audiobooks"),
+                      ("FOX: [sad] [angry] Hi", "more than one emotion tag")]:
+        with pytest.raises(InputError, match=rf"^x\.srt:20: cue 2: .*{why}"):
+            plan_cues([cue(1, 1.0, 2.0), cue(2, 3.0, 4.0, text)], source="x.srt")
+
+
+def test_script_speakers_and_pauses() -> None:
+    script = "\n".join([
+        "[pause:1]",  # before the first line: the plan's lead
+        "NARRATOR: Once.",
+        "[voice:Fox] [pause:0.5] Twice. [pause:2]",
+        "[pause:3]",
+        "(sighs) [pause:0.25]",  # nothing to speak: dropped with a warning, its pause kept
+        "Thrice.",
+    ])
+    plan = plan_script(script, source="s.txt")
+    assert plan.lead_s == 1.0
+    assert [(s.text, s.speaker, s.pause_after, s.source_line) for s in plan.segments] == [
+        ("Once.", "NARRATOR", 0.5, 2), ("Twice.", "Fox", 5.25, 3), ("Thrice.", None, 0.0, 6),
+    ]
+    assert plan.warnings == ["s.txt: dropped 1 line(s) with no speakable text: line 5"]
+
+
+def test_script_pause_in_the_middle_is_an_error() -> None:
+    with pytest.raises(InputError, match=r"^s\.txt:2: script line: \[pause:1\] goes at the start or the end"):
+        plan_script("Fine.\nWait [pause:1] here.\n", source="s.txt")
+    with pytest.raises(InputError, match=r"^s\.txt:1: .*at most 30"):
+        plan_script("[pause:45]\nHi.\n", source="s.txt")

@@ -22,6 +22,10 @@ class Capabilities:
     #: How a voice is cloned: "style-search" (search the engine's style space),
     #: "zero-shot" (reference clip at inference), or "none".
     cloning: str = "none"
+    #: The engine speaks inline phoneme spans ``⟦...⟧`` in the text as given
+    #: (:mod:`voicecast.lexicon` phoneme entries); an engine without it would
+    #: read the span's symbols as letters.
+    phoneme_input: bool = False
 
 
 @dataclass(frozen=True)

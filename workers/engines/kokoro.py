@@ -17,6 +17,16 @@ Kokoro v1.0 was trained on (misaki's; see :func:`espeak_to_kokoro` for why no
 more than that). Tokens use the model vocabulary (``vocab.json`` of the
 package, identical to ``kokoro_onnx``'s default vocabulary).
 
+Inline phonemes: a span ``⟦wˈɪn⟧`` in the text (U+27E6/U+27E7, what a
+:mod:`voicecast.lexicon` phoneme entry puts there) is spoken as given instead of
+through espeak: normalization and sentence splitting leave it whole, and its
+symbols (espeak's diphthongs and affricates mapped as for espeak's own output;
+spaces separate words) take the place of G2P for that piece of the sentence.
+The text around it is phonemized piece by piece; ``'s`` glued to a span is
+spoken /z/, /s/ or /ɪz/ after the span's last sound. A symbol outside the
+vocabulary is an :class:`InputError`. Text without spans goes through exactly
+the path it always did.
+
 Long text is phonemized a sentence at a time; sentences are packed into chunks
 of at most :data:`CHUNK_TOKENS` tokens, one model call each; a longer sentence is
 cut at clause punctuation (and a clause beyond the model context,
@@ -62,12 +72,14 @@ from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from voicecast.errors import InputError, VoiceError
+from voicecast.lexicon import PHONEME_CLOSE, PHONEME_OPEN, split_phonemes
 from voicecast.settings import EngineSettings
 from workers import textnorm
 
@@ -231,6 +243,96 @@ def espeak_to_kokoro(phonemes: str, language: str = "en-us") -> str:
 # A sentence ends at . ! ? or …, possibly followed by a closing quote or bracket.
 _RE_SENTENCE = re.compile(r"(?:(?<=[.!?\u2026])|(?<=[.!?\u2026][\"')\]]))\s+")
 _RE_CLAUSE_CUT = re.compile(r"(?<=[,;:\u2014])\s+")
+
+
+# --------------------------------------------------------------------------- inline phonemes
+
+_RE_SPAN = re.compile(f"{PHONEME_OPEN}[^{PHONEME_OPEN}{PHONEME_CLOSE}]*{PHONEME_CLOSE}")
+_PLACEHOLDER_DIGITS = 4  # letters per span index: 26**4 spans per text at most
+
+
+@lru_cache(maxsize=1)
+def phoneme_symbols() -> frozenset[str]:
+    """The symbols Kokoro's vocabulary knows (what inline phonemes may use)."""
+    vocab = json.loads((_package_data() / "vocab.json").read_text(encoding="utf-8"))
+    return frozenset(vocab["vocab"])
+
+
+def _placeholder_mark(text: str) -> str:
+    """A capitalised word absent from ``text``, to stand for its spans while it
+    is normalized."""
+    mark = "Qxzphonemes"
+    while mark.lower() in text.lower():
+        mark += "q"
+    return mark
+
+
+def _index_letters(i: int) -> str:
+    out = ""
+    for _ in range(_PLACEHOLDER_DIGITS):
+        i, r = divmod(i, 26)
+        out = chr(ord("a") + r) + out
+    return out
+
+
+def _normalize(text: str) -> str:
+    """:func:`textnorm.normalize` that leaves ``⟦phoneme⟧`` spans as they are.
+
+    Each span stands in as a capitalised placeholder word while the text is
+    normalized: the rules around it then read it as the name it usually
+    replaces ("Dr. ⟦wˈɪn⟧" still becomes "Doctor ⟦wˈɪn⟧"), and nothing inside it
+    (digits, periods, spaces) can be rewritten.
+    """
+    if PHONEME_OPEN not in text:
+        return textnorm.normalize(text)
+    spans = [m.group(0) for m in _RE_SPAN.finditer(text)]
+    if not spans or len(spans) > 26**_PLACEHOLDER_DIGITS:
+        return textnorm.normalize(text)
+    mark = _placeholder_mark(text)
+    parts = _RE_SPAN.split(text)  # the text around the spans: len(spans) + 1 parts
+    masked = parts[0] + "".join(mark + _index_letters(i) + part for i, part in enumerate(parts[1:]))
+    normalized = textnorm.normalize(masked)
+    # Fixed-width indices: a word glued to a span ("⟦wˈɪn⟧ish") is not mistaken for the index.
+    restore = re.compile(re.escape(mark) + f"([a-z]{{{_PLACEHOLDER_DIGITS}}})")
+
+    def span(m: re.Match[str]) -> str:
+        i = 0
+        for c in m.group(1):
+            i = i * 26 + ord(c) - ord("a")
+        return spans[i] if i < len(spans) else m.group(0)
+
+    return restore.sub(span, normalized)
+
+
+def _split_sentences(text: str) -> list[str]:
+    """Sentences of normalized text; never cut inside a ``⟦phoneme⟧`` span."""
+    if PHONEME_OPEN not in text:
+        return _RE_SENTENCE.split(text)
+    # Cut where the text with each span blanked out (same length, no spaces or
+    # marks) would be cut.
+    masked = _RE_SPAN.sub(lambda m: "x" * len(m.group(0)), text)
+    out, pos = [], 0
+    for m in _RE_SENTENCE.finditer(masked):
+        out.append(text[pos : m.start()])
+        pos = m.end()
+    out.append(text[pos:])
+    return out
+
+
+_SIBILANTS = frozenset("szʃʒʧʤ")
+_VOICELESS = frozenset("ptkfθ")
+# Marks after a span's last sound that say nothing about its voicing.
+_NOT_A_SOUND = "ˈˌːʰʲ\u0303 .,;:!?\"()—…"
+_RE_GLUED_S = re.compile(r"'s(?!\w)")
+
+
+def _suffix_s(phonemes: str) -> str:
+    """The "'s" after a word ending in ``phonemes``: /ɪz/ after a sibilant,
+    /s/ after another voiceless sound, /z/ otherwise (English's rule)."""
+    last = phonemes.rstrip(_NOT_A_SOUND)[-1:]
+    if last in _SIBILANTS:
+        return "ɪz"
+    return "s" if last in _VOICELESS else "z"
 
 
 @dataclass(frozen=True)
@@ -399,6 +501,7 @@ class KokoroEngine:
         native_rate=True,
         emotions=("neutral",),
         cloning="style-search",
+        phoneme_input=True,
     )
     #: Edge silence at speed 1.0, the fitting's prior (see :data:`EDGE_SILENCE_S`).
     edge_silence_s = EDGE_SILENCE_S
@@ -479,25 +582,80 @@ class KokoroEngine:
             )
         return lang
 
+    def phoneme_symbols(self) -> frozenset[str]:
+        """The phoneme symbols this engine speaks (for lexicon validation:
+        :meth:`voicecast.lexicon.Lexicon.check_phonemes`)."""
+        return phoneme_symbols()
+
     def _sentence_phonemes(self, text: str, language: str) -> list[str]:
         """Phonemes of each sentence of already normalized ``text``."""
         tokenizer = self._load_g2p()
         out = []
-        for sentence in _RE_SENTENCE.split(text):
+        for sentence in _split_sentences(text):
             if not sentence.strip():
                 continue
-            ps = espeak_to_kokoro(tokenizer.phonemize(sentence, language), language)
+            if PHONEME_OPEN in sentence:
+                ps = self._mixed_phonemes(sentence, language)
+            else:
+                ps = espeak_to_kokoro(tokenizer.phonemize(sentence, language), language)
             ps = tokenizer.known(" ".join(ps.split()))
             if any(c.isalpha() for c in ps):  # a lone "…" or quote says nothing
                 out.append(ps)
         return out
 
+    def _span_phonemes(self, content: str, language: str) -> str:
+        """A ``⟦...⟧`` span's content as spoken: espeak's two-letter diphthongs
+        mapped as for G2P output (no other change), spaces collapsed."""
+        table = _DIPHTHONGS + (_US_DIPHTHONGS if language == "en-us" else _GB_DIPHTHONGS)
+        ps = " ".join(content.split())
+        for src, dst in table:
+            ps = ps.replace(src, dst)
+        unknown = sorted({c for c in ps if c != " " and c not in phoneme_symbols()})
+        if unknown:
+            shown = ", ".join(f"{c!r} (U+{ord(c):04X})" for c in unknown)
+            raise InputError(
+                f"phonemes {PHONEME_OPEN}{content}{PHONEME_CLOSE} use symbols Kokoro does not know: {shown}",
+                field="text",
+            )
+        return ps
+
+    def _mixed_phonemes(self, sentence: str, language: str) -> str:
+        """Phonemes of a sentence holding ``⟦phoneme⟧`` spans: each span as given,
+        each run of text between them through espeak on its own. Whitespace in
+        the text decides where words part; text glued to a span stays glued."""
+        tokenizer = self._load_g2p()
+        out = ""
+        after_span = False  # the previous piece was a span (nothing between)
+        space = False  # whitespace before the next piece
+        for piece, is_phonemes in split_phonemes(sentence):
+            if is_phonemes:
+                ps = self._span_phonemes(piece, language)
+                if ps:
+                    out += (" " if space and out else "") + ps
+                after_span, space = True, False
+                continue
+            space = space or piece[:1].isspace()
+            if after_span and not space:
+                glued = _RE_GLUED_S.match(piece)
+                if glued:  # "⟦wˈɪn⟧'s": espeak alone reads "'s" as the letter S
+                    out += _suffix_s(out)
+                    piece = piece[glued.end() :]
+                    space = piece[:1].isspace()
+            if piece.strip():
+                ps = espeak_to_kokoro(tokenizer.phonemize(piece, language), language)
+                ps = " ".join(ps.split())
+                if ps:
+                    out += (" " if space and out else "") + ps
+            after_span, space = False, piece[-1:].isspace() or (space and not piece.strip())
+        return out
+
     def phonemize(self, text: str, language: str = "en-us") -> str:
-        """The phonemes Kokoro would speak for ``text`` (normalized first); no model load."""
-        return " ".join(self._sentence_phonemes(textnorm.normalize(text), self._language(language)))
+        """The phonemes Kokoro would speak for ``text`` (normalized first; inline
+        ``⟦phoneme⟧`` spans in place); no model load."""
+        return " ".join(self._sentence_phonemes(_normalize(text), self._language(language)))
 
     def _chunks(self, text: str, language: str) -> list[_Chunk]:
-        normalized = textnorm.normalize(text)
+        normalized = _normalize(text)
         if not normalized:
             raise InputError("nothing to say: the text is empty after normalization")
         pieces: list[tuple[str, float]] = []

@@ -1,0 +1,296 @@
+"""Audiobooks end to end through the CLI (embedded mode): the bundled example
+book to an M4B with chapters, ACX-conformant chapter files, character voices,
+the lexicon, resuming after everything is killed, and bad input.
+
+Every figure is checked by an independent measurement (ffprobe, ffmpeg's
+astats and silencedetect, the speaker encoder on the stored segment audio),
+not by the code that made it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+REPO = Path(__file__).resolve().parents[2]
+BOOK = REPO / "examples" / "fables.md"
+LEXICON = REPO / "examples" / "fables.lexicon"
+NARRATOR, CHARACTERS = "jm_kumo", {"Fox": "jf_alpha", "Tortoise": "jf_nezumi", "Hare": "jf_gongitsune"}
+VOICE_ARGS = ["--voice", f"narrator={NARRATOR}",
+              *[a for name, v in CHARACTERS.items() for a in ("--voice", f"{name}={v}")]]
+TITLES = ["Three Fables of Aesop", "The Fox and the Grapes", "The Crow and the Pitcher",
+          "The Hare and the Tortoise"]
+
+pytestmark = pytest.mark.slow
+
+
+def cli(env: dict[str, str], *args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "orchestrator.cli", *args], env=env, cwd=REPO,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def fresh_env(root: Path) -> dict[str, str]:
+    data = root / "voicecast-data"
+    data.mkdir(parents=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VOICECAST_")}
+    env.update(VOICECAST_DATA_DIR=str(data), VOICECAST_WORKERS="2", PYTHONUNBUFFERED="1")
+    return env
+
+
+def query(env: dict[str, str], sql: str, *args: object) -> list[tuple]:
+    with sqlite3.connect(Path(env["VOICECAST_DATA_DIR"]) / "voicecast.db") as c:
+        return c.execute(sql, args).fetchall()
+
+
+def render_book(env: dict[str, str], out: Path, *extra: str) -> dict:
+    res = cli(env, "render", str(BOOK), *VOICE_ARGS, "--lexicon", str(LEXICON), "--out", str(out),
+              "--json", *extra)
+    assert res.returncode == 0, res.stdout + res.stderr
+    return json.loads(res.stdout)
+
+
+@pytest.fixture(scope="module")
+def book(tmp_path_factory):
+    root = tmp_path_factory.mktemp("book")
+    env = fresh_env(root)
+    out = root / "fables.m4b"
+    summary = render_book(env, out)
+    return env, out, summary
+
+
+def ffprobe(path: Path) -> dict:
+    res = subprocess.run(["ffprobe", "-v", "error", "-show_chapters", "-show_format", "-show_streams",
+                          "-of", "json", str(path)], capture_output=True, text=True, check=True)
+    return json.loads(res.stdout)
+
+
+def chapter_files(out: Path, ext: str) -> list[Path]:
+    return sorted((out.parent / f"{out.stem}.chapters").glob(f"*{ext}"))
+
+
+def test_m4b_chapters_titles_starts_and_tags(book):
+    env, out, summary = book
+    assert summary["status"] == "done" and summary["kind"] == "audiobook"
+    assert summary["rendered"] == summary["segments"] > 20
+    probe = ffprobe(out)
+    chapters = probe["chapters"]
+    assert [c["tags"]["title"] for c in chapters] == TITLES
+    # The true starts: the chapter masters' exact lengths, summed (read back from the files).
+    masters = chapter_files(out, ".flac")
+    assert len(masters) == len(TITLES)
+    lengths = [sf.info(str(m)).frames / sf.info(str(m)).samplerate for m in masters]
+    starts = np.concatenate([[0.0], np.cumsum(lengths)[:-1]])
+    got = np.array([float(c["start_time"]) for c in chapters])
+    assert np.max(np.abs(got - starts)) <= 0.010, (got, starts)
+    assert abs(float(probe["format"]["duration"]) - sum(lengths)) < 0.1
+    tags = {k.lower(): v for k, v in probe["format"]["tags"].items()}
+    assert tags["title"] == "Three Fables of Aesop"
+    assert "Townsend" in tags["artist"]
+    assert tags["genre"] == "Audiobook"
+    assert "synthetic speech" in tags["comment"].lower()
+    # The CLI's chapter starts are the same figures.
+    assert [round(c["start_s"], 3) for c in summary["chapters"]] == [round(s, 3) for s in starts]
+
+
+def _astats(path: Path) -> tuple[float, float]:
+    err = subprocess.run(["ffmpeg", "-hide_banner", "-nostats", "-i", str(path), "-af",
+                          "astats=measure_perchannel=none:measure_overall=RMS_level+Peak_level",
+                          "-f", "null", "-"], capture_output=True, text=True, check=True).stderr
+    rms = float(re.findall(r"RMS level dB:\s*(-?[\d.]+|-inf)", err)[-1])
+    peak = float(re.findall(r"Peak level dB:\s*(-?[\d.]+|-inf)", err)[-1])
+    return rms, peak
+
+
+def _edge_silences(path: Path) -> tuple[float, float, float]:
+    err = subprocess.run(["ffmpeg", "-hide_banner", "-nostats", "-i", str(path), "-af",
+                          "silencedetect=noise=-50dB:d=0.3", "-f", "null", "-"],
+                         capture_output=True, text=True, check=True).stderr
+    starts = [float(x) for x in re.findall(r"silence_start: (-?[\d.]+)", err)]
+    ends = [float(x) for x in re.findall(r"silence_end: ([\d.]+)", err)]
+    total = float(ffprobe(path)["format"]["duration"])
+    head = ends[0] if starts and starts[0] <= 0.01 else 0.0
+    tail = total - starts[-1] if len(starts) > len(ends) or (ends and ends[-1] >= total - 0.05) else 0.0
+    return head, tail, total
+
+
+def test_chapter_mp3s_pass_acx_by_independent_measurement(book):
+    env, out, _ = book
+    mp3s = chapter_files(out, ".mp3")
+    assert len(mp3s) == len(TITLES)
+    res = cli(env, "check-acx", *map(str, mp3s), "--json")
+    assert res.returncode == 0, res.stdout + res.stderr
+    reports = json.loads(res.stdout)
+    for path, rep in zip(mp3s, reports, strict=True):
+        stream = ffprobe(path)["streams"][0]
+        assert int(stream["sample_rate"]) == 44100 and int(stream["channels"]) == 1
+        assert int(stream["bit_rate"]) == 192000
+        rms, peak = _astats(path)
+        assert -23.0 <= rms <= -18.0, (path.name, rms)
+        assert peak <= -3.0, (path.name, peak)
+        head, tail, _ = _edge_silences(path)
+        assert 0.5 <= head <= 1.0, (path.name, head)
+        assert 1.0 <= tail <= 5.0, (path.name, tail)
+        # The command under test agrees with ffmpeg's own figures.
+        assert abs(rep["rms_db"] - rms) < 0.5 and abs(rep["peak_db"] - peak) < 0.5
+        tags = {k.lower(): v for k, v in ffprobe(path)["format"].get("tags", {}).items()}
+        assert "synthetic" in json.dumps(tags).lower()
+
+
+def test_check_acx_fails_a_file_that_breaks_the_rules(book, tmp_path):
+    env, _, _ = book
+    loud = tmp_path / "loud.mp3"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "sine=frequency=440:duration=4",
+                    "-af", "volume=0.9", "-ar", "44100", "-ac", "1", "-b:a", "192k", str(loud)],
+                   check=True)
+    res = cli(env, "check-acx", str(loud))
+    assert res.returncode == 1
+    assert "FAIL" in res.stdout
+
+
+def _segment_audio(env: dict[str, str], content_hash: str) -> tuple[np.ndarray, int]:
+    root = Path(env["VOICECAST_DATA_DIR"]) / "objects"
+    [path] = [p for p in root.rglob(f"{content_hash}*.wav")]
+    audio, sr = sf.read(str(path), dtype="float32")
+    return audio, sr
+
+
+def test_characters_speak_in_their_mapped_voices(book):
+    from voicecast.evaluation import similarity, speaker_embedding
+
+    env, _, _ = book
+    shipped = np.load(REPO / "workers" / "data" / "bundled-embeddings-kokoro.npz")
+    rows = query(env, "select speaker, content_hash, text from segments where speaker is not null")
+    assert {r[0] for r in rows} == set(CHARACTERS)
+    for name, voice in CHARACTERS.items():
+        audio = np.concatenate([_segment_audio(env, h)[0] for s, h, _ in rows if s == name])
+        emb = speaker_embedding(audio, 24000)
+        own, narrator = similarity(emb, shipped[voice]), similarity(emb, shipped[NARRATOR])
+        print(f"{name}: own voice {own:.3f}, narrator {narrator:.3f}")
+        assert own > narrator, (name, own, narrator)
+    # The narrator reads everything else.
+    narr = query(env, "select count(*) from segments where speaker is null")[0][0]
+    assert narr > len(rows)
+
+
+def test_lexicon_changes_the_word_and_rerenders_only_its_segments(book, tmp_path):
+    env, _, first = book
+    texts = [t for (t,) in query(env, "select text from segments where job_id = ?",
+                                 first["job_id"])]
+    assert any("ee-sop" in t for t in texts) and not any("Aesop" in t for t in texts)
+    assert any("⟦fˈaɪlɚ⟧" in t for t in texts)
+    edited = tmp_path / "fables.lexicon"
+    edited.write_text(LEXICON.read_text().replace("ee-sop", "ay-sop"))
+    out = tmp_path / "again.m4b"
+    res = cli(env, "render", str(BOOK), *VOICE_ARGS, "--lexicon", str(edited), "--out", str(out),
+              "--json")
+    assert res.returncode == 0, res.stderr
+    second = json.loads(res.stdout)
+    using = [t for t in texts if "ee-sop" in t]
+    assert second["segments"] == first["segments"]
+    assert second["rendered"] == len(using) and second["reused"] == first["segments"] - len(using)
+    assert [c["reused"] for c in second["chapters"]] == [False, True, True, True]
+    # The respelling reaches the engine: the phonemes of that line differ.
+    from workers.engines import get_engine
+
+    eng = get_engine("kokoro")
+    assert eng.phonemize(using[0]) != eng.phonemize(using[0].replace("ee-sop", "ay-sop"))
+    assert eng.phonemize(using[0]) != eng.phonemize(using[0].replace("ee-sop", "Aesop"))
+
+
+def _decoded(path: Path) -> np.ndarray:
+    raw = subprocess.run(["ffmpeg", "-v", "error", "-i", str(path), "-f", "s16le", "-ac", "1", "-"],
+                         capture_output=True, check=True).stdout
+    return np.frombuffer(raw, dtype=np.int16)
+
+
+def test_resume_after_killing_orchestrator_and_workers_matches_uninterrupted(book, tmp_path):
+    _, reference_out, reference = book
+    env = fresh_env(tmp_path)
+    out = tmp_path / "fables.m4b"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "orchestrator.cli", "render", str(BOOK), *VOICE_ARGS, "--lexicon",
+         str(LEXICON), "--out", str(out), "--json"],
+        env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+    )
+    db = Path(env["VOICECAST_DATA_DIR"]) / "voicecast.db"
+    deadline, done = time.monotonic() + 600, 0
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            done = query(env, "select count(*) from segments where status='done'")[0][0] if db.exists() else 0
+        except sqlite3.OperationalError:
+            done = 0
+        if done >= 5:
+            break
+        time.sleep(0.2)
+    assert proc.poll() is None, "render finished before it could be interrupted"
+    os.killpg(proc.pid, signal.SIGKILL)  # the orchestrator (CLI) and every worker process
+    proc.wait()
+    assert not out.exists()
+    [(job_id, status)] = query(env, "select id, status from jobs")
+    assert status == "rendering"
+    kept = query(env, "select content_hash from segments where status='done'")
+
+    res = cli(env, "resume", job_id[:8], "--json")
+    assert res.returncode == 0, res.stdout + res.stderr
+    summary = json.loads(res.stdout)
+    assert summary["status"] == "done" and summary["segments"] == reference["segments"]
+    assert summary["reused"] >= len(kept)  # finished segments were not rendered again
+    for a, b in zip(chapter_files(reference_out, ".flac"), chapter_files(out, ".flac"), strict=True):
+        assert np.array_equal(sf.read(str(a), dtype="int32")[0], sf.read(str(b), dtype="int32")[0]), a.name
+    assert np.array_equal(_decoded(reference_out), _decoded(out))
+    assert [c["tags"]["title"] for c in ffprobe(out)["chapters"]] == TITLES
+
+
+# --------------------------------------------------------------------------- bad input
+
+
+def _md(tmp: Path, text: str, name: str = "book.md") -> Path:
+    p = tmp / name
+    p.write_text(text)
+    return p
+
+
+def test_malformed_books_fail_with_clear_errors(tmp_path):
+    env = fresh_env(tmp_path)
+    not_zip = tmp_path / "novel.epub"
+    not_zip.write_text("this is not an EPUB at all\n")
+    zip_no_epub = tmp_path / "other.epub"
+    with zipfile.ZipFile(zip_no_epub, "w") as z:
+        z.writestr("hello.txt", "hi")
+    cases = [
+        (not_zip, [], "novel.epub"),
+        (zip_no_epub, [], "other.epub"),
+        (_md(tmp_path, "\n\n", "blank.md"), [], "no chapters"),
+        (_md(tmp_path, "# One\n\nSome words here.\n\n# Two\n\n# Three\n\nMore words.\n", "gap.md"), [],
+         "gap.md:5"),
+        (_md(tmp_path, "# One\n\n[voice:Wolf]\"Let me in.\"\n\nThe end.\n", "wolf.md"), [], "Wolf"),
+        (BOOK, ["--lexicon", str(_md(tmp_path, "# ok\nAesop EE-sop\n", "bad.lexicon"))], "bad.lexicon:2"),
+    ]
+    for path, extra, expect in cases:
+        out = tmp_path / f"{path.stem}.m4b"
+        voices = VOICE_ARGS if path == BOOK else ["--voice", NARRATOR]
+        res = cli(env, "render", str(path), "--mode", "audiobook", *voices, "--out", str(out), *extra)
+        assert res.returncode == 2, (path.name, res.stdout, res.stderr)
+        assert expect in res.stderr, (path.name, res.stderr)
+        assert "Traceback" not in res.stderr
+        assert not out.exists() and not (tmp_path / f"{path.stem}.chapters").exists()
+    # An unmapped character can be read by the narrator when asked.
+    out = tmp_path / "wolf.m4b"
+    res = cli(env, "render", str(tmp_path / "wolf.md"), "--voice", NARRATOR, "--unmapped", "narrator",
+              "--out", str(out), "--json")
+    assert res.returncode == 0, res.stderr
+    assert any("Wolf" in w for w in json.loads(res.stdout)["warnings"])
+    shutil.rmtree(tmp_path / "wolf.chapters", ignore_errors=True)

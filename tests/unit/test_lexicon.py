@@ -1,0 +1,282 @@
+"""The pronunciation lexicon: file format, application, errors (pure code, no engine)."""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import pytest
+
+from voicecast.errors import InputError
+from voicecast.lexicon import (
+    PHONEME_CLOSE,
+    PHONEME_OPEN,
+    Entry,
+    Lexicon,
+    load_lexicon,
+    parse_lexicon,
+    split_phonemes,
+)
+
+EXAMPLE = """\
+# comment lines and blank lines are ignored
+
+Aesop = EE-sop                 # a respelling: spoken as if the text said "EE-sop"
+Hermione = her-MY-oh-nee
+Nguyen = /wˈɪn/                # phonemes (Kokoro/espeak IPA) between slashes
+live wire = lyve wire          # a phrase (several words) works too
+wire = wyer
+re:colou?r(s?) = kuller\\1      # a regular expression; \\1 backrefs allowed in respellings
+"""
+
+
+@pytest.fixture
+def lex() -> Lexicon:
+    return parse_lexicon(EXAMPLE, source="project.lex")
+
+
+def _error(text: str) -> InputError:
+    with pytest.raises(InputError) as info:
+        parse_lexicon(text, source="p.lex")
+    return info.value
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+def test_parses_every_kind_of_entry(lex: Lexicon) -> None:
+    assert lex.source == "project.lex"
+    assert lex.entries == (
+        Entry("Aesop", "EE-sop", phonemes=False, pattern=False, line=3),
+        Entry("Hermione", "her-MY-oh-nee", phonemes=False, pattern=False, line=4),
+        Entry("Nguyen", "wˈɪn", phonemes=True, pattern=False, line=5),
+        Entry("live wire", "lyve wire", phonemes=False, pattern=False, line=6),
+        Entry("wire", "wyer", phonemes=False, pattern=False, line=7),
+        Entry("colou?r(s?)", "kuller\\1", phonemes=False, pattern=True, line=8),
+    )
+
+
+def test_separator_spacing_comments_and_phoneme_spaces() -> None:
+    lex = parse_lexicon(
+        "  # indented comment\n"
+        "Tolkien=TOLL-keen\n"  # no spaces around "="
+        "re:x(?=y)z? = ex   # lookahead: the spaced ' = ' is the separator\n"
+        "C#  =  see sharp\n"  # '#' not after whitespace is kept
+        "big   deal = /bˈɪɡ    dˈiːl/\n",
+        source="s",
+    )
+    assert [(e.key, e.value) for e in lex.entries] == [
+        ("Tolkien", "TOLL-keen"),
+        ("x(?=y)z?", "ex"),
+        ("C#", "see sharp"),
+        ("big deal", "bˈɪɡ dˈiːl"),
+    ]
+    assert [e.line for e in lex.entries] == [2, 3, 4, 5]
+
+
+def test_empty_lexicon_changes_nothing() -> None:
+    lex = parse_lexicon("# nothing\n\n", source="s")
+    assert lex.entries == ()
+    assert lex.apply("Aesop's wire.") == "Aesop's wire."
+    assert lex.matches("Aesop") == []
+
+
+def test_load_reads_utf8_with_bom(tmp_path: Path) -> None:
+    path = tmp_path / "names.lex"
+    path.write_bytes(b"\xef\xbb\xbf" + EXAMPLE.encode("utf-8"))
+    lex = load_lexicon(path)
+    assert lex.source == str(path)
+    assert lex.entries[0].key == "Aesop"
+    assert lex.apply("Nguyen") == f"{PHONEME_OPEN}wˈɪn{PHONEME_CLOSE}"
+
+
+# --------------------------------------------------------------------------- applying
+
+
+def test_apply_respellings_and_phonemes(lex: Lexicon) -> None:
+    assert lex.apply("Aesop met Hermione and Nguyen.") == "EE-sop met her-MY-oh-nee and ⟦wˈɪn⟧."
+
+
+def test_whole_words_only(lex: Lexicon) -> None:
+    assert lex.apply("Aesopian wires rewire a wire_x") == "Aesopian wires rewire a wire_x"
+    assert lex.apply("(Aesop)") == "(EE-sop)"
+    assert lex.apply("Aesop-like") == "EE-sop-like"
+
+
+def test_case_insensitive(lex: Lexicon) -> None:
+    assert lex.apply("AESOP, aesop, AeSoP") == "EE-sop, EE-sop, EE-sop"
+    assert lex.apply("COLOURS") == "kullerS"  # a group copies the text as written
+
+
+def test_possessive_keeps_its_suffix(lex: Lexicon) -> None:
+    assert lex.apply("Aesop's fables") == "EE-sop's fables"
+    assert lex.apply("Nguyen's cat") == "⟦wˈɪn⟧'s cat"
+
+
+def test_longest_match_first_phrase_before_word(lex: Lexicon) -> None:
+    assert lex.apply("a live wire and a wire") == "a lyve wire and a wyer"
+    # Whitespace inside a phrase matches any run of whitespace, line breaks included.
+    assert lex.apply("a live\n  wire") == "a lyve wire"
+
+
+def test_longest_wins_between_plain_keys_and_patterns() -> None:
+    lex = parse_lexicon("re:new\\w* = NOO\nnew york = noo york city\nnew = nyoo\n", source="s")
+    assert lex.apply("new york") == "noo york city"  # plain phrase, longer than the pattern's "new"
+    assert lex.apply("newark") == "NOO"  # the pattern's match is longer than "new" (whole word)
+    # Same length: the plain key wins over a pattern.
+    assert lex.apply("new") == "nyoo"
+
+
+def test_no_double_replacement() -> None:
+    # "wire" -> "live wire" must not then become "lyve wire"; "a" -> "b", "b" -> "a" swap.
+    lex = parse_lexicon("wire = live wire\nlive wire = lyve wire\na = b\nb = a\n", source="s")
+    assert lex.apply("wire") == "live wire"
+    assert lex.apply("a b a") == "b a b"
+
+
+def test_regex_backrefs_and_named_groups() -> None:
+    lex = parse_lexicon(
+        "re:colou?r(s?) = kuller\\1\nre:(?P<n>\\d+)(st|nd) = \\g<n> \\2-th\n", source="s"
+    )
+    assert lex.apply("Colour, colors and COLOR.") == "kuller, kullers and kuller."
+    assert lex.apply("the 21st and 2nd") == "the 21 st-th and 2 nd-th"
+    # Whole-word: not inside a longer word.
+    assert lex.apply("discolored") == "discolored"
+
+
+def test_regex_case_sensitive_part() -> None:
+    lex = parse_lexicon("re:(?-i:US) = you ess\n", source="s")
+    assert lex.apply("US and us") == "you ess and us"
+
+
+def test_pattern_order_breaks_ties() -> None:
+    lex = parse_lexicon("re:ab. = first\nre:a.c = second\n", source="s")
+    assert lex.apply("abc") == "first"
+
+
+def test_text_without_matches_unchanged(lex: Lexicon) -> None:
+    text = "Nothing here is in the lexicon — not even “colourful” words, 42 of them!\n"
+    assert lex.apply(text) == text
+
+
+def test_existing_phoneme_spans_are_left_alone(lex: Lexicon) -> None:
+    text = "⟦Aesop wire⟧ Aesop"
+    assert lex.apply(text) == "⟦Aesop wire⟧ EE-sop"
+    assert lex.matches("⟦Aesop⟧") == []
+
+
+def test_apply_is_deterministic_and_pure(lex: Lexicon) -> None:
+    text = "Aesop's live wire, Nguyen's colour."
+    first = lex.apply(text)
+    assert all(lex.apply(text) == first for _ in range(3))
+    again = parse_lexicon(EXAMPLE, source="other.lex")
+    assert again.apply(text) == first
+    assert pickle.loads(pickle.dumps(lex)).apply(text) == first
+
+
+def test_matches(lex: Lexicon) -> None:
+    used = lex.matches("Nguyen read Aesop's colours to Aesop on a live wire.")
+    assert [e.key for e in used] == ["Nguyen", "Aesop", "colou?r(s?)", "live wire"]
+    assert lex.matches("nothing to see") == []
+
+
+def test_digest_ignores_comments_order_and_case() -> None:
+    a = parse_lexicon("Aesop = EE-sop\nNguyen = /wˈɪn/\n", source="a")
+    b = parse_lexicon("# names\nnguyen = /wˈɪn/   # phonemes\n\nAESOP   =   EE-sop\n", source="b")
+    c = parse_lexicon("Aesop = EE-sopp\nNguyen = /wˈɪn/\n", source="a")
+    assert a.digest() == b.digest()
+    assert a.digest() != c.digest()
+    assert len(a.digest()) == 64
+    # Pattern order matters (it breaks ties), so it is part of the digest.
+    p1 = parse_lexicon("re:ab. = x\nre:a.c = y\n", source="s")
+    p2 = parse_lexicon("re:a.c = y\nre:ab. = x\n", source="s")
+    assert p1.digest() != p2.digest()
+
+
+def test_split_phonemes() -> None:
+    text = "Hi ⟦wˈɪn⟧'s ⟦⟧ end ⟦open"
+    pieces = split_phonemes(text)
+    assert pieces == [("Hi ", False), ("wˈɪn", True), ("'s ", False), ("", True), (" end ⟦open", False)]
+    assert "".join(p if not ph else f"⟦{p}⟧" for p, ph in pieces) == text
+    assert split_phonemes("plain") == [("plain", False)]
+    assert split_phonemes("") == []
+
+
+# --------------------------------------------------------------------------- errors
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "needle"),
+    [
+        ("Aesop = EE-sop\nno separator here\n", 2, "expected 'WORD = RESPELLING'"),
+        ("\n = value\n", 2, "empty key"),
+        ("re: = value\n", 1, "empty key"),
+        ("word =\n", 1, "empty value"),
+        ("word =    # only a comment\n", 1, "empty value"),
+        (
+            "# c\nre:colou?r( = x\n",
+            2,
+            # The position is in the user's pattern, not in the whole-word wrapper.
+            "bad regular expression 'colou?r(': missing ), unterminated subpattern at position 7",
+        ),
+        ("re:x* = y\n", 1, "matches the empty string"),
+        ("re:colou?r(s?) = kuller\\2\n", 1, "invalid group reference 2"),
+        ("re:(?P<a>x) = \\g<b>\n", 1, "bad respelling"),
+        ("Nguyen = /wˈɪn\n", 1, "lack their closing '/'"),
+        ("Nguyen = /\n", 1, "lack their closing '/'"),
+        ("Nguyen = //\n", 1, "empty phonemes"),
+        ("Nguyen = / /\n", 1, "empty phonemes"),
+        ("Nguyen = win ⟦x⟧\n", 1, "write phonemes as /.../"),
+    ],
+)
+def test_errors_name_file_and_line(text: str, line: int, needle: str) -> None:
+    err = _error(text)
+    assert err.file == "p.lex" and err.line == line
+    assert str(err).startswith(f"p.lex:{line}: ")
+    assert needle in str(err)
+
+
+def test_duplicate_keys_name_both_lines() -> None:
+    err = _error("Aesop = EE-sop\n# x\n\nAESOP = AY-sop\n")
+    assert err.line == 4
+    assert str(err).startswith("p.lex:4: duplicate key 'AESOP': already on line 1")
+    err = _error("live  wire = a\nlive wire = b\n")
+    assert "already on line 1" in str(err) and err.line == 2
+    err = _error("re:ab = x\nre:ab = y\n")
+    assert "duplicate key 're:ab'" in str(err) and err.line == 2
+    # A plain key and a pattern with the same text are different keys.
+    assert len(parse_lexicon("ab = x\nre:ab = y\n", source="s").entries) == 2
+
+
+def test_check_phonemes_against_an_allowed_set() -> None:
+    allowed = set("wˈɪnbdiːɡ")
+    lex = parse_lexicon("Aesop = EE-sop\nNguyen = /wˈɪn/\nbig deal = /bˈɪɡ dˈiːl/\n", source="p.lex")
+    with pytest.raises(InputError) as info:
+        lex.check_phonemes(allowed)
+    assert info.value.line == 3
+    assert str(info.value).startswith("p.lex:3: phonemes /bˈɪɡ dˈiːl/ of 'big deal'")
+    assert "'l' (U+006C)" in str(info.value)
+    lex.check_phonemes(allowed | {"l"})  # spaces are always allowed; respellings are not checked
+
+
+def test_load_checks_phonemes_when_given_a_vocabulary(tmp_path: Path) -> None:
+    path = tmp_path / "p.lex"
+    path.write_text("Nguyen = /wˈɪn/\nX = /ʘ/\n", encoding="utf-8")
+    load_lexicon(path)  # no vocabulary: not checked
+    with pytest.raises(InputError) as info:
+        load_lexicon(path, allowed=frozenset("wˈɪn"))
+    assert str(info.value).startswith(f"{path}:2: ") and "U+0298" in str(info.value)
+
+
+def test_load_errors(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="cannot read lexicon"):
+        load_lexicon(tmp_path / "missing.lex")
+    bad = tmp_path / "latin1.lex"
+    bad.write_bytes("Ren\xe9e = ruh-NAY\n".encode("latin-1"))
+    with pytest.raises(InputError, match="not UTF-8"):
+        load_lexicon(bad)
+    broken = tmp_path / "broken.lex"
+    broken.write_text("ok = fine\nbroken\n", encoding="utf-8")
+    with pytest.raises(InputError) as info:
+        load_lexicon(broken)
+    assert str(info.value).startswith(f"{broken}:2: ")
