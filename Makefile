@@ -4,7 +4,7 @@ PY          := $(VENV)/bin/python
 PYTEST_ARGS ?=
 LINT_PATHS  := voicecast orchestrator workers
 
-.PHONY: setup example test lint bench
+.PHONY: setup example book test lint bench
 
 ## Install system packages (apt, when missing) and the project into .venv.
 setup:
@@ -14,6 +14,13 @@ setup:
 example: setup
 	mkdir -p out
 	$(VENV)/bin/voicecast render examples/trailer.srt --voice examples/reference.wav --out out/trailer.m4a
+
+## Render the bundled example book (three fables, three character voices, a lexicon).
+book: setup
+	mkdir -p out
+	$(VENV)/bin/voicecast render examples/fables.md --voice narrator=jm_kumo --voice Fox=jf_alpha \
+	  --voice Tortoise=jf_nezumi --voice Hare=jf_gongitsune --lexicon examples/fables.lexicon \
+	  --out out/fables.m4b
 
 ## Unit, integration (real servers started by the session) and e2e tests.
 test: setup

@@ -153,6 +153,7 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from orchestrator.subtitles import decode_text
 from voicecast.errors import InputError
 
 
@@ -219,7 +220,7 @@ def read_book(path: Path) -> Book:
     if suffix == ".epub":
         book = read_epub(path)
     else:
-        text = _decode(_read_bytes(path), str(path))
+        text = decode_text(_read_bytes(path), str(path), "book (save an EPUB with a .epub suffix)")
         if suffix == ".txt":
             book = read_plain_text(text, source=str(path))
         else:
@@ -248,41 +249,6 @@ def _read_bytes(path: Path, *, probe: bool = False) -> bytes:
         raise InputError("is a directory, not a book file", file=path) from None
     except OSError as exc:
         raise InputError(f"cannot read the book file: {exc.strerror or exc}", file=path) from None
-
-
-def _decode(data: bytes, source: str) -> str:
-    """Text of a book file: UTF-8 (BOM ok), UTF-16 with BOM, else Windows-1252
-    with a warning (what most non-UTF-8 text files in the wild are)."""
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        try:
-            return data.decode("utf-16")
-        except UnicodeDecodeError as exc:
-            raise InputError(
-                f"invalid UTF-16 text ({exc.reason}); re-save the file as UTF-8", file=source
-            ) from None
-    if b"\x00" in data:
-        line = data[: data.index(b"\x00")].count(b"\n") + 1
-        raise InputError(
-            "binary data (NUL byte), not a text book; save the book as UTF-8 text "
-            "(or give an EPUB a .epub suffix)",
-            file=source,
-            line=line,
-        )
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        bad_line = data[: exc.start].count(b"\n") + 1
-    try:
-        text = data.decode("cp1252")
-    except UnicodeDecodeError:
-        raise InputError(
-            "unreadable text encoding: not UTF-8, UTF-16 (with BOM) or Windows-1252; "
-            "re-save the file as UTF-8",
-            file=source,
-            line=bad_line,
-        ) from None
-    log.warning("%s:%d: not valid UTF-8; decoded the book as Windows-1252 instead", source, bad_line)
-    return text
 
 
 def _speakable(text: str) -> bool:

@@ -104,18 +104,23 @@ def read_text(path: Path) -> str:
         raise InputError("is a directory, not a subtitle file", file=path) from None
     except OSError as exc:
         raise InputError(f"cannot read subtitle file: {exc.strerror or exc}", file=path) from None
-    return _decode(data, str(path))
+    return decode_text(data, str(path))
 
 
-def _decode(data: bytes, source: str) -> str:
+def decode_text(data: bytes, source: str, what: str = "subtitle file") -> str:
+    """Text of a file: UTF-8 (BOM or not), UTF-16 with a BOM, else Windows-1252
+    with a logged warning (what most non-UTF-8 text files in the wild are).
+    ``what`` names the kind of file in error messages. Raises :class:`InputError`
+    naming the file (and the line of a NUL byte or of the first bad byte)."""
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         try:
             return data.decode("utf-16")
         except UnicodeDecodeError as exc:
-            raise InputError(f"invalid UTF-16 text: {exc.reason}", file=source) from None
+            raise InputError(f"invalid UTF-16 text ({exc.reason}); re-save the file as UTF-8",
+                             file=source) from None
     if b"\x00" in data:
         line = data[: data.index(b"\x00")].count(b"\n") + 1
-        raise InputError("binary data (NUL byte), not a text subtitle file", file=source, line=line)
+        raise InputError(f"binary data (NUL byte), not a text {what}", file=source, line=line)
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -124,13 +129,12 @@ def _decode(data: bytes, source: str) -> str:
         text = data.decode("cp1252")
     except UnicodeDecodeError:
         raise InputError(
-            "not UTF-8 text (and not Windows-1252 either); re-save the file as UTF-8",
+            "unreadable text encoding: not UTF-8, UTF-16 (with BOM) or Windows-1252; "
+            "re-save the file as UTF-8",
             file=source,
             line=bad_line,
         ) from None
-    log.warning(
-        "%s:%d: not valid UTF-8; decoded the file as Windows-1252 instead", source, bad_line
-    )
+    log.warning("%s:%d: not valid UTF-8; decoded the %s as Windows-1252 instead", source, bad_line, what)
     return text
 
 

@@ -242,12 +242,16 @@ def test_resume_after_killing_orchestrator_and_workers_matches_uninterrupted(boo
     [(job_id, status)] = query(env, "select id, status from jobs")
     assert status == "rendering"
     kept = query(env, "select content_hash from segments where status='done'")
+    objects = Path(env["VOICECAST_DATA_DIR"]) / "objects" / "segments"
+    before = {p: p.stat().st_mtime_ns for p in objects.rglob("*.wav")}
+    assert len(before) >= len(kept) >= 5
 
     res = cli(env, "resume", job_id[:8], "--json")
     assert res.returncode == 0, res.stdout + res.stderr
     summary = json.loads(res.stdout)
     assert summary["status"] == "done" and summary["segments"] == reference["segments"]
-    assert summary["reused"] >= len(kept)  # finished segments were not rendered again
+    # Segments finished before the kill were not rendered again.
+    assert all(p.stat().st_mtime_ns == t for p, t in before.items())
     for a, b in zip(chapter_files(reference_out, ".flac"), chapter_files(out, ".flac"), strict=True):
         assert np.array_equal(sf.read(str(a), dtype="int32")[0], sf.read(str(b), dtype="int32")[0]), a.name
     assert np.array_equal(_decoded(reference_out), _decoded(out))
@@ -294,3 +298,23 @@ def test_malformed_books_fail_with_clear_errors(tmp_path):
     assert res.returncode == 0, res.stderr
     assert any("Wolf" in w for w in json.loads(res.stdout)["warnings"])
     shutil.rmtree(tmp_path / "wolf.chapters", ignore_errors=True)
+
+
+def test_the_voice_map_also_maps_subtitle_speakers(tmp_path):
+    env = fresh_env(tmp_path)
+    vtt = tmp_path / "scene.vtt"
+    vtt.write_text("WEBVTT\n\n00:00:00.500 --> 00:00:03.000\n<v Bob>Where were you last night?\n\n"
+                   "00:00:03.500 --> 00:00:06.000\nSAM: At the harbour, like every night.\n\n"
+                   "00:00:06.500 --> 00:00:09.000\nThe boats came in late.\n")
+    out = tmp_path / "scene.wav"
+    # Mapping one speaker but not the other is an error naming the unmapped one.
+    res = cli(env, "render", str(vtt), "--voice", NARRATOR, "--voice", "Bob=jf_alpha", "--out", str(out))
+    assert res.returncode == 2 and "SAM" in res.stderr and "scene.vtt" in res.stderr, res.stderr
+    res = cli(env, "render", str(vtt), "--voice", NARRATOR, "--voice", "Bob=jf_alpha",
+              "--voice", "sam=jf_nezumi", "--out", str(out), "--json")
+    assert res.returncode == 0, res.stderr
+    rows = query(env, "select s.speaker, s.text, v.name from segments s join voices v on v.id = s.voice_id "
+                      "join jobs j on j.id = s.job_id where j.status = 'done' order by s.idx")
+    assert rows == [("Bob", "Where were you last night?", "kokoro:jf_alpha"),
+                    ("SAM", "At the harbour, like every night.", "kokoro:jf_nezumi"),
+                    (None, "The boats came in late.", f"kokoro:{NARRATOR}")]

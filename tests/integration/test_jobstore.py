@@ -36,6 +36,30 @@ def test_migrations_create_the_schema_and_go_back(settings):
     command.upgrade(db._alembic_config(settings), "head")
 
 
+def test_models_match_the_migrations(settings):
+    """Autogenerate finds nothing to add: the revisions and the ORM agree."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from orchestrator.models import Base
+
+    with db.engine_for(settings).connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    assert diff == []
+
+
+def test_upgrading_from_0001_keeps_jobs_and_their_single_voice(settings):
+    from alembic import command
+
+    job_id = _job_with_segments(settings, 2)
+    command.downgrade(db._alembic_config(settings), "0001")
+    command.upgrade(db._alembic_config(settings), "head")
+    with db.session_scope(settings) as s:
+        job = jobs.get_job(s, job_id)
+        assert job.book is None
+        assert [(g.voice_id, g.chapter, g.pause_after_s) for g in job.segments] == [(None, None, None)] * 2
+
+
 def _job_with_segments(settings, n):
     job_id = jobs.new_job_id()
     with db.session_scope(settings) as s:
