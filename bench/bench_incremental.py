@@ -50,19 +50,29 @@ _TAILS = ["", " before the sun went down", " while the wind was rising", " on a 
           " after the long journey", " without saying a word"]
 
 
-def sentence(rng: random.Random) -> str:
+_SHORT_VERBS = ["smiled", "waited", "sat down", "looked up", "went home", "said nothing", "sang",
+                "laughed", "nodded", "listened"]
+_ADVERBS = ["quietly", "again", "at last", "once more", "slowly", "alone"]
+
+
+def sentence(rng: random.Random, short: bool = False) -> str:
+    """A made-up sentence; ``short`` ones ("The miller smiled again.") last
+    about a second and a half, the others three to five seconds."""
+    if short:
+        return f"{rng.choice(_SUBJECTS)} {rng.choice(_SHORT_VERBS)} {rng.choice(_ADVERBS)}."
     return f"{rng.choice(_SUBJECTS)} {rng.choice(_VERBS)} {rng.choice(_OBJECTS)}{rng.choice(_TAILS)}."
 
 
 def make_book(path: Path, chapters: int, sentences: int, seed: int = 7,
-              per_paragraph: int = 5) -> list[list[str]]:
+              per_paragraph: int = 5, short: bool = False) -> list[list[str]]:
     """Write a Markdown book; return its sentences by chapter. Sentences are
-    drawn from 6,000 combinations, so a few repeat (and share their audio)."""
+    drawn from 6,000 combinations (600 when ``short``), so a few repeat (and
+    share their audio)."""
     rng = random.Random(seed)
     book: list[list[str]] = []
     lines = ["---", "title: The Incremental Test Book", "author: voicecast bench", "---", ""]
     for c in range(chapters):
-        sents = [sentence(rng) for _ in range(sentences)]
+        sents = [sentence(rng, short) for _ in range(sentences)]
         book.append(sents)
         lines += [f"# Chapter {c + 1}", ""]
         for p in range(0, sentences, per_paragraph):
@@ -125,13 +135,13 @@ def segment_samples(env: dict[str, str], job_id: str, text: str) -> int:
     return int(sf.info(str(path)).frames)
 
 
-def run(chapters: int, sentences: int, voice: str, workdir: Path) -> dict:
+def run(chapters: int, sentences: int, voice: str, workdir: Path, short: bool = False) -> dict:
     data = workdir / "data"
     data.mkdir(parents=True, exist_ok=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith("VOICECAST_")}
     env.update(VOICECAST_DATA_DIR=str(data), PYTHONUNBUFFERED="1")
     book = workdir / "book.md"
-    text = make_book(book, chapters, sentences)
+    text = make_book(book, chapters, sentences, short=short)
     mid = chapters // 2
     old = text[mid][sentences // 2]
     new = old[:-1] + ", and then went home."
@@ -160,6 +170,7 @@ def main() -> None:
     ap.add_argument("--chapters", type=int, default=4)
     ap.add_argument("--sentences", type=int, default=100, help="sentences per chapter")
     ap.add_argument("--voice", default="jm_kumo")
+    ap.add_argument("--short", action="store_true", help="short sentences (about 1.5 s each)")
     ap.add_argument("--md-out", type=Path, default=None)
     ap.add_argument("--json-out", type=Path, default=None)
     ap.add_argument("-v", "--verbose", action="store_true")
@@ -168,12 +179,12 @@ def main() -> None:
 
     bench_logging(args.verbose)
     with tempfile.TemporaryDirectory(prefix="voicecast-bench-inc-") as tmp:
-        r = run(args.chapters, args.sentences, args.voice, Path(tmp))
+        r = run(args.chapters, args.sentences, args.voice, Path(tmp), args.short)
     lines = [
         "# Incremental audiobook render",
         "",
         f"Command: `.venv/bin/python bench/bench_incremental.py --chapters {args.chapters} "
-        f"--sentences {args.sentences}` ({r['cpus']} CPUs, embedded mode, voice {args.voice}).",
+        f"--sentences {args.sentences}{' --short' if args.short else ''}` ({r['cpus']} CPUs, embedded mode, voice {args.voice}).",
         "",
         "| figure | value |", "|---|---|",
         f"| segments | {r['segments']} ({r['chapters']} chapters) |",

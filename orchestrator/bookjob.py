@@ -18,6 +18,7 @@ book's tags and cover. Every file is tagged as synthetic speech.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import logging
 import re
@@ -27,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import soundfile as sf
 
 from voicecast.settings import BookSettings, Settings
@@ -87,17 +89,38 @@ def chapter_specs(segments: Sequence[Any], outline: dict[str, Any]) -> list[Chap
     return out
 
 
+def _levelled_key(content_hash: str, book: BookSettings) -> str:
+    profile = hashlib.sha256(json.dumps(
+        {"schema": CHAPTER_SCHEMA, "rms_db": book.speech_rms_db, "peak_db": book.peak_db},
+        sort_keys=True).encode()).hexdigest()[:16]
+    return f"levelled/{content_hash[:2]}/{content_hash}-{profile}.wav"
+
+
+def levelled_segment(content_hash: str, store: ObjectStore, book: BookSettings,
+                     sample_rate: int) -> np.ndarray:
+    """A segment's audio levelled to the loudness profile, stored once per
+    segment and profile (as 32-bit float, so reading it back is exact): an
+    edited chapter levels only its new segments."""
+    from voicecast.storage import segment_audio_key
+
+    key = _levelled_key(content_hash, book)
+    if store.exists(key):
+        audio, sr = sf.read(io.BytesIO(store.get_bytes(key)), dtype="float32")
+        return np.asarray(audio, dtype=np.float32)
+    audio, sr = from_wav_bytes(store.get_bytes(segment_audio_key(content_hash)))
+    if sr != sample_rate:
+        raise ValueError(f"segment {content_hash[:12]} has sample rate {sr}, expected {sample_rate}")
+    out = audiobook.level_segment(audio, sr, book.speech_rms_db, book.peak_db)
+    buf = io.BytesIO()
+    sf.write(buf, out, sr, format="WAV", subtype="FLOAT")
+    store.put_bytes(key, buf.getvalue(), content_type="audio/wav")
+    return out
+
+
 def build_master(ch: ChapterSpec, store: ObjectStore, book: BookSettings, sample_rate: int,
                  dest: Path) -> list[int]:
     """Write a chapter's master to ``dest``; return each segment's start sample."""
-    from voicecast.storage import segment_audio_key
-
-    levelled = []
-    for h in ch.hashes:
-        audio, sr = from_wav_bytes(store.get_bytes(segment_audio_key(h)))
-        if sr != sample_rate:
-            raise ValueError(f"segment {h[:12]} has sample rate {sr}, expected {sample_rate}")
-        levelled.append(audiobook.level_segment(audio, sr, book.speech_rms_db, book.peak_db))
+    levelled = [levelled_segment(h, store, book, sample_rate) for h in ch.hashes]
     master, starts = audiobook.chapter_master(
         levelled, ch.pauses, sample_rate, head_s=book.chapter_head_s, tail_s=book.chapter_tail_s,
         lead_s=ch.lead_s, tone_db=book.room_tone_db,

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol, cast
+from typing import Any, NamedTuple, Protocol, cast
 
 from sqlalchemy import select, update
 
@@ -611,9 +611,19 @@ def _read_cover(path: str) -> tuple[bytes, str]:
     return data, mime
 
 
+class _Planned(NamedTuple):
+    segments: list[Any]
+    warnings: list[str]
+    duration: float
+    #: Audiobooks: the book and its plan.
+    book: tuple[Any, Any] | None = None
+    #: Scripts: silence before the first line from a leading ``[pause:S]``.
+    lead_s: float = 0.0
+
+
 def _plan(settings: Settings, kind: str, input_path: Path, options: dict[str, Any],
-          characters: list[str], duration: float | None) -> tuple[list[Any], list[str], float, Any]:
-    """Parse and plan any input: (segments, warnings, duration, book outline or None)."""
+          characters: list[str], duration: float | None) -> _Planned:
+    """Parse and plan any input."""
     from .planner import plan_cues, plan_script
     from .subtitles import parse_subtitles, read_text
 
@@ -625,14 +635,14 @@ def _plan(settings: Settings, kind: str, input_path: Path, options: dict[str, An
         book = read_book(input_path)
         bplan = plan_book(book, source=str(input_path), settings=settings.book, emotions=rules,
                           characters=characters)
-        return bplan.segments, list(bplan.warnings), 0.0, (book, bplan)
+        return _Planned(bplan.segments, list(bplan.warnings), 0.0, (book, bplan))
     if kind == "script":
         plan = plan_script(read_text(input_path), source=str(input_path), emotions=rules,
                            characters=characters)
     else:
         plan = plan_cues(parse_subtitles(input_path), source=str(input_path), track_end=duration,
                          emotions=rules, characters=characters)
-    return plan.segments, list(plan.warnings), plan.duration, None
+    return _Planned(plan.segments, list(plan.warnings), plan.duration, None, plan.lead_s)
 
 
 def _book_outline(settings: Settings, book: Any, bplan: Any, options: dict[str, Any],
@@ -672,8 +682,8 @@ def prepare_dub(settings: Settings, job_id: str, input_path: Path, voice: str,
         kind = job_kind(input_path, options.get("mode"))
         vmap = parse_voice_map(list(options.get("voices") or [voice]))
         characters = [n for n in vmap if n != NARRATOR]
-        segments, warnings, total, book = _plan(settings, kind, input_path, options, characters,
-                                                duration)
+        planned_input = _plan(settings, kind, input_path, options, characters, duration)
+        segments, warnings, total, book = planned_input[:4]
         assigned, more = assign_voices(_speakers(segments), vmap, source=str(input_path),
                                        unmapped=options.get("unmapped") or "error",
                                        explicit=kind == "audiobook")
@@ -692,8 +702,9 @@ def prepare_dub(settings: Settings, job_id: str, input_path: Path, voice: str,
             job.duration_s = total
             job.warnings = warnings
             job.book = outline
-            if lex_digest:
-                job.options = {**job.options, "lexicon_sha256": lex_digest}
+            if lex_digest or planned_input.lead_s:
+                job.options = {**job.options, "lexicon_sha256": lex_digest,
+                               "lead_s": planned_input.lead_s}
             for seg in planned:
                 v = voices[assigned[seg.speaker.casefold()]] if seg.speaker else narrator
                 s.add(Segment(
@@ -826,6 +837,7 @@ def assemble(settings: Settings, job_id: str) -> None:
         total = float(job.duration_s or 0.0)
         kind = job.kind
         book_outline = job.book
+        options = dict(job.options or {})
     with failing_job(settings, job_id):
         # Every input present and in order before ffmpeg starts.
         missing = [g.idx + 1 for g in segs if g.status != SegmentStatus.DONE
@@ -841,7 +853,8 @@ def assemble(settings: Settings, job_id: str) -> None:
             return
         if kind == "script":
             sc = settings.script
-            clips, total = assembly.sequential_clips(segs, sc.head_s, sc.line_pause_s, sc.tail_s)
+            head = sc.head_s + float((options or {}).get("lead_s") or 0.0)
+            clips, total = assembly.sequential_clips(segs, head, sc.line_pause_s, sc.tail_s)
         else:
             clips = [assembly.Clip(g.idx, g.audio_key, g.start_s, g.max_end_s) for g in segs]
         placements, total_samples = assembly.plan_timeline(clips, sr, total)

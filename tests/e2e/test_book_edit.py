@@ -2,7 +2,8 @@
 re-assembles one chapter, and leaves the rest of the audio sample-identical.
 
 Runs the incremental benchmark's own procedure (bench/bench_incremental.py) on
-a 3 x 100-sentence book; its timing figures are printed, never asserted.
+a 3 x 100-sentence book of short sentences; its timing figures are printed,
+never asserted.
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ def _bench():
 
 @pytest.mark.slow
 def test_editing_one_sentence_rerenders_only_it(tmp_path):
-    r = _bench().run(chapters=3, sentences=100, voice="jm_kumo", workdir=tmp_path)
+    r = _bench().run(chapters=3, sentences=100, voice="jm_kumo", workdir=tmp_path,
+                      short=True)
     print({k: v for k, v in r.items() if k != "rendered_texts"})
     assert r["segments"] >= 300
     assert r["rendered_texts"] == [r["edited_sentence"]]

@@ -21,3 +21,18 @@ def test_placements_are_sample_exact_and_never_overlap():
 def test_clip_past_track_end_is_an_error():
     with pytest.raises(ValueError, match="past the track end"):
         plan_timeline([Clip(0, "a", 7.0, 8.0)], 24000, 6.0)
+
+
+def test_sequential_clips_add_each_lines_own_pause():
+    from types import SimpleNamespace
+
+    from orchestrator.assembly import sequential_clips
+
+    segs = [SimpleNamespace(idx=i, audio_key=f"k{i}", final_s=1.0, pause_after_s=p)
+            for i, p in enumerate([None, 2.0, 0.0])]
+    clips, total = sequential_clips(segs, head_s=0.5, pause_s=0.6, tail_s=1.0)
+    assert [c.start_s for c in clips] == pytest.approx([0.5, 2.1, 5.7])
+    assert total == pytest.approx(7.7)
+    # A pause after the last line comes before the tail.
+    segs[2].pause_after_s = 1.5
+    assert sequential_clips(segs, head_s=0.5, pause_s=0.6, tail_s=1.0)[1] == pytest.approx(9.2)
