@@ -184,7 +184,8 @@ def main() -> None:
         "# Incremental audiobook render",
         "",
         f"Command: `.venv/bin/python bench/bench_incremental.py --chapters {args.chapters} "
-        f"--sentences {args.sentences}{' --short' if args.short else ''}` ({r['cpus']} CPUs, embedded mode, voice {args.voice}).",
+        f"--sentences {args.sentences}{' --short' if args.short else ''}` "
+        f"({r['cpus']} CPUs, embedded mode, voice {args.voice}).",
         "",
         "| figure | value |", "|---|---|",
         f"| segments | {r['segments']} ({r['chapters']} chapters) |",

@@ -1,13 +1,14 @@
 """Assembling an audiobook job: chapter masters, chapter MP3s and the M4B.
 
 A chapter's master is a pure function of its segments' audio (named by their
-content hashes), their pauses and the loudness profile, so it is stored under a
-key derived from exactly those (:func:`chapter_key`) and built again only when
-one of them changes: an edit re-assembles only the chapters it touches. Every
-step of a master is per segment or position-independent (each segment is
-levelled on its own; gaps are room tone that depends only on their length;
-pauses are whole samples), so the unchanged parts of an edited chapter are
-sample-identical to the first render, shifted by whole samples.
+content hashes, which cover the loudness profile: workers level each line as
+they render it), their pauses and the room tone, so it is stored under a key
+derived from exactly those (:func:`chapter_key`) and built again only when one
+of them changes: an edit re-assembles only the chapters it touches. Every
+step of a master is per segment or position-independent (gaps are room tone
+that depends only on their length; pauses are whole samples), so the
+unchanged parts of an edited chapter are sample-identical to the first
+render, shifted by whole samples.
 
 Deliverables per chapter: the master (FLAC, 24-bit, at the engine's rate) and
 an MP3 to the ACX specification (44.1 kHz, 192 kb/s CBR, mono); for the whole
@@ -18,7 +19,6 @@ book's tags and cover. Every file is tagged as synthetic speech.
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import logging
 import re
@@ -28,7 +28,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import soundfile as sf
 
 from voicecast.settings import BookSettings, Settings
@@ -61,8 +60,7 @@ def chapter_key(ch: ChapterSpec, book: BookSettings, sample_rate: int) -> str:
     payload = {
         "schema": CHAPTER_SCHEMA, "sr": sample_rate, "segments": list(ch.hashes),
         "pauses_ms": [round(p * 1000, 3) for p in ch.pauses], "lead_ms": round(ch.lead_s * 1000, 3),
-        "head_s": book.chapter_head_s, "tail_s": book.chapter_tail_s,
-        "rms_db": book.speech_rms_db, "peak_db": book.peak_db, "tone_db": book.room_tone_db,
+        "head_s": book.chapter_head_s, "tail_s": book.chapter_tail_s, "tone_db": book.room_tone_db,
     }
     digest = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
     return f"chapters/{digest}.flac"
@@ -89,40 +87,21 @@ def chapter_specs(segments: Sequence[Any], outline: dict[str, Any]) -> list[Chap
     return out
 
 
-def _levelled_key(content_hash: str, book: BookSettings) -> str:
-    profile = hashlib.sha256(json.dumps(
-        {"schema": CHAPTER_SCHEMA, "rms_db": book.speech_rms_db, "peak_db": book.peak_db},
-        sort_keys=True).encode()).hexdigest()[:16]
-    return f"levelled/{content_hash[:2]}/{content_hash}-{profile}.wav"
-
-
-def levelled_segment(content_hash: str, store: ObjectStore, book: BookSettings,
-                     sample_rate: int) -> np.ndarray:
-    """A segment's audio levelled to the loudness profile, stored once per
-    segment and profile (as 32-bit float, so reading it back is exact): an
-    edited chapter levels only its new segments."""
-    from voicecast.storage import segment_audio_key
-
-    key = _levelled_key(content_hash, book)
-    if store.exists(key):
-        audio, sr = sf.read(io.BytesIO(store.get_bytes(key)), dtype="float32")
-        return np.asarray(audio, dtype=np.float32)
-    audio, sr = from_wav_bytes(store.get_bytes(segment_audio_key(content_hash)))
-    if sr != sample_rate:
-        raise ValueError(f"segment {content_hash[:12]} has sample rate {sr}, expected {sample_rate}")
-    out = audiobook.level_segment(audio, sr, book.speech_rms_db, book.peak_db)
-    buf = io.BytesIO()
-    sf.write(buf, out, sr, format="WAV", subtype="FLOAT")
-    store.put_bytes(key, buf.getvalue(), content_type="audio/wav")
-    return out
-
-
 def build_master(ch: ChapterSpec, store: ObjectStore, book: BookSettings, sample_rate: int,
                  dest: Path) -> list[int]:
-    """Write a chapter's master to ``dest``; return each segment's start sample."""
-    levelled = [levelled_segment(h, store, book, sample_rate) for h in ch.hashes]
+    """Write a chapter's master to ``dest``; return each segment's start sample.
+    The segments were levelled when they were rendered (their hashes cover the
+    loudness profile)."""
+    from voicecast.storage import segment_audio_key
+
+    pieces = []
+    for h in ch.hashes:
+        audio, sr = from_wav_bytes(store.get_bytes(segment_audio_key(h)))
+        if sr != sample_rate:
+            raise ValueError(f"segment {h[:12]} has sample rate {sr}, expected {sample_rate}")
+        pieces.append(audio)
     master, starts = audiobook.chapter_master(
-        levelled, ch.pauses, sample_rate, head_s=book.chapter_head_s, tail_s=book.chapter_tail_s,
+        pieces, ch.pauses, sample_rate, head_s=book.chapter_head_s, tail_s=book.chapter_tail_s,
         lead_s=ch.lead_s, tone_db=book.room_tone_db,
     )
     sf.write(str(dest), master, sample_rate, format="FLAC", subtype="PCM_24")

@@ -694,6 +694,10 @@ def prepare_dub(settings: Settings, job_id: str, input_path: Path, voice: str,
         voices = resolve_voice_map(settings, vmap, dispatcher, on_progress)
         narrator = voices[NARRATOR.casefold()]
         fit = FitPolicy.from_settings(settings.fit).as_dict()
+        if outline is not None:
+            # Audiobook lines are levelled as they are rendered: the profile shapes their audio.
+            outline["level"] = {"rms_db": settings.book.speech_rms_db, "peak_db": settings.book.peak_db}
+            fit = {**fit, "level": outline["level"]}
         eng, eng_ver = settings.engine.name, engine_version(settings)
         with session_scope(settings) as s:
             job = jobs.get_job(s, job_id)
@@ -720,11 +724,13 @@ def prepare_dub(settings: Settings, job_id: str, input_path: Path, voice: str,
         return undone_specs(settings, job_id)
 
 
-def _spec(seg: Segment, voice_key: str) -> SegmentSpec:
+def _spec(seg: Segment, voice_key: str, level: dict[str, float] | None = None) -> SegmentSpec:
     return SegmentSpec(
         job_id=seg.job_id, idx=seg.idx, text=seg.text, voice_key=voice_key,
         slot_s=round(seg.end_s - seg.start_s, 6), max_s=round(seg.max_end_s - seg.start_s, 6),
         content_hash=seg.content_hash, emotion=seg.emotion, intensity=seg.intensity,
+        level_rms_db=level["rms_db"] if level else None,
+        level_peak_db=level["peak_db"] if level else None,
     )
 
 
@@ -743,7 +749,7 @@ def undone_specs(settings: Settings, job_id: str) -> list[SegmentSpec]:
                     raise VoiceError(f"segment {seg.idx + 1} has no voice profile (was its voice "
                                      "removed?); render the job again", field="voice")
                 keys[vid] = voice_profile_key(voice.id, voice.version)
-            out.append(_spec(seg, keys[vid]))
+            out.append(_spec(seg, keys[vid], (job.book or {}).get("level")))
         return out
 
 

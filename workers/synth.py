@@ -26,6 +26,7 @@ from .audio import from_wav_bytes, to_wav_bytes, trim_silence
 from .emotion import Measured, describe, measure
 from .engines import get_engine
 from .fitting import FitPolicy, FitResult, fit_to_slot
+from .level import level_segment
 from .voices import VoiceProfile, line_prosody, predict, speak
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,10 @@ class SegmentSpec:
     content_hash: str
     emotion: str = "neutral"
     intensity: float = 0.0
+    #: Audiobooks: level the take to this speech RMS (dBFS) with peaks at most
+    #: ``level_peak_db`` (see :mod:`workers.level`); None: leave its level.
+    level_rms_db: float | None = None
+    level_peak_db: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -151,12 +156,16 @@ def render_segment(spec: SegmentSpec, *, store: ObjectStore, settings: Settings)
         )
     else:  # a script line: natural length, no slot
         fit = natural_take(synth, sr, policy)
+    audio = fit.audio
+    if spec.level_rms_db is not None:
+        audio = level_segment(audio, sr, spec.level_rms_db,
+                              spec.level_peak_db if spec.level_peak_db is not None else -1.0)
     synth_s = time.perf_counter() - t0
     record = {
         "content_hash": spec.content_hash,
         "audio_key": audio_key,
         "sample_rate": sr,
-        "samples": int(len(fit.audio)),
+        "samples": int(len(audio)),
         "engine": engine.name,
         "engine_version": engine.version,
         **fit.report(),
@@ -164,7 +173,7 @@ def render_segment(spec: SegmentSpec, *, store: ObjectStore, settings: Settings)
         "synth_s": round(synth_s, 3),
     }
     # Audio first, then the record: the record's presence marks the segment done.
-    store.put_bytes(audio_key, to_wav_bytes(fit.audio, sr), content_type="audio/wav")
+    store.put_bytes(audio_key, to_wav_bytes(audio, sr), content_type="audio/wav")
     store.put_bytes(result_key, json.dumps(record).encode(), content_type="application/json")
     record.update(job_id=spec.job_id, idx=spec.idx, hit=False)
     log.info("segment %s/%d rendered in %.2fs", spec.job_id, spec.idx, synth_s)
