@@ -67,7 +67,10 @@ def book(tmp_path_factory):
     root = tmp_path_factory.mktemp("book")
     env = fresh_env(root)
     out = root / "fables.m4b"
-    summary = render_book(env, out)
+    cover = root / "cover.png"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "color=c=darkgreen:s=64x64",
+                    "-frames:v", "1", str(cover)], check=True)
+    summary = render_book(env, out, "--cover", str(cover))
     return env, out, summary
 
 
@@ -101,6 +104,8 @@ def test_m4b_chapters_titles_starts_and_tags(book):
     assert "Townsend" in tags["artist"]
     assert tags["genre"] == "Audiobook"
     assert "synthetic speech" in tags["comment"].lower()
+    [pic] = [st for st in probe["streams"] if st["codec_type"] == "video"]
+    assert pic["disposition"]["attached_pic"] == 1 and pic["codec_name"] == "png"
     # The CLI's chapter starts are the same figures.
     assert [round(c["start_s"], 3) for c in summary["chapters"]] == [round(s, 3) for s in starts]
 
