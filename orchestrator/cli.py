@@ -200,6 +200,7 @@ def cmd_render(args: argparse.Namespace, settings: Settings) -> int:
                 raise InputError("input file not found", file=inp)
             if args.lexicon and not Path(args.lexicon).expanduser().is_file():
                 raise InputError("lexicon file not found", file=args.lexicon)
+        dispatcher.warm()  # worker processes start while the input is parsed and planned
         with _enroll_bar(quiet=args.json) as on_progress:
             specs = service.prepare_dub(settings, job_id, inp, args.voice[0], dispatcher,
                                         args.duration, on_progress, options)

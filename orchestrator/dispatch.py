@@ -79,6 +79,13 @@ class EmbeddedDispatcher:
                     tick()
             return fut.result()
 
+    def warm(self) -> None:
+        """Start the worker processes now (they import the synthesis code while
+        the job is parsed and planned), instead of at the first segment."""
+        pool = self._get_pool()
+        for _ in range(self.processes):
+            pool.submit(worker_pool.warm)
+
     def submit(self, job_id: str, specs: list[SegmentSpec]) -> None:
         pool = self._get_pool()
         for spec in specs:
@@ -175,6 +182,9 @@ class CeleryDispatcher:
         from .tasks import assemble_job
 
         assemble_job.apply_async((job_id,), queue=self.settings.queue.assemble_queue)
+
+    def warm(self) -> None:
+        pass  # the workers are running already
 
     def drive(self, job_id: str, tick: Callable[[], None]) -> None:
         """Follow the job in the SQL store until it is done or failed."""

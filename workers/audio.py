@@ -25,7 +25,6 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-from scipy import signal
 
 log = logging.getLogger(__name__)
 
@@ -233,6 +232,8 @@ def resample(x: np.ndarray, sr_from: int, sr_to: int) -> np.ndarray:
     if sr_from == sr_to or a.size == 0:
         return a.copy()
     g = gcd(int(sr_from), int(sr_to))
+    from scipy import signal  # imported here: it takes over a second, and the CLI rarely needs it
+
     y = signal.resample_poly(a, int(sr_to) // g, int(sr_from) // g)
     return np.asarray(y, dtype=np.float32)
 
@@ -242,6 +243,8 @@ def _varispeed(x: np.ndarray, n_samples: int) -> np.ndarray:
     together, by less than :data:`STRETCH_SKIP` where this is used (< 3.5 cents)."""
     if x.size == 0 or n_samples == 0:
         return np.zeros(n_samples, dtype=np.float32)
+    from scipy import signal
+
     return np.asarray(signal.resample(x.astype(np.float64), n_samples), dtype=np.float32)
 
 

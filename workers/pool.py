@@ -31,6 +31,14 @@ def _ready() -> Settings:
     return _settings
 
 
+def warm() -> None:
+    """Import the synthesis code, so that a process started while the job is
+    being planned is ready sooner when the first segment arrives (the model
+    itself loads on first use: loading it in every process up front cost more
+    than it saved when only a few segments were left to render)."""
+    from .synth import render_segment  # noqa: F401  (the import is the point)
+
+
 def render(spec: dict[str, Any]) -> dict[str, Any]:
     from .synth import SegmentSpec, render_segment
 
