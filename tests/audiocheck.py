@@ -82,3 +82,24 @@ def onsets(audio: np.ndarray, sr: int, starts: list[float], *, before: float = 0
         idx = np.nonzero(level[lo:hi] > thresh)[0]
         found.append((lo + idx[0]) / 200 if len(idx) else float("nan"))
     return found
+
+
+def speech_like(seconds: float, seed: int, sr: int = 24000, level: float = 0.3) -> np.ndarray:
+    """Words of voiced harmonics (gliding f0, 1/k harmonics to 3 kHz) and fricative
+    noise bursts, each under a Hann envelope at its own level, with silent gaps."""
+    rng = np.random.default_rng(seed)
+    out: list[np.ndarray] = []
+    total = 0
+    while total < seconds * sr:
+        n = int(rng.uniform(0.15, 0.4) * sr)
+        t = np.arange(n) / sr
+        f0 = rng.uniform(100, 180) * (1 + 0.15 * t / t[-1] * rng.choice([-1, 1]))
+        phase = 2 * np.pi * np.cumsum(f0) / sr
+        word = sum(np.sin(k * phase) / k for k in range(1, int(3000 / f0.max()) + 1))
+        if rng.random() < 0.4:  # a fricative
+            word = word + 0.3 * np.convolve(rng.standard_normal(n), [1, -1], mode="same")
+        word *= np.hanning(n) * level * 10 ** (rng.uniform(-6, 3) / 20)
+        gap = np.zeros(int(rng.uniform(0.04, 0.15) * sr))
+        out += [word, gap]
+        total += n + gap.size
+    return np.concatenate(out)[: int(seconds * sr)].astype(np.float32)

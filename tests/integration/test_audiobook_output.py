@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pytest
 import soundfile as sf
+from audiocheck import speech_like
 
 from orchestrator.audiobook import (
     audiobook_tags,
@@ -37,27 +38,6 @@ TITLES = ["Chapter One", "Chapter Two: The Return", "Chapter Three; Endings"]
 
 def book_tags(**kw: Any) -> dict[str, str]:
     return audiobook_tags(book_title="A Synthetic Test Book", author="Ada Author", narrator="af_heart", **kw)
-
-
-def speech_like(seconds: float, seed: int, level: float = 0.3) -> np.ndarray:
-    """Words of voiced harmonics (gliding f0, 1/k harmonics to 3 kHz) and fricative
-    noise, each under a Hann envelope at its own level, with silent gaps between."""
-    rng = np.random.default_rng(seed)
-    out: list[np.ndarray] = []
-    total = 0
-    while total < seconds * SR:
-        n = int(rng.uniform(0.15, 0.4) * SR)
-        t = np.arange(n) / SR
-        f0 = rng.uniform(100, 180) * (1 + 0.15 * t / t[-1] * rng.choice([-1, 1]))
-        phase = 2 * np.pi * np.cumsum(f0) / SR
-        word = sum(np.sin(k * phase) / k for k in range(1, int(3000 / f0.max()) + 1))
-        if rng.random() < 0.4:
-            word = word + 0.3 * np.convolve(rng.standard_normal(n), [1, -1], mode="same")
-        word *= np.hanning(n) * level * 10 ** (rng.uniform(-6, 3) / 20)
-        gap = np.zeros(int(rng.uniform(0.04, 0.15) * SR))
-        out += [word, gap]
-        total += n + gap.size
-    return np.concatenate(out)[: int(seconds * SR)].astype(np.float32)
 
 
 def tiny_png() -> bytes:

@@ -8,33 +8,13 @@ import struct
 
 import numpy as np
 import pytest
+from audiocheck import speech_like
 from scipy.signal import resample_poly
 
 from orchestrator.audiobook import chapter_master, level_segment, limit_peaks, room_tone
 from voicecast.acx import AcxReport, Check, format_report, mp3_is_cbr
 
 SR = 24000
-
-
-def speech_like(seconds: float, seed: int, sr: int = SR, level: float = 0.3) -> np.ndarray:
-    """Words of voiced harmonics (gliding f0, 1/k harmonics to 3 kHz) and fricative
-    noise bursts, each under a Hann envelope at its own level, with silent gaps."""
-    rng = np.random.default_rng(seed)
-    out: list[np.ndarray] = []
-    total = 0
-    while total < seconds * sr:
-        n = int(rng.uniform(0.15, 0.4) * sr)
-        t = np.arange(n) / sr
-        f0 = rng.uniform(100, 180) * (1 + 0.15 * t / t[-1] * rng.choice([-1, 1]))
-        phase = 2 * np.pi * np.cumsum(f0) / sr
-        word = sum(np.sin(k * phase) / k for k in range(1, int(3000 / f0.max()) + 1))
-        if rng.random() < 0.4:  # a fricative
-            word = word + 0.3 * np.convolve(rng.standard_normal(n), [1, -1], mode="same")
-        word *= np.hanning(n) * level * 10 ** (rng.uniform(-6, 3) / 20)
-        gap = np.zeros(int(rng.uniform(0.04, 0.15) * sr))
-        out += [word, gap]
-        total += n + gap.size
-    return np.concatenate(out)[: int(seconds * sr)].astype(np.float32)
 
 
 def active_rms_db(x: np.ndarray, sr: int = SR) -> float:
