@@ -135,7 +135,10 @@ EPUB (``.epub``)
   same or one contains the other (case-insensitive); otherwise it is the first
   paragraph.
 * A document with a TOC entry whose only text is its title heading is an
-  empty chapter (error); one without a TOC entry is skipped.
+  empty chapter (error); one without a TOC entry is skipped. A part's
+  divider page (a heading-only document whose TOC entry has the part's
+  chapters nested under it) is not a chapter: its title leads the next
+  chapter's ("Part One — The Storm").
 * **Metadata**: Dublin Core ``title`` (else the file name), ``creator``
   (authors joined with ``, ``), ``language``; ``identifier``, ``publisher`` and
   ``date`` go to :attr:`Book.meta`. **Cover**: the image marked
@@ -750,11 +753,16 @@ def _document_blocks(content: bytes | str) -> list[tuple[str, str]]:
     return out
 
 
-def _toc_titles(toc: object) -> dict[str, str]:
-    """``document href → title`` from ebooklib's nested TOC (first entry wins)."""
+def _toc_titles(toc: object, parents: set[str] | None = None) -> dict[str, str]:
+    """``document href → title`` from ebooklib's nested TOC (first entry wins).
+    The hrefs of entries that have children (parts) are added to ``parents``."""
     titles: dict[str, str] = {}
 
     def visit(node: object) -> None:
+        if isinstance(node, tuple) and len(node) == 2 and isinstance(node[1], (list, tuple)):
+            href = getattr(node[0], "href", None)
+            if parents is not None and isinstance(href, str) and href and node[1]:
+                parents.add(_norm_href(href))
         if isinstance(node, (list, tuple)):
             for child in node:
                 visit(child)
@@ -853,7 +861,9 @@ def read_epub(path: Path) -> Book:
     def dc(name: str) -> list[str]:
         return [_collapse(str(v)) for v, _ in ebook.get_metadata("DC", name) if v and str(v).strip()]
 
-    toc = _toc_titles(ebook.toc)
+    parts: set[str] = set()
+    toc = _toc_titles(ebook.toc, parts)
+    part_title: str | None = None
     basenames: dict[str, str] = {}
     for href, title in toc.items():
         basenames.setdefault(href.rsplit("/", 1)[-1], title)
@@ -886,12 +896,19 @@ def read_epub(path: Path) -> Book:
             if toc_title is None:
                 log.debug("%s: only a heading and no TOC entry, skipped", where)
                 continue
+            if _norm_href(name) in parts:
+                # A part's divider page ("Part One", its chapters nested under it in
+                # the TOC): not a chapter of its own; its title leads the next one's.
+                part_title = title
+                continue
             raise InputError(
                 f"empty chapter {title!r}: document {name} has a table-of-contents entry but no "
                 f"text besides its title; fix the EPUB (e.g. in Calibre or Sigil) by adding the "
                 f"text or removing the document from the spine and the table of contents",
                 file=where,
             )
+        if part_title:
+            title, part_title = f"{part_title} — {title}", None
         chapters.append(Chapter(title, tuple(Paragraph(text, 0) for _, text in speakable), where, 0))
 
     if not chapters:

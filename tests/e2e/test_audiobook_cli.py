@@ -323,3 +323,61 @@ def test_the_voice_map_also_maps_subtitle_speakers(tmp_path):
     assert rows == [("Bob", "Where were you last night?", "kokoro:jf_alpha"),
                     ("SAM", "At the harbour, like every night.", "kokoro:jf_nezumi"),
                     (None, "The boats came in late.", f"kokoro:{NARRATOR}")]
+
+
+def test_the_book_is_heard_as_written_and_no_markup_is_spoken(book):
+    """Whisper on each delivered chapter master: the words of the chapter, and
+    none of the markup (``[voice:Fox]``, ``[sad]``, ``[pause:1.0]``)."""
+    from voicecast.evaluation import resample, transcribe, wer
+
+    env, out, summary = book
+    rows = query(env, "select chapter, text from segments where job_id = ? order by idx", summary["job_id"])
+    for n, master in enumerate(chapter_files(out, ".flac")):
+        audio, sr = sf.read(str(master), dtype="float32")
+        hyp = transcribe(resample(audio, sr, 16000), 16000)
+        ref = " ".join(t for c, t in rows if c == n)
+        ref = ref.replace("ee-sop", "Aesop").replace("⟦fˈaɪlɚ⟧", "Fyler")
+        print(f"chapter {n + 1}: WER {wer(ref, hyp):.3f}: {hyp}")
+        assert wer(ref, hyp) <= 0.25, (ref, hyp)
+        heard = " ".join(re.sub(r"[^a-z ]", " ", hyp.lower()).split())
+        for words in ("pause", "sad", "happy", "bracket", "voice fox", "voice tortoise", "voice hare",
+                      "voice hair"):
+            assert words not in heard, (words, hyp)
+
+
+def test_an_epub_renders_with_its_chapters_metadata_and_cover(tmp_path):
+    from ebooklib import epub
+
+    png = tmp_path / "cover.png"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "color=c=navy:s=32x32",
+                    "-frames:v", "1", str(png)], check=True)
+    book = epub.EpubBook()
+    book.set_identifier("vc-test-1")
+    book.set_title("The Small Book")
+    book.set_language("en")
+    book.add_author("Ann Author")
+    book.set_cover("cover.png", png.read_bytes())
+    docs = []
+    for n, (title, text) in enumerate([("Morning", "The sun rose over the hill."),
+                                       ("Evening", "The lamps were lit one by one.")], 1):
+        doc = epub.EpubHtml(uid=f"c{n}", file_name=f"c{n}.xhtml", title=title, lang="en")
+        doc.content = f"<html><body><h1>{title}</h1><p>{text}</p></body></html>"
+        book.add_item(doc)
+        docs.append(doc)
+    book.toc = [epub.Link(d.file_name, d.title, d.id) for d in docs]
+    book.add_item(epub.EpubNcx())
+    book.add_item(epub.EpubNav())
+    book.spine = ["nav", *docs]
+    path = tmp_path / "small.epub"
+    epub.write_epub(str(path), book)
+
+    env = fresh_env(tmp_path)
+    out = tmp_path / "small.m4b"
+    res = cli(env, "render", str(path), "--voice", NARRATOR, "--out", str(out), "--json")
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout)["segments"] == 4  # two titles, two sentences
+    probe = ffprobe(out)
+    assert [c["tags"]["title"] for c in probe["chapters"]] == ["Morning", "Evening"]
+    tags = {k.lower(): v for k, v in probe["format"]["tags"].items()}
+    assert (tags["title"], tags["artist"]) == ("The Small Book", "Ann Author")
+    assert any(st["codec_type"] == "video" and st["disposition"]["attached_pic"] for st in probe["streams"])

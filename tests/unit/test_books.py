@@ -568,3 +568,14 @@ def test_epub_drm(tmp_path: Path) -> None:
                      "</enc:CipherData></enc:EncryptedData></encryption>")
     with pytest.raises(InputError, match="DRM"):
         read_epub(drm)
+
+
+def test_epub_part_divider_page_leads_the_next_chapter(tmp_path: Path) -> None:
+    docs = [_html("p1", "part1.xhtml", "<h1>Part One</h1>"),
+            _html("a", "a.xhtml", "<h1>The Storm</h1><p>Alpha.</p>"),
+            _html("b", "b.xhtml", "<h1>The Calm</h1><p>Beta.</p>")]
+    toc: list[object] = [(epub.Link("part1.xhtml", "Part One", "p1"),
+                          [epub.Link("a.xhtml", "The Storm", "a"), epub.Link("b.xhtml", "The Calm", "b")])]
+    book = read_epub(make_epub(tmp_path / "parts.epub", docs, toc, cover=False))
+    assert [c.title for c in book.chapters] == ["Part One — The Storm", "The Calm"]
+    assert texts(book, 0) == ["Alpha."]
