@@ -270,7 +270,7 @@ class _Renderer:
             same = audio.shape == n_audio.shape and np.array_equal(audio, n_audio)
             row["identical_to_neutral"] = bool(same)
         if self.wav_dir is not None:
-            from workers.audio import write_wav
+            from voicecast.audio import write_wav
 
             name = wav_name(index, emotion, intensity)
             write_wav(self.wav_dir / name, audio, self.sr, subtype="FLOAT")

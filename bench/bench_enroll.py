@@ -36,9 +36,9 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     args = ap.parse_args()
 
+    from voicecast.audio import to_wav_bytes
     from voicecast.settings import get_settings
     from voicecast.storage import LocalStore, reference_key
-    from workers.audio import to_wav_bytes
     from workers.engines import get_engine
     from workers.reference import load_references
     from workers.voices import VoiceProfile, enroll_reference, nearest_profile, speak

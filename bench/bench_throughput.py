@@ -47,8 +47,8 @@ def speech_seconds(data_dir: Path, job_id: str) -> tuple[float, float]:
 
 
 def bare_loop(inp: Path, style_key: str, store_dir: Path) -> tuple[float, float, float]:
-    from orchestrator.planner import plan_cues
-    from orchestrator.subtitles import parse_subtitles
+    from orchestrator.inputs.subtitles import parse_subtitles
+    from orchestrator.planning.planner import plan_cues
     from voicecast.settings import EngineSettings, FitSettings
     from voicecast.storage import LocalStore
     from workers.engines import get_engine

@@ -288,8 +288,8 @@ def reference_audio(clips: Sequence[Clip]) -> Reference:
 
 def enroll(speaker: str, method: str, ref: Reference, store: Any, settings: Settings) -> tuple[dict, float]:
     """Enroll one voice; return the enroller's metadata and the wall time we measured."""
+    from voicecast.audio import to_wav_bytes
     from voicecast.storage import reference_key
-    from workers.audio import to_wav_bytes
     from workers.voices import enroll_reference
 
     key = reference_key(ref.sha256)
@@ -344,7 +344,7 @@ def _git_commit() -> str:
 
 
 def _save(path: Path, audio: np.ndarray, sr: int, subtype: str = "PCM_16") -> None:
-    from workers.audio import write_wav
+    from voicecast.audio import write_wav
 
     path.parent.mkdir(parents=True, exist_ok=True)
     write_wav(path, audio, sr, subtype=subtype)

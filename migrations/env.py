@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
-from orchestrator.models import Base
+from orchestrator.store.models import Base
 from voicecast.settings import get_settings
 
 config = context.config

@@ -39,8 +39,8 @@ err = Console(stderr=True, soft_wrap=True)
 
 
 def _summary(settings: Settings, job_id: str, out: Path | None) -> dict[str, Any]:
-    from . import jobs
-    from .db import session_scope
+    from orchestrator.store import jobs
+    from orchestrator.store.db import session_scope
 
     with session_scope(settings) as s:
         job = jobs.get_job(s, job_id)
@@ -127,8 +127,8 @@ def _print_summary(summary: dict[str, Any], as_json: bool) -> None:
 
 def _follow(settings: Settings, job_id: str, dispatcher: Any, quiet: bool) -> None:
     """Drive/follow a job to the end, with a progress bar unless quiet."""
-    from . import jobs
-    from .db import session_scope
+    from orchestrator.store import jobs
+    from orchestrator.store.db import session_scope
 
     def snapshot() -> jobs.Progress:
         with session_scope(settings) as s:
@@ -159,11 +159,11 @@ def _follow(settings: Settings, job_id: str, dispatcher: Any, quiet: bool) -> No
 
 
 def _finish(settings: Settings, job_id: str, out: Path | None, as_json: bool) -> int:
-    from . import service
+    from orchestrator.output import finish
 
     summary = _summary(settings, job_id, None)
     if summary["status"] == "done" and out is not None:
-        out = service.deliver(settings, job_id, out)
+        out = finish.deliver(settings, job_id, out)
     summary = _summary(settings, job_id, out)
     _print_summary(summary, as_json)
     if summary["status"] != "done":
@@ -174,16 +174,17 @@ def _finish(settings: Settings, job_id: str, out: Path | None, as_json: bool) ->
 
 
 def cmd_render(args: argparse.Namespace, settings: Settings) -> int:
-    from . import service
-    from .db import ensure_schema
-    from .dispatch import dispatcher_for
+    from orchestrator import render
+    from orchestrator.dispatch import dispatcher_for
+    from orchestrator.store import jobs
+    from orchestrator.store.db import ensure_schema
 
     ensure_schema(settings, auto_upgrade=not settings.distributed)
     if args.detach and not settings.distributed:
         raise VoicecastError("--detach needs distributed mode (set VOICECAST_QUEUE__BROKER_URL)",
                              field="--detach")
     inp, out = Path(args.input), Path(args.out)
-    kind = service.job_kind(inp, args.mode)
+    kind = render.job_kind(inp, args.mode)
     options = {"duration": args.duration, "mode": "audiobook" if kind == "audiobook" else "dub",
                "voices": list(args.voice), "emotion": args.emotion,
                "emotion_map": list(args.emotion_map or []),
@@ -191,20 +192,20 @@ def cmd_render(args: argparse.Namespace, settings: Settings) -> int:
                "lexicon": str(Path(args.lexicon).expanduser().resolve()) if args.lexicon else None,
                "unmapped": args.unmapped, "cover": args.cover, "title": args.title,
                "author": args.author}
-    job_id = service.create_job(settings, inp, out, options, kind=kind)
+    job_id = render.create_job(settings, inp, out, options, kind=kind)
     dispatcher = dispatcher_for(settings)
     try:
-        with service.failing_job(settings, job_id):
-            service.check_output_path(out, kind)
+        with jobs.failing_job(settings, job_id):
+            render.check_output_path(out, kind)
             if not inp.is_file():
                 raise InputError("input file not found", file=inp)
             if args.lexicon and not Path(args.lexicon).expanduser().is_file():
                 raise InputError("lexicon file not found", file=args.lexicon)
         dispatcher.warm()  # worker processes start while the input is parsed and planned
         with _enroll_bar(quiet=args.json) as on_progress:
-            specs = service.prepare_dub(settings, job_id, inp, args.voice[0], dispatcher,
+            specs = render.prepare_dub(settings, job_id, inp, args.voice[0], dispatcher,
                                         args.duration, on_progress, options)
-        service.dispatch(settings, job_id, specs, dispatcher)
+        render.dispatch(settings, job_id, specs, dispatcher)
         if args.detach:
             print(job_id)
             return 0
@@ -242,15 +243,15 @@ def _enroll_bar(quiet: bool) -> Iterator[Callable[[dict[str, Any] | None], None]
 
 
 def cmd_voice_add(args: argparse.Namespace, settings: Settings) -> int:
-    from . import service
-    from .db import ensure_schema
-    from .dispatch import dispatcher_for
+    from orchestrator import voices
+    from orchestrator.dispatch import dispatcher_for
+    from orchestrator.store.db import ensure_schema
 
     ensure_schema(settings, auto_upgrade=not settings.distributed)
     dispatcher = dispatcher_for(settings)
     try:
         with _enroll_bar(quiet=args.json) as on_progress:
-            info = service.add_voice(settings, args.name, [Path(r) for r in args.refs], args.consent,
+            info = voices.add_voice(settings, args.name, [Path(r) for r in args.refs], args.consent,
                                      dispatcher, on_progress)
     finally:
         dispatcher.close()
@@ -265,11 +266,11 @@ def cmd_voice_add(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_voice_list(args: argparse.Namespace, settings: Settings) -> int:
-    from . import service
-    from .db import ensure_schema
+    from orchestrator import voices
+    from orchestrator.store.db import ensure_schema
 
     ensure_schema(settings, auto_upgrade=not settings.distributed)
-    voices = service.list_voices(settings)
+    voices = voices.list_voices(settings)
     if args.json:
         print(json.dumps(voices, indent=2))
         return 0
@@ -289,8 +290,8 @@ def _num(x: Any, fmt: str) -> str:
 
 def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
     """Print or save a finished job's fit report (JSON, or CSV with --csv)."""
-    from . import jobs
-    from .db import ensure_schema, session_scope
+    from orchestrator.store import jobs
+    from orchestrator.store.db import ensure_schema, session_scope
 
     ensure_schema(settings, auto_upgrade=False)
     kind = "fit_report_csv" if args.csv else "fit_report"
@@ -310,11 +311,11 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_voice_show(args: argparse.Namespace, settings: Settings) -> int:
-    from . import service
-    from .db import ensure_schema
+    from orchestrator import voices
+    from orchestrator.store.db import ensure_schema
 
     ensure_schema(settings, auto_upgrade=not settings.distributed)
-    info = service.show_voice(settings, args.name)
+    info = voices.show_voice(settings, args.name)
     if args.json:
         print(json.dumps(info, indent=2))
         return 0
@@ -336,17 +337,17 @@ def cmd_voice_show(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_voice_rm(args: argparse.Namespace, settings: Settings) -> int:
-    from . import service
-    from .db import ensure_schema
+    from orchestrator import voices
+    from orchestrator.store.db import ensure_schema
 
     ensure_schema(settings, auto_upgrade=not settings.distributed)
-    info = service.remove_voice(settings, args.name)
+    info = voices.remove_voice(settings, args.name)
     err.print(f"removed voice {info['name']!r} ({info['version']} version(s))", highlight=False)
     return 0
 
 
 def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
-    from .db import ensure_schema
+    from orchestrator.store.db import ensure_schema
 
     ensure_schema(settings, auto_upgrade=False)
     summary = _summary(settings, args.job, None)
@@ -355,14 +356,14 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_wait(args: argparse.Namespace, settings: Settings) -> int:
-    from .dispatch import CeleryDispatcher
+    from orchestrator.dispatch import CeleryDispatcher
 
     if not settings.distributed:
         raise VoicecastError("nothing runs a job in the background in embedded mode; "
                              "continue it with `voicecast resume JOB`", field="wait")
     job_id = _job_id(settings, args.job)
     if args.out:
-        from .service import check_output_path
+        from orchestrator.render import check_output_path
 
         check_output_path(Path(args.out), _job_kind(settings, job_id))
     _follow(settings, job_id, CeleryDispatcher(settings), quiet=args.json)
@@ -371,15 +372,15 @@ def cmd_wait(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_resume(args: argparse.Namespace, settings: Settings) -> int:
-    from . import service
-    from .db import ensure_schema
-    from .dispatch import dispatcher_for
+    from orchestrator import render
+    from orchestrator.dispatch import dispatcher_for
+    from orchestrator.store.db import ensure_schema
 
     ensure_schema(settings, auto_upgrade=not settings.distributed)
     job_id = _job_id(settings, args.job)
     dispatcher = dispatcher_for(settings)
     try:
-        what = service.resume(settings, job_id, dispatcher)
+        what = render.resume(settings, job_id, dispatcher)
         if not args.json:
             err.print(f"job {job_id}: {what}")
         if what != "done":
@@ -390,16 +391,16 @@ def cmd_resume(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _job_id(settings: Settings, prefix: str) -> str:
-    from . import jobs
-    from .db import session_scope
+    from orchestrator.store import jobs
+    from orchestrator.store.db import session_scope
 
     with session_scope(settings) as s:
         return jobs.get_job(s, prefix).id
 
 
 def _job_kind(settings: Settings, job_id: str) -> str:
-    from . import jobs
-    from .db import session_scope
+    from orchestrator.store import jobs
+    from orchestrator.store.db import session_scope
 
     with session_scope(settings) as s:
         return str(jobs.get_job(s, job_id).kind)
@@ -419,8 +420,8 @@ def cmd_check_acx(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _job_out(settings: Settings, job_id: str) -> Path | None:
-    from . import jobs
-    from .db import session_scope
+    from orchestrator.store import jobs
+    from orchestrator.store.db import session_scope
 
     with session_scope(settings) as s:
         p = jobs.get_job(s, job_id).output_path
@@ -436,8 +437,10 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
         # Share the cores between the pool's processes instead of oversubscribing.
         os.environ["VOICECAST_ENGINE__THREADS"] = str(max(1, (os.cpu_count() or 1) // concurrency))
         get_settings.cache_clear()
-    from workers.celery_app import app
+    from orchestrator.dispatch import load_tasks
+    from voicecast.celery_app import app
 
+    load_tasks(args.queue)
     queue = {"synth": settings.queue.synth_queue, "assemble": settings.queue.assemble_queue}[args.queue]
     argv = ["worker", "-Q", queue, "-c", str(concurrency), "--loglevel", args.loglevel, "-E",
             "--without-gossip", "--without-mingle"]
@@ -448,7 +451,7 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
-    from .db import current_revision, upgrade
+    from orchestrator.store.db import current_revision, upgrade
 
     upgrade(settings)
     err.print(f"database at revision {current_revision(settings)}")

@@ -1,4 +1,5 @@
-"""Dispatchers: where the work of a job runs.
+"""The dispatch adapter: where the work of a job runs, and the only module of
+the control role that reaches the synthesis role (``workers``).
 
 - :class:`EmbeddedDispatcher`: a pool of local worker processes running the
   same task bodies as the Celery workers; this process records results and
@@ -16,22 +17,57 @@ import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from typing import Any
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 
 from celery.exceptions import TimeoutError as CeleryTimeoutError
 
+from orchestrator.store import jobs
+from orchestrator.store.db import session_scope
+from orchestrator.store.states import JobStatus
 from voicecast.errors import VoicecastError
+from voicecast.queue import BuiltinVoice, EngineFacts, SegmentSpec
 from voicecast.settings import Settings
 from workers import pool as worker_pool
-from workers.synth import SegmentSpec
 
-from . import jobs, service
-from .db import session_scope
-from .states import JobStatus
+if TYPE_CHECKING:
+    from workers.reference import Reference
 
 log = logging.getLogger(__name__)
 
 TERMINAL = (JobStatus.DONE, JobStatus.FAILED)
+
+
+class Dispatcher(Protocol):
+    """Where work runs: a local process pool (embedded) or Celery queues."""
+
+    def facts(self) -> EngineFacts: ...
+    def builtin_voice(self, voice_id: str, name: str) -> BuiltinVoice | None: ...
+    def load_references(self, paths: list[Path]) -> Reference: ...
+    def enroll(self, ref_key: str, voice_id: str, version: int,
+               tick: Callable[[], None] | None = None) -> dict[str, Any]: ...
+    def warm(self) -> None: ...
+    def submit(self, job_id: str, specs: list[SegmentSpec]) -> None: ...
+    def assemble(self, job_id: str) -> None: ...
+    def drive(self, job_id: str, tick: Callable[[], None]) -> None: ...
+
+
+def load_references(paths: list[Path]) -> Reference:
+    """Decode and check reference clips (in this process: silero-vad and the
+    speaker encoder load here, so only a role with the ``synth`` extra can)."""
+    from workers.reference import load_references as load
+
+    return load(paths)
+
+
+def load_tasks(queue: str) -> None:
+    """Import the task module of the role that consumes ``queue`` (``synth``:
+    the synthesis tasks; ``assemble``: the orchestrator's), before a worker starts."""
+    if queue == "synth":
+        import workers.tasks  # noqa: F401
+    else:
+        import orchestrator.tasks  # noqa: F401
 #: How often a waiting enrollment calls its ``tick`` (seconds).
 TICK_S = 0.5
 
@@ -78,6 +114,24 @@ class EmbeddedDispatcher:
                 if tick:
                     tick()
             return fut.result()
+
+    @cached_property
+    def _facts(self) -> EngineFacts:
+        from workers.facts import engine_facts
+
+        return engine_facts(self.settings)
+
+    def facts(self) -> EngineFacts:
+        return self._facts
+
+    def builtin_voice(self, voice_id: str, name: str) -> BuiltinVoice | None:
+        from voicecast.storage import get_store
+        from workers.facts import builtin_voice
+
+        return builtin_voice(self.settings, get_store(self.settings), voice_id, name)
+
+    def load_references(self, paths: list[Path]) -> Reference:
+        return load_references(paths)
 
     def warm(self) -> None:
         """Start the worker processes now (they import the synthesis code while
@@ -133,7 +187,9 @@ class EmbeddedDispatcher:
                 tick()
         if self._assemble_due:
             self._assemble_due = False
-            service.assemble(self.settings, job_id)
+            from orchestrator.output.finish import assemble
+
+            assemble(self.settings, job_id)
         tick()
 
 
@@ -172,6 +228,32 @@ class CeleryDispatcher:
                 "is a `voicecast worker --queue synth` running?", field="queue",
             ) from e
 
+    def _ask(self, task: str, *args: Any, timeout_s: float = 120.0) -> Any:
+        """Call a small synthesis-side task and wait for its answer."""
+        from voicecast.celery_app import app
+
+        res = app.send_task(task, args=list(args), queue=self.settings.queue.synth_queue)
+        try:
+            return res.get(timeout=timeout_s)
+        except CeleryTimeoutError as e:
+            res.revoke()
+            raise VoicecastError(f"no answer from a synthesis worker within {timeout_s:.0f} s; "
+                                 "is a `voicecast worker --queue synth` running?", field="queue") from e
+
+    @cached_property
+    def _facts(self) -> EngineFacts:
+        return EngineFacts.from_dict(self._ask("voicecast.engine_facts"))
+
+    def facts(self) -> EngineFacts:
+        return self._facts
+
+    def builtin_voice(self, voice_id: str, name: str) -> BuiltinVoice | None:
+        found = self._ask("voicecast.builtin_voice", voice_id, name)
+        return BuiltinVoice(**found) if found else None
+
+    def load_references(self, paths: list[Path]) -> Reference:
+        return load_references(paths)
+
     def submit(self, job_id: str, specs: list[SegmentSpec]) -> None:
         from workers.tasks import synth_segment
 
@@ -179,7 +261,7 @@ class CeleryDispatcher:
             synth_segment.apply_async((spec.to_dict(),), queue=self.settings.queue.synth_queue)
 
     def assemble(self, job_id: str) -> None:
-        from .tasks import assemble_job
+        from orchestrator.tasks import assemble_job
 
         assemble_job.apply_async((job_id,), queue=self.settings.queue.assemble_queue)
 

@@ -12,8 +12,8 @@ from typing import Any
 
 from sqlalchemy.exc import OperationalError
 
+from voicecast.celery_app import RETRY_ON, app, voicecast_task
 from voicecast.settings import get_settings
-from workers.celery_app import RETRY_ON, app, voicecast_task
 
 _q = get_settings().queue
 _RETRY = (*RETRY_ON, OperationalError)
@@ -21,9 +21,9 @@ _RETRY = (*RETRY_ON, OperationalError)
 
 @voicecast_task("voicecast.record_segment", queue=_q.assemble_queue, autoretry_for=_RETRY)
 def record_segment(self: Any, result: dict[str, Any]) -> None:
-    from . import jobs
-    from .db import session_scope
-    from .states import JobStatus
+    from orchestrator.store import jobs
+    from orchestrator.store.db import session_scope
+    from orchestrator.store.states import JobStatus
 
     with session_scope(get_settings()) as s:
         ready = jobs.record_result(s, result)
@@ -37,8 +37,8 @@ def record_segment(self: Any, result: dict[str, Any]) -> None:
 
 @voicecast_task("voicecast.segment_failed", queue=_q.assemble_queue, autoretry_for=_RETRY)
 def segment_failed(self: Any, job_id: str, idx: int, reason: str) -> None:
-    from . import jobs
-    from .db import session_scope
+    from orchestrator.store import jobs
+    from orchestrator.store.db import session_scope
 
     with session_scope(get_settings()) as s:
         jobs.record_failure(s, job_id, idx, reason)
@@ -48,8 +48,8 @@ class _AssembleTask(app.Task):  # type: ignore[name-defined,misc]
     def on_failure(self, exc, task_id, args, kwargs, einfo):  # type: ignore[no-untyped-def]
         # Retries are exhausted (or the error is not retryable): say so on the job,
         # which `voicecast resume` can then pick up again.
-        from . import jobs
-        from .db import session_scope
+        from orchestrator.store import jobs
+        from orchestrator.store.db import session_scope
 
         with session_scope(get_settings()) as s:
             jobs.fail_job(s, args[0], f"assembly failed: {type(exc).__name__}: {exc}")
@@ -58,6 +58,6 @@ class _AssembleTask(app.Task):  # type: ignore[name-defined,misc]
 @voicecast_task("voicecast.assemble_job", queue=_q.assemble_queue, autoretry_for=_RETRY,
                 base=_AssembleTask)
 def assemble_job(self: Any, job_id: str) -> None:
-    from .service import assemble
+    from orchestrator.output.finish import assemble
 
     assemble(get_settings(), job_id)

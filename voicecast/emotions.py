@@ -44,7 +44,7 @@ Two more tags direct the reading rather than the emotion::
   line, like an emotion tag, and overrides the ASS actor or WebVTT ``<v>``
   speaker; two ``[voice:]`` tags on a line are an error. In audiobooks it may
   also come right before a quotation mark, to give that quotation to
-  ``NAME`` (see :mod:`orchestrator.prose`).
+  ``NAME`` (see :mod:`orchestrator.planning.prose`).
 * ``[pause:SECONDS]``: silence, a number above 0 and at most
   :data:`MAX_PAUSE_S`. In a script, at the start of a line (or on a line of
   its own) it adds silence before that line; at the end of a line, after it.

@@ -122,8 +122,8 @@ def transcribe(audio: np.ndarray, sample_rate: int) -> str:
 
 def word_errors(reference: str, hypothesis: str) -> tuple[int, int]:
     """(edit distance in words, number of reference words), both texts normalized
-    with :func:`workers.textnorm.words_for_wer`."""
-    from workers.textnorm import words_for_wer
+    with :func:`voicecast.textnorm.words_for_wer`."""
+    from voicecast.textnorm import words_for_wer
 
     ref = words_for_wer(reference)
     hyp = words_for_wer(hypothesis)

@@ -19,7 +19,7 @@ Definitions
 ``max(loud - 30 dB, min(noise + 6 dB, loud - 20 dB), -55 dBFS)``, where *loud*
 is the 99th percentile of the frame levels (the loudest speech, robust to a
 click) and *noise* the 5th percentile (the pauses): the rule of
-:func:`workers.audio.activity_mask`, repeated here so that this module stays free
+:func:`voicecast.audio.activity_mask`, repeated here so that this module stays free
 of the workers package. Inactive runs shorter than :data:`MIN_PAUSE_S` (0.25 s)
 between active frames are counted as speech: stop closures and the short
 breaks between words are part of speaking, a pause of a quarter second or more
@@ -277,10 +277,10 @@ def word_syllables(word: str) -> int:
 
 def count_syllables(text: str) -> int:
     """Syllables in ``text`` as spoken: normalized like the engine reads it
-    (numbers, money, abbreviations spelled out by :mod:`workers.textnorm`), then
+    (numbers, money, abbreviations spelled out by :mod:`voicecast.textnorm`), then
     :func:`word_syllables` per word."""
     try:
-        from workers.textnorm import words_for_wer
+        from voicecast.textnorm import words_for_wer
     except ImportError:  # only voicecast installed: plain words, digits not spelled out
         words = re.findall(r"[A-Za-z']+", text)
     else:

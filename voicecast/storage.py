@@ -17,8 +17,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
-from .errors import TransientError
-from .settings import Settings, StorageSettings
+from voicecast.errors import TransientError
+from voicecast.settings import Settings, StorageSettings
 
 log = logging.getLogger(__name__)
 

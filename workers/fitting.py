@@ -3,7 +3,7 @@
 Pure logic: the engine comes in as a callable ``synth(speed) -> audio`` (mono
 ``float32`` at ``sr``), and optionally its duration predictor as
 ``predict(speed) -> seconds``, so the policy is tested without a model.
-Time-stretching uses :func:`workers.audio.stretch` (rubberband R3).
+Time-stretching uses :func:`voicecast.audio.stretch` (rubberband R3).
 
 Terms
 -----
@@ -123,7 +123,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from workers import audio
+from voicecast import audio
 
 if TYPE_CHECKING:  # pragma: no cover
     from voicecast.settings import FitSettings

@@ -36,11 +36,12 @@ def warm() -> None:
     being planned is ready sooner when the first segment arrives (the model
     itself loads on first use: loading it in every process up front cost more
     than it saved when only a few segments were left to render)."""
-    from .synth import render_segment  # noqa: F401  (the import is the point)
+    from workers.synth import render_segment  # noqa: F401  (the import is the point)
 
 
 def render(spec: dict[str, Any]) -> dict[str, Any]:
-    from .synth import SegmentSpec, render_segment
+    from voicecast.queue import SegmentSpec
+    from workers.synth import render_segment
 
     s = _ready()
     return render_segment(SegmentSpec.from_dict(spec), store=get_store(s), settings=s)
@@ -49,8 +50,7 @@ def render(spec: dict[str, Any]) -> dict[str, Any]:
 def enroll(ref_key: str, voice_id: str, version: int) -> dict[str, Any]:
     """Enroll a voice; progress goes to ``voice_progress_key``; a user error is an answer."""
     from voicecast.errors import VoicecastError
-
-    from .voices import enroll_reference
+    from workers.voices import enroll_reference
 
     s = _ready()
     store = get_store(s)

@@ -17,7 +17,7 @@ Checks, in order:
   scale in a few short runs and passes; a hard-clipped one fails;
 * not a steady sound: loud and quiet 10 ms frames differ by at least
   :data:`MIN_RANGE_DB` (a hum, tone or steady noise does not);
-* someone speaks: silero-vad (:func:`workers.audio.voice_mask`) finds speech;
+* someone speaks: silero-vad (:func:`voicecast.audio.voice_mask`) finds speech;
 * at least ``min_speech_s`` seconds of speech (the spans silero-vad marks,
   pauses under 0.1 s included).
 
@@ -36,9 +36,10 @@ from pathlib import Path
 
 import numpy as np
 
+from voicecast import audio
 from voicecast.errors import ReferenceAudioError
 from voicecast.media import MediaError, decode_audio, probe, run_ffmpeg
-from workers import audio
+from workers import vad
 
 log = logging.getLogger(__name__)
 
@@ -56,10 +57,10 @@ CLIP_MAX_RATIO = 0.001
 MAX_READ_S = 300.0
 #: Kept around the speech when trimming, so onsets and decays are not cut.
 TRIM_MARGIN_S = 0.1
-#: Frame length of the speech mask (see workers.audio.voice_mask).
+#: Frame length of the speech mask (see voicecast.audio.voice_mask).
 VAD_FRAME_MS = 10.0
 #: Frame-energy thresholds of the gaps between words where a long recording
-#: may be cut (see workers.audio.activity_mask).
+#: may be cut (see voicecast.audio.activity_mask).
 PAUSE_RELATIVE_DB = -30.0
 PAUSE_FLOOR_DB = -55.0
 #: Frame-level dynamic range (dB, loudest vs quietest frames) below which a
@@ -211,7 +212,7 @@ def check_reference(
         raise ReferenceAudioError(
             "has no speech, only a steady sound (hum, tone or noise)", file=source
         )
-    mask = audio.voice_mask(y, REFERENCE_SR, VAD_FRAME_MS)
+    mask = vad.voice_mask(y, REFERENCE_SR, VAD_FRAME_MS)
     if not mask.any():
         raise ReferenceAudioError(
             "has no speech (the voice detector found no one speaking)", file=source
@@ -403,7 +404,7 @@ def speech_windows(
 ) -> tuple[list[np.ndarray], np.ndarray]:
     """Windows of ``window_s`` of speech only (silero-vad spans joined), at most
     ``max_windows`` evenly spread, and each window's start sample in ``y``."""
-    spans = audio.voice_segments(y, sr)
+    spans = vad.voice_segments(y, sr)
     if not spans:
         return [], np.zeros(0, dtype=int)
     speech = np.concatenate([y[a:b] for a, b in spans])

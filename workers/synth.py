@@ -13,49 +13,22 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 
+from voicecast.audio import from_wav_bytes, to_wav_bytes, trim_silence
 from voicecast.emotions import LIKE
+from voicecast.level import level_segment
+from voicecast.queue import SegmentSpec
 from voicecast.settings import Settings
 from voicecast.storage import ObjectStore, emotion_clip_key, segment_audio_key, segment_result_key
-
-from .audio import from_wav_bytes, to_wav_bytes, trim_silence
-from .emotion import Measured, describe, measure
-from .engines import get_engine
-from .fitting import FitPolicy, FitResult, fit_to_slot
-from .level import level_segment
-from .voices import VoiceProfile, line_prosody, predict, speak
+from workers.emotion import Measured, describe, measure
+from workers.engines import get_engine
+from workers.fitting import FitPolicy, FitResult, fit_to_slot
+from workers.voices import VoiceProfile, line_prosody, predict, speak
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class SegmentSpec:
-    """The small immutable message a synthesis task carries."""
-
-    job_id: str
-    idx: int
-    text: str
-    voice_key: str
-    slot_s: float
-    max_s: float
-    content_hash: str
-    emotion: str = "neutral"
-    intensity: float = 0.0
-    #: Audiobooks: level the take to this speech RMS (dBFS) with peaks at most
-    #: ``level_peak_db`` (see :mod:`workers.level`); None: leave its level.
-    level_rms_db: float | None = None
-    level_peak_db: float | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> SegmentSpec:
-        return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
 
 
 class CrashLoop(RuntimeError):

@@ -44,13 +44,12 @@ from typing import Any
 
 import numpy as np
 
+from voicecast.audio import from_wav_bytes
 from voicecast.settings import Settings
 from voicecast.storage import ObjectStore, voice_profile_key
-
-from .audio import from_wav_bytes
-from .emotion import Measured, Prosody, measure, post_process, prosody_for, transfer
-from .engines import Engine, SynthesisRequest, get_engine
-from .timbre import apply_eq, match_eq
+from workers.emotion import Measured, Prosody, measure, post_process, prosody_for, transfer
+from workers.engines import Engine, SynthesisRequest, get_engine
+from workers.timbre import apply_eq, match_eq
 
 log = logging.getLogger(__name__)
 

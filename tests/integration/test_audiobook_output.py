@@ -18,7 +18,7 @@ import pytest
 import soundfile as sf
 from audiocheck import speech_like
 
-from orchestrator.audiobook import (
+from orchestrator.output.audiobook import (
     audiobook_tags,
     chapter_master,
     encode_chapter_mp3,

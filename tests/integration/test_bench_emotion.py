@@ -86,7 +86,7 @@ def test_report_written(result: tuple[Path, dict, str]) -> None:
 @pytest.mark.slow
 def test_features_recomputed_from_saved_renders(result: tuple[Path, dict, str]) -> None:
     out, doc, _ = result
-    from workers.audio import read_wav
+    from voicecast.audio import read_wav
 
     for row in (doc["neutral"]["rows"][1], _condition(doc, "whisper", 1.0)["rows"][0]):
         audio, sr = read_wav(out / "wav" / row["wav"])
@@ -145,7 +145,7 @@ def test_shifts_medians_wer_similarity_recomputed(result: tuple[Path, dict, str]
 
     # One similarity recomputed from the audio files themselves.
     out = result[0]
-    from workers.audio import read_wav
+    from voicecast.audio import read_wav
 
     row = _condition(doc, "happy", 1.0)["rows"][1]
     x = evaluation.speaker_embedding(*read_wav(out / "wav" / row["wav"]))

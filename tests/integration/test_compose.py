@@ -119,7 +119,7 @@ def test_workers_wait_for_migrate_and_consume_their_queue(compose: dict[str, Any
 
 def test_flower_watches_the_broker(compose: dict[str, Any]) -> None:
     flower = compose["services"]["flower"]
-    assert flower["command"][:4] == ["celery", "-A", "workers.celery_app", "flower"]
+    assert flower["command"][:4] == ["celery", "-A", "voicecast.celery_app", "flower"]
     assert "VOICECAST_QUEUE__BROKER_URL" in flower["environment"]
 
 

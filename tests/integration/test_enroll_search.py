@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from voicecast.audio import to_wav_bytes
 from voicecast.settings import Settings
 from voicecast.storage import LocalStore, reference_key
 from workers import voices
-from workers.audio import to_wav_bytes
 from workers.engines import SynthesisRequest, get_engine
 from workers.reference import load_references
 

@@ -160,7 +160,7 @@ def test_render_similarity_from_saved_audio(result: tuple[Path, dict, str]) -> N
     s = doc["speakers"]["carlo_it"]
     row = s["methods"]["nearest"]["sentences"][1]
     wav = out / "audio" / "carlo_it" / "nearest" / "01.wav"
-    from workers.audio import read_wav
+    from voicecast.audio import read_wav
 
     audio, sr = read_wav(wav)
     assert sr == doc["engine"]["sample_rate"]

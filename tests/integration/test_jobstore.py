@@ -7,9 +7,9 @@ import threading
 import pytest
 from sqlalchemy import inspect
 
-from orchestrator import db, jobs
-from orchestrator.models import Job, Segment
-from orchestrator.states import JobStatus
+from orchestrator.store import db, jobs
+from orchestrator.store.models import Job, Segment
+from orchestrator.store.states import JobStatus
 from voicecast.settings import Settings
 
 
@@ -41,7 +41,7 @@ def test_models_match_the_migrations(settings):
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
-    from orchestrator.models import Base
+    from orchestrator.store.models import Base
 
     with db.engine_for(settings).connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
@@ -140,7 +140,7 @@ class RecordingDispatcher:
 
 
 def _with_voice(settings, job_id):
-    from orchestrator.models import Voice
+    from orchestrator.store.models import Voice
 
     with db.session_scope(settings) as s:
         s.add(Voice(id="v1", name="v1", engine="kokoro", profile_key="voices/v1/v1.npz",
@@ -154,7 +154,8 @@ def test_resume_records_results_workers_stored_and_assembles(settings):
     recorded them: resume records them as hits and assembles, renders nothing."""
     import json
 
-    from orchestrator import service
+    from orchestrator import render
+    from orchestrator.store import jobs
     from voicecast.storage import get_store, segment_audio_key, segment_result_key
 
     job_id = _job_with_segments(settings, 3)
@@ -165,16 +166,17 @@ def test_resume_records_results_workers_stored_and_assembles(settings):
         store.put_bytes(segment_audio_key(h), b"RIFF")
         store.put_bytes(segment_result_key(h), json.dumps({"content_hash": h, "error_s": 0.0}).encode())
     d = RecordingDispatcher()
-    assert service.resume(settings, job_id, d) == "assembling"
+    assert render.resume(settings, job_id, d) == "assembling"
     assert (d.submitted, d.assembled) == ([], [job_id])
     with db.session_scope(settings) as s:
         assert jobs.progress(s, job_id).status == "assembling"
     # Resuming again (say the assembler died too) only re-queues the assembly.
-    assert service.resume(settings, job_id, RecordingDispatcher()) == "assembling"
+    assert render.resume(settings, job_id, RecordingDispatcher()) == "assembling"
 
 
 def test_resume_dispatches_only_what_is_missing(settings):
-    from orchestrator import service
+    from orchestrator import render
+    from orchestrator.store import jobs
 
     job_id = _job_with_segments(settings, 4)
     _with_voice(settings, job_id)
@@ -182,7 +184,7 @@ def test_resume_dispatches_only_what_is_missing(settings):
         jobs.record_result(s, {"job_id": job_id, "idx": 1, "content_hash": f"{1:064x}"})
         jobs.record_failure(s, job_id, 2, "engine crashed")
     d = RecordingDispatcher()
-    assert service.resume(settings, job_id, d) == "dispatched 3 segments"
+    assert render.resume(settings, job_id, d) == "dispatched 3 segments"
     assert sorted(d.submitted) == [0, 2, 3]
     with db.session_scope(settings) as s:
         assert jobs.get_job(s, job_id).status == "rendering"

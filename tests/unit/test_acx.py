@@ -11,7 +11,7 @@ import pytest
 from audiocheck import speech_like
 from scipy.signal import resample_poly
 
-from orchestrator.audiobook import chapter_master, level_segment, limit_peaks, room_tone
+from orchestrator.output.audiobook import chapter_master, level_segment, limit_peaks, room_tone
 from voicecast.acx import AcxReport, Check, format_report, mp3_is_cbr
 
 SR = 24000

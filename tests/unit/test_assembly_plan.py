@@ -1,6 +1,6 @@
 import pytest
 
-from orchestrator.assembly import Clip, plan_timeline
+from orchestrator.output.assembly import Clip, plan_timeline
 
 
 def test_placements_are_sample_exact_and_never_overlap():
@@ -26,7 +26,7 @@ def test_clip_past_track_end_is_an_error():
 def test_sequential_clips_add_each_lines_own_pause():
     from types import SimpleNamespace
 
-    from orchestrator.assembly import sequential_clips
+    from orchestrator.output.assembly import sequential_clips
 
     segs = [SimpleNamespace(idx=i, audio_key=f"k{i}", final_s=1.0, pause_after_s=p)
             for i, p in enumerate([None, 2.0, 0.0])]

@@ -1,4 +1,4 @@
-"""workers.audio: levels, trimming, VAD, padding, resampling, WAV I/O, time-stretch."""
+"""voicecast.audio: levels, trimming, VAD, padding, resampling, WAV I/O, time-stretch."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from workers import audio
+from voicecast import audio
 
 SR = 24000
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from orchestrator.bookjob import ChapterSpec, chapter_file_stem, chapter_key, chapter_specs
+from orchestrator.output.bookjob import ChapterSpec, chapter_file_stem, chapter_key, chapter_specs
 from voicecast.settings import BookSettings
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from ebooklib import epub
 
-from orchestrator.books import (
+from orchestrator.inputs.books import (
     BOOK_FORMATS,
     Book,
     read_book,

@@ -8,8 +8,8 @@ import pytest
 from audiocheck import ASS_STYLE as STYLE
 from audiocheck import ASS_STYLE_FORMAT as STYLE_FORMAT
 
-from orchestrator.planner import EmotionRules, clean_cue, plan_cues, plan_script, segment_hash
-from orchestrator.subtitles import parse_subtitles_text
+from orchestrator.inputs.subtitles import parse_subtitles_text
+from orchestrator.planning.planner import EmotionRules, clean_cue, plan_cues, plan_script, segment_hash
 from voicecast.emotions import (
     DEFAULT_INTENSITY,
     EMOTIONS,

@@ -7,8 +7,8 @@ import json
 import numpy as np
 import pytest
 
+from voicecast import audio
 from voicecast.settings import FitSettings
-from workers import audio
 from workers.fitting import FitPolicy, FitResult, fit_to_slot, plan_rate
 
 SR = 24000

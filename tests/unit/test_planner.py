@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.planner import (
+from orchestrator.inputs.subtitles import Cue, parse_subtitles, parse_subtitles_text
+from orchestrator.planning.planner import (
     PlannedSegment,
     clean_text,
     plan_cues,
@@ -16,7 +17,6 @@ from orchestrator.planner import (
     segment_hash,
     split_label,
 )
-from orchestrator.subtitles import Cue, parse_subtitles, parse_subtitles_text
 from voicecast.errors import InputError
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "trailer.srt"

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from orchestrator.books import Book, Chapter, Paragraph
-from orchestrator.planner import EmotionRules, PlannedSegment
-from orchestrator.prose import BookPlan, plan_book, split_sentences
+from orchestrator.inputs.books import Book, Chapter, Paragraph
+from orchestrator.planning.planner import EmotionRules, PlannedSegment
+from orchestrator.planning.prose import BookPlan, plan_book, split_sentences
 from voicecast.errors import InputError
 from voicecast.settings import BookSettings
 

@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from voicecast import audio
 from voicecast.errors import ReferenceAudioError
-from workers import audio
 from workers.reference import (
     CLIP_GAP_S,
     REFERENCE_SR,

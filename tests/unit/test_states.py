@@ -1,6 +1,6 @@
 import pytest
 
-from orchestrator.states import (
+from orchestrator.store.states import (
     InvalidTransition,
     JobStatus,
     SegmentStatus,

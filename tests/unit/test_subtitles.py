@@ -8,7 +8,7 @@ import pytest
 from audiocheck import ASS_STYLE as STYLE
 from audiocheck import ASS_STYLE_FORMAT as STYLE_FORMAT
 
-from orchestrator.subtitles import Cue, parse_subtitles, parse_subtitles_text
+from orchestrator.inputs.subtitles import Cue, parse_subtitles, parse_subtitles_text
 from voicecast.errors import InputError
 
 SRT = """1

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from workers.textnorm import (
+from voicecast.textnorm import (
     normalize,
     number_to_words,
     ordinal_to_words,

@@ -11,8 +11,7 @@ import threading
 
 from voicecast.errors import VoicecastError
 from voicecast.settings import EngineSettings
-
-from .base import Capabilities, Engine, SynthesisRequest, SynthesisResult
+from workers.engines.base import Capabilities, Engine, SynthesisRequest, SynthesisResult
 
 __all__ = [
     "Capabilities", "Engine", "SynthesisRequest", "SynthesisResult",

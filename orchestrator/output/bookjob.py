@@ -30,11 +30,10 @@ from typing import Any
 
 import soundfile as sf
 
+from orchestrator.output import audiobook
+from voicecast.audio import from_wav_bytes
 from voicecast.settings import BookSettings, Settings
 from voicecast.storage import ObjectStore, job_key
-from workers.audio import from_wav_bytes
-
-from . import audiobook
 
 log = logging.getLogger(__name__)
 

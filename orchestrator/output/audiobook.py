@@ -6,7 +6,7 @@ depend on where they sit in the chapter::
     head tone | seg 1 | tone(pause 1) | seg 2 | tone(pause 2) | ... | seg N | tone(pause N) | tail tone
 
 * every segment was levelled on its own when it was rendered
-  (:func:`workers.level.level_segment`: a gain to a target RMS over its
+  (:func:`voicecast.level.level_segment`: a gain to a target RMS over its
   active speech, then a look-ahead peak limiter);
 * every gap is :func:`room_tone` of exactly that many samples, and room tone of
   ``n`` samples is always the same ``n`` samples;
@@ -36,8 +36,8 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from voicecast.level import DELIVERY_CUTOFF, level_segment, limit_peaks
 from voicecast.media import MediaError, run_ffmpeg
-from workers.level import DELIVERY_CUTOFF, level_segment, limit_peaks
 
 __all__ = ["chapter_master", "encode_chapter_mp3", "level_segment", "limit_peaks", "room_tone",
            "write_m4b"]

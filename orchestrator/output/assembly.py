@@ -23,9 +23,9 @@ from typing import Any
 
 import ffmpeg  # ffmpeg-python: builds argument lists; voicecast.media runs them
 
+from voicecast.audio import pad_or_cut, read_wav, write_wav
 from voicecast.media import run_ffmpeg_stderr, run_stream
 from voicecast.settings import LoudnessSettings
-from workers.audio import pad_or_cut, read_wav, write_wav
 
 log = logging.getLogger(__name__)
 

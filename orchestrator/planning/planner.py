@@ -96,7 +96,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from orchestrator.subtitles import Cue
+from orchestrator.inputs.subtitles import Cue
 from voicecast.emotions import (
     Directives,
     Emotion,
@@ -570,7 +570,7 @@ def plan_script(text: str, *, source: str, emotions: EmotionRules | None = None,
 
     Lines have no slot (``start == end == max_end == 0``): each is rendered at
     its natural length and the assembler places them one after another (see
-    :mod:`orchestrator.assembly`). Leading tags and speaker labels work as in
+    :mod:`orchestrator.output.assembly`). Leading tags and speaker labels work as in
     subtitle cues; lines starting with ``#`` are comments. ``[pause:S]`` at the
     start of a line, or on a line of its own, adds S seconds after the
     previous line (before the first line: :attr:`Plan.lead_s`); at the end of

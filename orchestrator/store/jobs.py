@@ -8,16 +8,19 @@ transition (a conditional UPDATE), however many record the last segments.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from voicecast.errors import JobError
-
-from .models import Artifact, Job, Segment, utcnow
-from .states import JobStatus, SegmentStatus, check_job, check_segment
+from orchestrator.store.db import session_scope
+from orchestrator.store.models import Artifact, Job, Segment, utcnow
+from orchestrator.store.states import JobStatus, SegmentStatus, check_job, check_segment
+from voicecast.errors import JobError, TransientError, VoicecastError
+from voicecast.settings import Settings
 
 FIT_FIELDS = (
     "natural_s", "target_s", "final_s", "rate", "engine_rate", "stretch", "borrowed_s",
@@ -172,3 +175,20 @@ def progress(session: Session, job_id: str) -> Progress:
         overflows=sum(1 for s in done if s.overflow),
         output_url=out.url if out else None,
     )
+
+
+@contextmanager
+def failing_job(settings: Settings, job_id: str) -> Iterator[None]:
+    """Mark the job failed with the reason of any error raised inside."""
+    try:
+        yield
+    except VoicecastError as e:
+        with session_scope(settings) as s:
+            fail_job(s, job_id, str(e))
+        raise
+    except TransientError:
+        raise  # retried by the task; `resume` picks the job up if retries run out
+    except Exception as e:
+        with session_scope(settings) as s:
+            fail_job(s, job_id, f"internal error: {type(e).__name__}: {e}")
+        raise

@@ -22,7 +22,9 @@ log = logging.getLogger(__name__)
 
 _s = get_settings()
 
-app = Celery("voicecast", include=["workers.tasks", "orchestrator.tasks"])
+# No ``include``: the core names no role. Each role's worker imports its own
+# task module before it starts (``orchestrator.dispatch.load_tasks``).
+app = Celery("voicecast")
 app.conf.update(
     broker_url=_s.queue.broker_url or "memory://",
     result_backend=_s.queue.result_backend or _s.queue.broker_url or None,

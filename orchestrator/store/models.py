@@ -23,7 +23,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from .states import JobStatus, SegmentStatus
+from orchestrator.store.states import JobStatus, SegmentStatus
 
 
 def utcnow() -> datetime:

@@ -1,0 +1,418 @@
+"""A render, step by step, independent of where the work runs.
+
+create job -> parse -> plan -> voice profiles -> persist segments -> dispatch
+(-> record results -> assemble: :mod:`orchestrator.output.finish`). Every user
+error on the way marks the job failed with its reason before it reaches the CLI.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from orchestrator.output.assembly import OUTPUT_FORMATS
+from orchestrator.store import jobs
+from orchestrator.store.db import session_scope
+from orchestrator.store.jobs import failing_job
+from orchestrator.store.models import Job, Segment, Voice
+from orchestrator.store.states import JobStatus, SegmentStatus
+from orchestrator.voices import (
+    NARRATOR,
+    OnProgress,
+    _sha256_file,
+    assign_voices,
+    parse_voice_map,
+    resolve_voice_map,
+)
+from voicecast.errors import (
+    InputError,
+    OutputError,
+    VoicecastError,
+    VoiceError,
+)
+from voicecast.queue import SegmentSpec
+from voicecast.settings import Settings
+from voicecast.storage import (
+    ObjectStore,
+    emotion_clip_key,
+    get_store,
+    segment_audio_key,
+    segment_result_key,
+    voice_profile_key,
+)
+
+if TYPE_CHECKING:
+    from orchestrator.dispatch import Dispatcher
+
+log = logging.getLogger(__name__)
+
+
+def check_output_path(out: Path, kind: str = "dub") -> None:
+    if kind == "audiobook":
+        if out.suffix.lower() != ".m4b":
+            raise OutputError("an audiobook is written as an .m4b file (chapter MP3s and "
+                              "masters go beside it)", file=out)
+    elif out.suffix.lower() not in OUTPUT_FORMATS:
+        raise OutputError(
+            f"unsupported output format {out.suffix or '(none)'!r}; use one of "
+            + ", ".join(sorted(OUTPUT_FORMATS)) + " (.m4b: audiobooks, --mode audiobook)", file=out,
+        )
+    parent = out.expanduser().resolve().parent
+    if not parent.is_dir():
+        raise OutputError(f"output folder {parent} does not exist", file=out)
+    if not os.access(parent, os.W_OK):
+        raise OutputError(f"output folder {parent} is not writable", file=out)
+
+
+def create_job(settings: Settings, input_path: Path, out: Path | None, options: dict[str, Any],
+               kind: str = "dub") -> str:
+    job_id = jobs.new_job_id()
+    with session_scope(settings) as s:
+        s.add(Job(
+            id=job_id, kind=kind, status=JobStatus.PENDING, input_name=str(input_path),
+            input_sha256=_sha256_file(input_path),
+            output_path=str(out.expanduser().resolve()) if out else None,
+            output_format=out.suffix.lower() if out else None, options=options,
+        ))
+    return job_id
+
+
+#: Input suffixes read as plain scripts (one line per segment, no timing) in dub mode.
+SCRIPT_FORMATS: tuple[str, ...] = (".txt",)
+
+
+#: Job modes (``render --mode``).
+MODES: tuple[str, ...] = ("dub", "audiobook")
+
+
+def job_kind(input_path: Path, mode: str | None = None) -> str:
+    """What a job is: ``"audiobook"`` (``--mode audiobook``, and EPUB/Markdown
+    by default), ``"script"`` (a ``.txt`` in dub mode: a line per segment) or
+    ``"dub"`` (subtitles). Raises :class:`InputError` for a mode the input
+    cannot take."""
+    from orchestrator.inputs.books import BOOK_FORMATS
+
+    ext = input_path.suffix.lower()
+    if mode not in (None, *MODES):
+        raise InputError(f"unknown mode {mode!r}; use one of {', '.join(MODES)}", field="--mode")
+    if mode is None:
+        mode = "audiobook" if ext in BOOK_FORMATS and ext not in SCRIPT_FORMATS else "dub"
+    if mode == "audiobook":
+        if ext not in BOOK_FORMATS:
+            raise InputError(f"--mode audiobook reads {', '.join(BOOK_FORMATS)}, not {ext or 'this file'}",
+                             file=input_path)
+        return "audiobook"
+    if ext in BOOK_FORMATS and ext not in SCRIPT_FORMATS:
+        raise InputError(f"a {ext} book is rendered with --mode audiobook", file=input_path)
+    return "script" if ext in SCRIPT_FORMATS else "dub"
+
+
+def emotion_rules(options: dict[str, Any]) -> Any:
+    """The job's :class:`~orchestrator.planning.planner.EmotionRules` from its stored options."""
+    from orchestrator.planning.planner import EmotionRules
+
+    return EmotionRules.from_options(options.get("emotion"), options.get("emotion_map") or (),
+                                     bool(options.get("ignore_unknown_tags")))
+
+
+def _store_emotion_clips(settings: Settings, segments: list[Any], input_path: Path, sr: int) -> list[Any]:
+    """Read every ``[like:CLIP]`` clip (relative to the script's folder), store it
+    under a content key, and return the segments with ``emotion`` set to
+    ``like:<id>``. Raises :class:`InputError` naming the script line."""
+    import dataclasses
+
+    from voicecast.audio import active_speech_seconds, to_wav_bytes
+    from voicecast.media import decode_audio
+
+    store = get_store(settings)
+    ids: dict[Path, str] = {}
+    out = []
+    for seg in segments:
+        if seg.emotion != "like":
+            out.append(seg)
+            continue
+        clip = (input_path.parent / Path(seg.clip or "").expanduser()).resolve()
+        if clip not in ids:
+            if not clip.is_file():
+                raise InputError(f"[like:{seg.clip}]: clip not found ({clip})",
+                                 file=input_path, line=seg.source_line or None)
+            try:
+                audio = decode_audio(clip, sr)
+            except Exception as e:
+                raise InputError(f"[like:{seg.clip}]: not readable audio ({e})",
+                                 file=input_path, line=seg.source_line or None) from None
+            if active_speech_seconds(audio, sr) < 0.5:
+                raise InputError(f"[like:{seg.clip}]: the clip has less than 0.5 s of sound",
+                                 file=input_path, line=seg.source_line or None)
+            data = to_wav_bytes(audio, sr)
+            ids[clip] = hashlib.sha256(data).hexdigest()[:16]
+            key = emotion_clip_key(ids[clip])
+            if not store.exists(key):
+                store.put_bytes(key, data, content_type="audio/wav")
+        out.append(dataclasses.replace(seg, emotion=f"like:{ids[clip]}"))
+    return out
+
+
+def _apply_lexicon(segments: list[Any], path: str | None,
+                   phonemes: frozenset[str]) -> tuple[list[Any], str | None]:
+    """Respellings and phonemes of the job's lexicon put into every segment's
+    text (before hashing: a changed entry changes only the segments that use it)."""
+    import dataclasses
+
+    if not path:
+        return segments, None
+    from voicecast.lexicon import load_lexicon
+
+    lex = load_lexicon(Path(path).expanduser())
+    if phonemes:
+        lex.check_phonemes(phonemes)
+    return [dataclasses.replace(g, text=lex.apply(g.text)) for g in segments], lex.digest()
+
+
+def _speakers(segments: list[Any]) -> dict[str, int]:
+    """Every speaker named in a plan, as first written, with its first line."""
+    out: dict[str, int] = {}
+    seen: set[str] = set()
+    for g in segments:
+        if g.speaker and g.speaker.casefold() not in seen:
+            seen.add(g.speaker.casefold())
+            out[g.speaker] = g.source_line
+    return out
+
+
+def _store_cover(settings: Settings, data: bytes | None, mime: str | None) -> dict[str, Any]:
+    if not data:
+        return {}
+    key = f"covers/{hashlib.sha256(data).hexdigest()[:16]}"
+    store = get_store(settings)
+    if not store.exists(key):
+        store.put_bytes(key, data, content_type=mime or "application/octet-stream")
+    return {"cover_key": key, "cover_type": mime}
+
+
+def _read_cover(path: str) -> tuple[bytes, str]:
+    p = Path(path).expanduser()
+    mime = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png"}.get(p.suffix.lower())
+    if mime is None:
+        raise InputError("the cover must be a .jpg or .png image", file=p)
+    try:
+        data = p.read_bytes()
+    except OSError as e:
+        raise InputError(f"cannot read the cover ({e.strerror})", file=p) from None
+    if not (data.startswith(b"\xff\xd8") or data.startswith(b"\x89PNG")):
+        raise InputError("the cover is not a JPEG or PNG image", file=p)
+    return data, mime
+
+
+class _Planned(NamedTuple):
+    segments: list[Any]
+    warnings: list[str]
+    duration: float
+    #: Audiobooks: the book and its plan.
+    book: tuple[Any, Any] | None = None
+    #: Scripts: silence before the first line from a leading ``[pause:S]``.
+    lead_s: float = 0.0
+
+
+def _plan(settings: Settings, kind: str, input_path: Path, options: dict[str, Any],
+          characters: list[str], duration: float | None) -> _Planned:
+    """Parse and plan any input."""
+    from orchestrator.inputs.subtitles import parse_subtitles, read_text
+    from orchestrator.planning.planner import plan_cues, plan_script
+
+    rules = emotion_rules(options)
+    if kind == "audiobook":
+        from orchestrator.inputs.books import read_book
+        from orchestrator.planning.prose import plan_book
+
+        book = read_book(input_path)
+        bplan = plan_book(book, source=str(input_path), settings=settings.book, emotions=rules,
+                          characters=characters)
+        return _Planned(bplan.segments, list(bplan.warnings), 0.0, (book, bplan))
+    if kind == "script":
+        plan = plan_script(read_text(input_path), source=str(input_path), emotions=rules,
+                           characters=characters)
+    else:
+        plan = plan_cues(parse_subtitles(input_path), source=str(input_path), track_end=duration,
+                         emotions=rules, characters=characters)
+    return _Planned(plan.segments, list(plan.warnings), plan.duration, None, plan.lead_s)
+
+
+def _book_outline(settings: Settings, book: Any, bplan: Any, options: dict[str, Any],
+                  narrator: str) -> dict[str, Any]:
+    """What assembly needs to know of a book besides its segments (``Job.book``)."""
+    cover, mime = (_read_cover(options["cover"]) if options.get("cover")
+                   else (book.cover, book.cover_type))
+    return {
+        "title": options.get("title") or book.title,
+        "author": options.get("author") or book.author,
+        "language": book.language,
+        "narrator": narrator,
+        **_store_cover(settings, cover, mime),
+        "chapters": [{"title": c.title, "first": c.first, "count": c.count, "lead_s": c.lead_s,
+                      "source": c.source, "line": c.line} for c in bplan.chapters],
+    }
+
+
+def prepare_dub(settings: Settings, job_id: str, input_path: Path, voice: str,
+                dispatcher: Dispatcher, duration: float | None = None,
+                on_progress: OnProgress | None = None,
+                options: dict[str, Any] | None = None) -> list[SegmentSpec]:
+    """Parse, plan and persist a job (subtitle file, plain script or book);
+    return the specs to dispatch.
+
+    ``options`` are the job's: mode, voice map (``voices``: ``--voice`` values;
+    ``voice`` is used when it has none), emotion default and map, lexicon,
+    what to do with unmapped characters, and book metadata overrides. Every
+    user error is raised before any voice is enrolled or anything rendered.
+    """
+    from orchestrator.planning.planner import segment_hash
+
+    options = options or {}
+    with failing_job(settings, job_id):
+        kind = job_kind(input_path, options.get("mode"))
+        vmap = parse_voice_map(list(options.get("voices") or [voice]))
+        characters = [n for n in vmap if n != NARRATOR]
+        planned_input = _plan(settings, kind, input_path, options, characters, duration)
+        segments, warnings, total, book = planned_input[:4]
+        assigned, more = assign_voices(_speakers(segments), vmap, source=str(input_path),
+                                       unmapped=options.get("unmapped") or "error",
+                                       explicit=kind == "audiobook")
+        warnings += more
+        facts = dispatcher.facts()
+        segments, lex_digest = _apply_lexicon(segments, options.get("lexicon"), facts.phoneme_symbols)
+        planned = _store_emotion_clips(settings, segments, input_path, facts.sample_rate)
+        outline = _book_outline(settings, book[0], book[1], options, vmap[NARRATOR]) if book else None
+        voices = resolve_voice_map(settings, vmap, dispatcher, on_progress)
+        narrator = voices[NARRATOR.casefold()]
+        fit: dict[str, Any] = settings.fit.model_dump()
+        if outline is not None:
+            # Audiobook lines are levelled as they are rendered: the profile shapes their audio.
+            outline["level"] = {"rms_db": settings.book.speech_rms_db, "peak_db": settings.book.peak_db}
+            fit = {**fit, "level": outline["level"]}
+        eng, eng_ver = facts.name, facts.version
+        with session_scope(settings) as s:
+            job = jobs.get_job(s, job_id)
+            job.kind = kind
+            job.voice_id = narrator.id
+            job.duration_s = total
+            job.warnings = warnings
+            job.book = outline
+            if lex_digest or planned_input.lead_s:
+                job.options = {**job.options, "lexicon_sha256": lex_digest,
+                               "lead_s": planned_input.lead_s}
+            for seg in planned:
+                v = voices[assigned[seg.speaker.casefold()]] if seg.speaker else narrator
+                s.add(Segment(
+                    job_id=job_id, idx=seg.idx, text=seg.text, speaker=seg.speaker,
+                    emotion=seg.emotion, intensity=seg.intensity, start_s=seg.start,
+                    end_s=seg.end, max_end_s=seg.max_end, source_line=seg.source_line,
+                    voice_id=v.id, chapter=seg.chapter if seg.chapter >= 0 else None,
+                    pause_after_s=seg.pause_after or None,
+                    content_hash=segment_hash(seg, voice_id=v.id, voice_version=v.version,
+                                              engine=eng, engine_version=eng_ver, fit=fit),
+                ))
+            jobs.set_job_status(job, JobStatus.RENDERING)
+        return undone_specs(settings, job_id)
+
+
+def _spec(seg: Segment, voice_key: str, level: dict[str, float] | None = None) -> SegmentSpec:
+    return SegmentSpec(
+        job_id=seg.job_id, idx=seg.idx, text=seg.text, voice_key=voice_key,
+        slot_s=round(seg.end_s - seg.start_s, 6), max_s=round(seg.max_end_s - seg.start_s, 6),
+        content_hash=seg.content_hash, emotion=seg.emotion, intensity=seg.intensity,
+        level_rms_db=level["rms_db"] if level else None,
+        level_peak_db=level["peak_db"] if level else None,
+    )
+
+
+def undone_specs(settings: Settings, job_id: str) -> list[SegmentSpec]:
+    with session_scope(settings) as s:
+        job = jobs.get_job(s, job_id)
+        keys: dict[str | None, str] = {}
+        out = []
+        for seg in job.segments:
+            if seg.status == SegmentStatus.DONE:
+                continue
+            vid = seg.voice_id or job.voice_id
+            if vid not in keys:
+                voice = s.get(Voice, vid) if vid else None
+                if voice is None:
+                    raise VoiceError(f"segment {seg.idx + 1} has no voice profile (was its voice "
+                                     "removed?); render the job again", field="voice")
+                keys[vid] = voice_profile_key(voice.id, voice.version)
+            out.append(_spec(seg, keys[vid], (job.book or {}).get("level")))
+        return out
+
+
+def _record_stored(s: Any, store: ObjectStore, job: Job) -> bool:
+    """Record as done (a storage hit) every unfinished segment whose audio and
+    result are already stored: rendered by an earlier job with the same content
+    hash, or by a worker whose report never arrived. True when that made the
+    job ready to assemble."""
+    ready = False
+    for seg in job.segments:
+        if seg.status == SegmentStatus.DONE:
+            continue
+        rkey = segment_result_key(seg.content_hash)
+        if store.exists(rkey) and store.exists(segment_audio_key(seg.content_hash)):
+            rec = json.loads(store.get_bytes(rkey))
+            rec.update(job_id=job.id, idx=seg.idx, hit=True)
+            if seg.status == SegmentStatus.FAILED:
+                seg.status = SegmentStatus.QUEUED
+            ready = jobs.record_result(s, rec) or ready
+    return ready
+
+
+def dispatch(settings: Settings, job_id: str, specs: list[SegmentSpec], dispatcher: Dispatcher) -> None:
+    """Queue the segments still to render. Those already in storage (an earlier
+    render of the same content) are recorded as reused instead, so an edited
+    book renders only what changed; if that leaves nothing, assembly starts."""
+    store = get_store(settings)
+    with session_scope(settings) as s:
+        job = jobs.get_job(s, job_id)
+        ready = _record_stored(s, store, job)
+        done = {g.idx for g in job.segments if g.status == SegmentStatus.DONE}
+        specs = [sp for sp in specs if sp.idx not in done]
+        jobs.mark_queued(s, job_id, [sp.idx for sp in specs])
+    if specs:
+        dispatcher.submit(job_id, specs)
+    if ready:
+        dispatcher.assemble(job_id)
+
+
+def resume(settings: Settings, job_id: str, dispatcher: Dispatcher) -> str:
+    """Continue a job from its recorded state; returns what was done.
+
+    Segments whose result is already in storage are recorded as hits (a worker
+    finished them but the orchestrator never heard); the rest are dispatched
+    again, and assembly runs once everything is done.
+    """
+    store = get_store(settings)
+    with session_scope(settings) as s:
+        job = jobs.get_job(s, job_id)
+        job_id = job.id
+        if job.status == JobStatus.DONE:
+            return "done"
+        if job.status == JobStatus.PENDING or not job.segments:
+            raise VoicecastError(
+                "job was never planned (it failed before its segments were stored); "
+                "render it again", field="job",
+            )
+        if job.status == JobStatus.ASSEMBLING:
+            ready = True  # every segment is done: just assemble (again)
+        else:
+            if job.status != JobStatus.RENDERING:
+                jobs.set_job_status(job, JobStatus.RENDERING)
+            ready = _record_stored(s, store, job)
+            ready = jobs.claim_assembly(s, job_id) or ready
+    if ready:
+        dispatcher.assemble(job_id)
+        return "assembling"
+    specs = undone_specs(settings, job_id)
+    dispatch(settings, job_id, specs, dispatcher)
+    return f"dispatched {len(specs)} segments"

@@ -1,0 +1,390 @@
+"""The voice registry: named voices (enrolled from reference clips, with
+consent), the engine's own voices, voices made on the fly from a clip, and
+the voice map of a job (``--voice NAME=VOICE``)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
+
+from sqlalchemy import select, update
+
+from orchestrator.store.db import session_scope
+from orchestrator.store.models import Job, Segment, Voice
+from voicecast.errors import (
+    InputError,
+    ReferenceAudioError,
+    VoicecastError,
+    VoiceError,
+)
+from voicecast.settings import Settings
+from voicecast.storage import (
+    ObjectStore,
+    get_store,
+    read_progress,
+    reference_key,
+    voice_meta_key,
+    voice_profile_key,
+    voice_progress_key,
+    voice_retired_key,
+)
+
+if TYPE_CHECKING:
+    from orchestrator.dispatch import Dispatcher
+
+log = logging.getLogger(__name__)
+
+
+AUDIO_EXTS = {".wav", ".mp3", ".flac", ".m4a", ".aac", ".ogg", ".opus", ".webm", ".mp4", ".mkv",
+              ".aiff", ".aif", ".wma", ".mov"}
+
+
+#: Called while an enrollment runs with its latest progress record, or ``None``.
+OnProgress = Callable[[dict[str, Any] | None], None]
+
+
+def _sha256_file(path: Path) -> str | None:
+    try:
+        h = hashlib.sha256()
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+        return h.hexdigest()
+    except OSError:
+        return None
+
+
+def resolve_voice(settings: Settings, voice: str, dispatcher: Dispatcher,
+                  on_progress: OnProgress | None = None) -> Voice:
+    """A stored voice by name, one of the engine's own voices (``jf_alpha`` or
+    ``kokoro:jf_alpha``), or a profile made on the fly from a reference clip
+    (cached by the clip's hash, so the same clip is enrolled once)."""
+    path = Path(voice).expanduser()
+    if _looks_like_path(voice):
+        return _voice_from_reference(settings, path, dispatcher, on_progress)
+    with session_scope(settings) as s:
+        found = s.scalars(select(Voice).where(Voice.name == voice)).one_or_none()
+        if found is not None:
+            return found
+    builtin = _builtin_voice(settings, voice, dispatcher)
+    if builtin is not None:
+        return builtin
+    with session_scope(settings) as s:
+        names = s.scalars(select(Voice.name).where(~Voice.id.startswith("builtin-"))
+                          .order_by(Voice.name)).all()
+    raise VoiceError(
+        f"unknown voice {voice!r}; enrolled voices: {', '.join(names) or 'none'}; "
+        f"built-in voices: {', '.join(dispatcher.facts().voices) or 'none'} "
+        "(or give the path of a reference recording)", field="--voice",
+    )
+
+
+def _builtin_voice(settings: Settings, name: str, dispatcher: Dispatcher) -> Voice | None:
+    """The row of an engine's own voice, stored on first use like an enrolled one."""
+    facts = dispatcher.facts()
+    eng_name = facts.name
+    bare = name.split(":", 1)[1] if name.startswith(f"{eng_name}:") else name
+    if bare not in facts.voices:
+        return None
+    voice_id = f"builtin-{eng_name}-{bare}"[:64]
+    with session_scope(settings) as s:
+        v = s.get(Voice, voice_id)
+        if v is not None and get_store(settings).exists(v.profile_key):
+            return v
+    found = dispatcher.builtin_voice(voice_id, bare)
+    if found is None:
+        return None
+    with session_scope(settings) as s:
+        v = s.get(Voice, voice_id)
+        if v is None:
+            v = s.merge(Voice(
+                id=voice_id, name=f"{eng_name}:{bare}", version=1, engine=eng_name,
+                profile_key=found.profile_key, source_sha256=found.sha256,
+                meta={"method": f"builtin:{bare}", "engine_version": facts.version},
+            ))
+        return v
+
+
+#: The voice-map name of the default voice (``--voice narrator=NAME``, or ``--voice NAME``).
+NARRATOR = "narrator"
+
+
+def parse_voice_map(items: list[str]) -> dict[str, str]:
+    """``--voice`` values into ``{name: voice}``: ``NAME=VOICE`` maps a character
+    (or an ASS actor, a WebVTT ``<v Name>``, a ``NAME:`` label); a bare ``VOICE``
+    or ``narrator=VOICE`` is the narrator, the voice of every other line. Names
+    are kept as written and matched case-insensitively."""
+    out: dict[str, str] = {}
+    seen: dict[str, str] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or _looks_like_path(item):
+            name, value = NARRATOR, item
+        name, value = name.strip(), value.strip()
+        if not name or not value:
+            raise InputError(f"{item!r} is not VOICE or NAME=VOICE", field="--voice")
+        key = name.casefold()
+        if key in seen:
+            raise InputError(f"{name!r} is given two voices ({seen[key]!r} and {value!r})",
+                             field="--voice")
+        seen[key] = value
+        out[NARRATOR if key == NARRATOR else name] = value
+    if NARRATOR not in out:
+        raise InputError("no narrator voice: give --voice VOICE (or --voice narrator=VOICE) "
+                         "for the lines no character speaks", field="--voice")
+    return out
+
+
+def resolve_voice_map(settings: Settings, voice_map: dict[str, str], dispatcher: Dispatcher,
+                      on_progress: OnProgress | None = None) -> dict[str, Voice]:
+    """Every voice of the map, by casefolded name (the same voice is resolved once)."""
+    found: dict[str, Voice] = {}
+    out: dict[str, Voice] = {}
+    for name, voice in voice_map.items():
+        if voice not in found:
+            try:
+                found[voice] = resolve_voice(settings, voice, dispatcher, on_progress)
+            except VoicecastError as e:
+                if name == NARRATOR:
+                    raise
+                raise type(e)(f"character {name!r}: {e.message}", file=e.file, line=e.line,
+                              field=e.field) from None
+        out[name.casefold()] = found[voice]
+    return out
+
+
+def assign_voices(speakers: dict[str, int], voice_map: dict[str, str], *, source: str,
+                  unmapped: str = "error", explicit: bool = True) -> tuple[dict[str, str], list[str]]:
+    """Each speaker's entry in the voice map (casefolded speaker -> casefolded
+    map name): its own, or the narrator's.
+
+    An unmapped speaker is an :class:`InputError` listing every unmapped one
+    with its first line, unless ``unmapped == "narrator"`` (then a warning).
+    When only the narrator is mapped and ``explicit`` is false (a subtitle
+    file's actor names, a script's labels), everyone is the narrator without
+    complaint: speaker names there are incidental, not a request for voices.
+    """
+    if unmapped not in ("error", "narrator"):
+        raise InputError(f"--unmapped is error or narrator, not {unmapped!r}", field="--unmapped")
+    mapped = {n.casefold() for n in voice_map}
+    out: dict[str, str] = {}
+    missing: list[tuple[str, int]] = []
+    for name, line in speakers.items():
+        key = name.casefold()
+        if key in mapped and key != NARRATOR:
+            out[key] = key
+        else:
+            out[key] = NARRATOR
+            if key != NARRATOR:
+                missing.append((name, line))
+    warnings: list[str] = []
+    if missing and (explicit or len(voice_map) > 1):
+        listed = ", ".join(f"{n} (line {ln})" if ln else n for n, ln in missing)
+        if unmapped != "narrator":
+            raise InputError(
+                f"no voice for character(s): {listed}; map each with --voice NAME=VOICE, "
+                "or read them in the narrator's voice with --unmapped narrator", file=source,
+            )
+        warnings.append(f"{source}: read in the narrator's voice (no voice mapped): {listed}")
+    return out, warnings
+
+
+def _looks_like_path(voice: str) -> bool:
+    path = Path(voice).expanduser()
+    return path.suffix.lower() in AUDIO_EXTS or os.sep in voice or path.exists()
+
+
+def _voice_from_reference(settings: Settings, path: Path, dispatcher: Dispatcher,
+                          on_progress: OnProgress | None = None) -> Voice:
+    from voicecast.audio import to_wav_bytes
+
+    store = get_store(settings)
+    sha = _sha256_file(path)
+    if sha is not None:  # a clip enrolled before was checked then: no need to decode it again
+        with session_scope(settings) as s:
+            existing = s.get(Voice, f"ref-{sha[:16]}")
+            if existing is not None and store.exists(existing.profile_key):
+                return existing
+    ref = dispatcher.load_references([path])
+    voice_id = f"ref-{ref.sha256[:16]}"
+    key = reference_key(ref.sha256)
+    if not store.exists(key):
+        store.put_bytes(key, to_wav_bytes(ref.audio, ref.sample_rate), content_type="audio/wav")
+    meta = _enroll(store, dispatcher, key, voice_id, 1, on_progress)
+    if "error" in meta:
+        raise ReferenceAudioError(meta["error"], file=path)
+    with session_scope(settings) as s:
+        v = s.get(Voice, voice_id) or Voice(id=voice_id, name=voice_id)
+        v.version = 1
+        v.engine = meta["engine"]
+        v.profile_key = meta["profile_key"]
+        v.source_sha256 = ref.sha256
+        v.meta = {k: meta[k] for k in ("method", "similarity", "ranking", "engine_version")}
+        v.meta["reference"] = {"file": path.name, "speech_s": round(ref.speech_s, 2),
+                               "peak_db": round(ref.peak_db, 1), "rms_db": round(ref.rms_db, 1)}
+        return s.merge(v)
+
+
+def _enroll(store: ObjectStore, dispatcher: Dispatcher, ref_key: str, voice_id: str, version: int,
+            on_progress: OnProgress | None) -> dict[str, Any]:
+    """Run the enrollment task; while it runs, hand its latest progress record
+    (``{done, total, note, t}`` or ``None`` before the first) to ``on_progress``."""
+    pkey = voice_progress_key(voice_id, version)
+    tick = (lambda: on_progress(read_progress(store, pkey))) if on_progress else None
+    try:
+        return dispatcher.enroll(ref_key, voice_id, version, tick)
+    finally:
+        store.delete(pkey)
+
+
+#: Longest voice name (the column is 200 characters).
+MAX_NAME = 100
+
+
+def voice_id_for(name: str) -> str:
+    """Stable id of a named voice: ``v-<slug>-<10 hex of the name's SHA-256>`` (<= 64 chars)."""
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:40].strip("-") or "voice"
+    return f"v-{slug}-{hashlib.sha256(name.encode()).hexdigest()[:10]}"
+
+
+def check_voice_name(name: str) -> str:
+    name = name.strip()
+    if not name:
+        raise VoiceError("a voice name must not be empty", field="NAME")
+    if len(name) > MAX_NAME:
+        raise VoiceError(f"a voice name has at most {MAX_NAME} characters", field="NAME")
+    if _looks_like_path(name) or name.startswith("ref-"):
+        raise VoiceError(f"{name!r} cannot name a voice: it reads as a file path (or is reserved "
+                         "for voices made from a clip on the fly)", field="NAME")
+    return name
+
+
+def _find_voice(s: Any, name: str) -> Voice:
+    found = s.scalars(select(Voice).where(Voice.name == name)).one_or_none()
+    if found is None:
+        names = s.scalars(select(Voice.name).order_by(Voice.name)).all()
+        raise VoiceError(f"unknown voice {name!r}; enrolled voices: {', '.join(names) or 'none'}",
+                         field="NAME")
+    return cast(Voice, found)
+
+
+def _iso(t: datetime | None) -> str | None:
+    """UTC ISO time to the second (SQLite returns naive datetimes: they are UTC)."""
+    return t.replace(tzinfo=t.tzinfo or UTC).isoformat(timespec="seconds") if t else None
+
+
+def voice_info(v: Voice) -> dict[str, Any]:
+    """Everything stored about a voice, JSON-ready."""
+    return {
+        "name": v.name, "id": v.id, "version": v.version, "engine": v.engine,
+        "profile_key": v.profile_key, "source_sha256": v.source_sha256, "consent": v.consent,
+        "created_at": _iso(v.created_at), **(v.meta or {}),
+    }
+
+
+def add_voice(settings: Settings, name: str, refs: list[Path], consent: str, dispatcher: Dispatcher,
+              on_progress: OnProgress | None = None) -> dict[str, Any]:
+    """Check the reference clips, enroll them as a queued task, and store the voice.
+
+    Adding an existing name enrolls it again under the next version (which
+    changes every segment hash made with it). Nothing is stored when a check
+    or the enrollment fails.
+    """
+    from voicecast.audio import to_wav_bytes
+
+    name = check_voice_name(name)
+    consent = (consent or "").strip()
+    if not consent:
+        raise VoiceError("consent text is required: say who agreed to have this voice cloned, "
+                         "and for what", field="--consent")
+    consent_at = _iso(datetime.now(UTC))
+    t0 = time.perf_counter()
+    ref = dispatcher.load_references(refs)
+    check_s = time.perf_counter() - t0
+    voice_id = voice_id_for(name)
+    store = get_store(settings)
+    with session_scope(settings) as s:
+        current = s.scalars(select(Voice).where(Voice.name == name)).one_or_none()
+        if current is not None and current.id != voice_id:
+            voice_id = current.id  # keep the id it was first stored under
+        version = current.version + 1 if current is not None else _retired_version(store, voice_id) + 1
+    key = reference_key(ref.sha256)
+    if not store.exists(key):
+        store.put_bytes(key, to_wav_bytes(ref.audio, ref.sample_rate), content_type="audio/wav")
+    t1 = time.perf_counter()
+    meta = _enroll(store, dispatcher, key, voice_id, version, on_progress)
+    if "error" in meta:
+        raise ReferenceAudioError(meta["error"], file=", ".join(str(p) for p in refs))
+    enroll_wall_s = time.perf_counter() - t1
+    enrollment = {k: v for k, v in meta.items()
+                  if k not in ("voice_id", "version", "profile_key", "engine", "cached")}
+    with session_scope(settings) as s:
+        v = s.get(Voice, voice_id) or Voice(id=voice_id, name=name)
+        v.version = version
+        v.engine = meta["engine"]
+        v.profile_key = meta["profile_key"]
+        v.source_sha256 = ref.sha256
+        v.consent = consent
+        v.meta = {
+            "method": meta.get("method"), "similarity": meta.get("similarity"),
+            "engine_version": meta.get("engine_version"), "speech_s": round(ref.speech_s, 2),
+            "consent_at": consent_at, "enrolled_at": _iso(datetime.now(UTC)),
+            "reference": {"sha256": ref.sha256, "speech_s": round(ref.speech_s, 2),
+                          "duration_s": round(ref.duration_s, 2), "key": key,
+                          "clips": [c.as_dict() for c in ref.clips]},
+            "enrollment": enrollment,
+            "timings": {"check_s": round(check_s, 2), "enroll_wall_s": round(enroll_wall_s, 2)},
+        }
+        v = s.merge(v)
+        s.flush()  # fills created_at
+        return voice_info(v)
+
+
+def list_voices(settings: Settings) -> list[dict[str, Any]]:
+    with session_scope(settings) as s:
+        return [voice_info(v) for v in s.scalars(select(Voice).order_by(Voice.name))]
+
+
+def show_voice(settings: Settings, name: str) -> dict[str, Any]:
+    with session_scope(settings) as s:
+        return voice_info(_find_voice(s, name))
+
+
+def remove_voice(settings: Settings, name: str) -> dict[str, Any]:
+    """Delete a voice's row and its profile objects (every version).
+
+    Jobs that used it keep their segments and output but lose the link (they
+    can no longer be resumed). The last version number is kept in storage, so a
+    voice added again under this name starts after it and never reuses a
+    segment rendered with the removed one.
+    """
+    store = get_store(settings)
+    with session_scope(settings) as s:
+        v = _find_voice(s, name)
+        info = voice_info(v)
+        users = select(Segment.job_id).where(Segment.voice_id == v.id).distinct()
+        s.execute(update(Job).where((Job.voice_id == v.id) | Job.id.in_(users)).values(voice_id=None))
+        s.execute(update(Segment).where(Segment.voice_id == v.id).values(voice_id=None))
+        s.delete(v)
+    vid, last = info["id"], int(info["version"])
+    for n in range(1, last + 1):
+        for key in (voice_profile_key(vid, n), voice_meta_key(vid, n), voice_progress_key(vid, n)):
+            store.delete(key)
+    store.put_bytes(voice_retired_key(vid), json.dumps({"version": last}).encode(),
+                    content_type="application/json")
+    return info
+
+
+def _retired_version(store: ObjectStore, voice_id: str) -> int:
+    key = voice_retired_key(voice_id)
+    if not store.exists(key):
+        return 0
+    return int(json.loads(store.get_bytes(key)).get("version", 0))

@@ -1,0 +1,136 @@
+"""The queue contract: what crosses between the control role and the workers.
+
+Messages carry these small immutable records as JSON (ids, keys, text and
+numbers), never audio, ORM rows or tensors. :class:`SegmentSpec` goes to a
+synthesis worker; :class:`SegmentResult` comes back (through the ``assemble``
+queue in distributed mode, or the local pool's future in embedded mode) and is
+also stored next to the segment's audio, so a later job with the same content
+hash reuses both.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any
+
+
+@dataclass(frozen=True)
+class SegmentSpec:
+    """The small immutable message a synthesis task carries."""
+
+    job_id: str
+    idx: int
+    text: str
+    voice_key: str
+    slot_s: float
+    max_s: float
+    content_hash: str
+    emotion: str = "neutral"
+    intensity: float = 0.0
+    #: Audiobooks: level the take to this speech RMS (dBFS) with peaks at most
+    #: ``level_peak_db`` (see :mod:`voicecast.level`); None: leave its level.
+    level_rms_db: float | None = None
+    level_peak_db: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> SegmentSpec:
+        return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
+
+
+@dataclass(frozen=True)
+class SegmentResult:
+    """What rendering one segment produced: where its audio is, and the fit
+    figures of the job's fit report. ``job_id``, ``idx`` and ``hit`` say which
+    job's segment it answers and whether it was found in storage rather than
+    rendered; everything else is a property of the content hash."""
+
+    content_hash: str
+    audio_key: str
+    sample_rate: int
+    samples: int
+    engine: str
+    engine_version: str
+    natural_s: float
+    slot_s: float
+    target_s: float
+    rate: float
+    engine_rate: float
+    stretch: float
+    borrowed_s: float
+    overflow: bool
+    overflow_s: float
+    engine_calls: int
+    final_s: float
+    error_s: float
+    onset_s: float = 0.0
+    takes: tuple[tuple[float, float], ...] = ()
+    predicted: bool = False
+    predict_calls: int = 0
+    synth_calls_s: float = 0.0
+    kept_call_s: float = 0.0
+    fit_s: float = 0.0
+    #: The rendered prosody, described for the report (emotion rendering).
+    prosody: dict[str, Any] = field(default_factory=dict)
+    synth_s: float = 0.0
+    job_id: str = ""
+    idx: int = -1
+    hit: bool = False
+
+    def for_segment(self, job_id: str, idx: int, *, hit: bool) -> SegmentResult:
+        """This result answering segment ``idx`` of ``job_id``."""
+        return replace(self, job_id=job_id, idx=idx, hit=hit)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["takes"] = [list(t) for t in self.takes]
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> SegmentResult:
+        """Read a result from JSON; unknown keys (from a newer worker) are ignored,
+        a missing required one raises ``TypeError``."""
+        known = {f.name for f in fields(cls)}
+        kw = {k: v for k, v in d.items() if k in known}
+        if "takes" in kw:
+            kw["takes"] = tuple((float(s), float(n)) for s, n in kw["takes"])
+        return cls(**kw)
+
+
+@dataclass(frozen=True)
+class EngineFacts:
+    """What the control role needs to know of the engine, without loading it:
+    its version (part of every content hash), sample rate, own voices and
+    phoneme symbols (to check a lexicon). Answered by the synthesis role
+    (``workers.facts``) through the dispatch adapter."""
+
+    name: str
+    version: str
+    sample_rate: int
+    voices: tuple[str, ...] = ()
+    #: Empty when the engine takes no phoneme input.
+    phoneme_symbols: frozenset[str] = frozenset()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "version": self.version, "sample_rate": self.sample_rate,
+                "voices": list(self.voices), "phoneme_symbols": sorted(self.phoneme_symbols)}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> EngineFacts:
+        return cls(name=d["name"], version=d["version"], sample_rate=int(d["sample_rate"]),
+                   voices=tuple(d.get("voices") or ()),
+                   phoneme_symbols=frozenset(d.get("phoneme_symbols") or ()))
+
+
+@dataclass(frozen=True)
+class BuiltinVoice:
+    """One of the engine's own voices, its profile stored at ``profile_key``."""
+
+    name: str
+    profile_key: str
+    sha256: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
