@@ -4,7 +4,7 @@ PY          := $(VENV)/bin/python
 PYTEST_ARGS ?=
 LINT_PATHS  := voicecast orchestrator workers
 
-.PHONY: setup example book test lint bench
+.PHONY: setup example book test test-fast lint bench
 
 ## Install system packages (apt, when missing) and the project into .venv.
 setup:
@@ -26,9 +26,17 @@ book: setup
 test: setup
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
+## The unit tier alone: pure code, no audio tool, model or server (tests/unit/conftest.py
+## fails a unit test that runs one). Well under two minutes.
+test-fast: setup
+	$(PY) -m pytest -q tests/unit $(PYTEST_ARGS)
+
+## ruff, mypy, and the layer contracts (orchestrator -> workers -> voicecast; see
+## [tool.importlinter] in pyproject.toml and tests/unit/test_layers.py for module strings).
 lint: setup
 	$(VENV)/bin/ruff check $(LINT_PATHS)
 	$(VENV)/bin/mypy $(LINT_PATHS)
+	$(VENV)/bin/lint-imports --no-cache
 
 ## Benchmarks print figures (never assert timings): every bench/bench_*.py.
 bench: setup

@@ -287,7 +287,7 @@ def run_bench(*, sentences: Sequence[str], emotions: Sequence[str], intensities:
 
     t_start = time.perf_counter()
     settings = get_settings()
-    engine = get_engine(settings.engine.name, settings.engine)
+    engine = get_engine(settings.engine)
     profile, voice_label = load_profile(engine, voice, profile_path)
     if wav_dir is not None:
         wav_dir.mkdir(parents=True, exist_ok=True)

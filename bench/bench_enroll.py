@@ -44,7 +44,7 @@ def main() -> None:
     from workers.voices import VoiceProfile, enroll_reference, nearest_profile, speak
 
     settings = get_settings()
-    engine = get_engine(settings.engine.name, settings.engine)
+    engine = get_engine(settings.engine)
     sr = engine.capabilities.sample_rate
     ref = load_references(args.reference)
     with tempfile.TemporaryDirectory(prefix="vc-bench-enroll-") as tmp:

@@ -48,7 +48,7 @@ def speech_seconds(data_dir: Path, job_id: str) -> tuple[float, float]:
 
 def bare_loop(inp: Path, style_key: str, store_dir: Path) -> tuple[float, float, float]:
     from orchestrator.inputs.subtitles import parse_subtitles
-    from orchestrator.planning.planner import plan_cues
+    from orchestrator.planning.cues import plan_cues
     from voicecast.settings import EngineSettings, FitSettings
     from voicecast.storage import LocalStore
     from workers.engines import get_engine
@@ -57,7 +57,7 @@ def bare_loop(inp: Path, style_key: str, store_dir: Path) -> tuple[float, float,
     from workers.voices import speak
 
     plan = plan_cues(parse_subtitles(inp), source=str(inp))
-    engine = get_engine("kokoro", EngineSettings(threads=os.cpu_count() or 1))
+    engine = get_engine(EngineSettings(threads=os.cpu_count() or 1))
     profile = load_profile(LocalStore(store_dir), style_key)
     speak(engine, profile, "Warm up.")  # load the model
     policy = FitPolicy.from_settings(FitSettings())

@@ -216,7 +216,7 @@ def measure(fit: Any, wall_s: float, natural_b: float, slot: float, gap: float, 
 
 def run(args: argparse.Namespace, command: str) -> dict[str, Any]:
     settings = get_settings()
-    engine = get_engine("kokoro", settings.engine)
+    engine = get_engine(settings.engine)
     sr = engine.capabilities.sample_rate
     style = engine.bundled_voices()[args.voice]
     profile = VoiceProfile(style=style, embedding=np.zeros(256, np.float32))

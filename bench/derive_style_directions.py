@@ -171,7 +171,7 @@ class Renderer:
         from voicecast.settings import Settings
         from workers.engines import get_engine
 
-        self.engine = get_engine("kokoro", Settings().engine)
+        self.engine = get_engine(Settings().engine)
         self.voices = self.engine.bundled_voices()
         self.renders = 0
         self.render_s = 0.0

@@ -379,7 +379,7 @@ def run_eval(
     settings = (settings or get_settings()).model_copy(deep=True)
     if budget_s is not None:
         settings.enroll.budget_s = float(budget_s)
-    engine = get_engine(settings.engine.name, settings.engine)
+    engine = get_engine(settings.engine)
     sr = engine.capabilities.sample_rate
     t_start = time.perf_counter()
 

@@ -30,31 +30,38 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from orchestrator.store.states import JobStatus, SegmentStatus
 from voicecast.errors import InputError, VoicecastError
 from voicecast.settings import Settings, get_settings
 from voicecast.storage import get_store
 
 log = logging.getLogger("voicecast")
+#: Statuses a job ends in.
+TERMINAL = (JobStatus.DONE, JobStatus.FAILED)
 err = Console(stderr=True, soft_wrap=True)
 
 
 def _summary(settings: Settings, job_id: str, out: Path | None) -> dict[str, Any]:
+    from orchestrator.output.outline import BookOutline
     from orchestrator.store import jobs
     from orchestrator.store.db import session_scope
 
     with session_scope(settings) as s:
         job = jobs.get_job(s, job_id)
         segs = list(job.segments)
-        arts = {a.kind: a.url for a in job.artifacts}
+        outline = BookOutline.from_stored(job.book)
+        # Signed now, on every read: SQL keeps keys only, a stored URL would have expired.
+        store = get_store(settings)
+        arts = {a.kind: store.url(a.key) for a in job.artifacts}
         errors = sorted(abs(g.error_ms) for g in segs if g.error_ms is not None)
         rates = [g.rate for g in segs if g.rate is not None]
-        done = [g for g in segs if g.status == "done"]
+        done = [g for g in segs if g.status == SegmentStatus.DONE]
         return {
             "job_id": job.id,
-            "status": job.status,
+            "status": JobStatus(job.status),
             "error": job.error,
             "input": job.input_name,
-            "output": str(out) if out and job.status == "done" else None,
+            "output": str(out) if out and job.status == JobStatus.DONE else None,
             "output_url": arts.get("output"),
             "fit_report_url": arts.get("fit_report"),
             "duration_s": job.duration_s,
@@ -63,7 +70,7 @@ def _summary(settings: Settings, job_id: str, out: Path | None) -> dict[str, Any
             "reused": sum(1 for g in done if g.cache_hit),
             "warnings": job.warnings,
             "kind": job.kind,
-            "chapters": [dict(c) for c in (job.book or {}).get("assembled") or []],
+            "chapters": [c.model_dump() for c in outline.assembled] if outline else [],
             "voices": dict(Counter(g.speaker or "narrator" for g in segs)),
             "emotions": dict(Counter(g.emotion.split(":")[0] for g in segs)),
             "fit": {
@@ -87,7 +94,7 @@ def _print_summary(summary: dict[str, Any], as_json: bool) -> None:
         print(json.dumps(summary, indent=2))
         return
     out = Console(soft_wrap=True)
-    if summary["status"] == "done":
+    if summary["status"] == JobStatus.DONE:
         fit = summary["fit"]
         out.print(f"[green]done[/] job {summary['job_id']}: {summary['rendered']} of "
                   f"{summary['segments']} segments rendered, rest reused; "
@@ -116,6 +123,8 @@ def _print_summary(summary: dict[str, Any], as_json: bool) -> None:
             if chapters:
                 folder = Path(summary["output"]).with_name(Path(summary["output"]).stem + ".chapters")
                 out.print(f"  chapter files (MP3 for ACX, FLAC masters): {folder}")
+        if summary["output_url"]:
+            out.print(f"  output url: {summary['output_url']}")
         out.print(f"  fit report: {summary['fit_report_url']}")
         for w in summary["warnings"] or []:
             out.print(f"  [yellow]warning[/]: {escape(w)}")
@@ -147,9 +156,9 @@ def _follow(settings: Settings, job_id: str, dispatcher: Any, quiet: bool) -> No
 
         def tick() -> None:
             p = snapshot()
-            desc = {"assembling": "assembling", "done": "done", "failed": "failed"}.get(
-                p.status, "rendering")
-            if p.status == "rendering" and p.done == p.total:
+            status = JobStatus(p.status)
+            desc = status.value if status in (JobStatus.ASSEMBLING, *TERMINAL) else "rendering"
+            if status == JobStatus.RENDERING and p.done == p.total:
                 desc = "assembling"
             bar.update(task, completed=p.done, description=desc,
                        audio=(f"{p.audio_s_done:.1f}/{p.audio_s_total:.1f} s" if p.audio_s_total
@@ -162,11 +171,11 @@ def _finish(settings: Settings, job_id: str, out: Path | None, as_json: bool) ->
     from orchestrator.output import finish
 
     summary = _summary(settings, job_id, None)
-    if summary["status"] == "done" and out is not None:
+    if summary["status"] == JobStatus.DONE and out is not None:
         out = finish.deliver(settings, job_id, out)
     summary = _summary(settings, job_id, out)
     _print_summary(summary, as_json)
-    if summary["status"] != "done":
+    if summary["status"] != JobStatus.DONE:
         if not as_json:
             err.print(f"[red]error[/]: {escape(str(summary['error']))}", highlight=False)
         return 1
@@ -176,6 +185,7 @@ def _finish(settings: Settings, job_id: str, out: Path | None, as_json: bool) ->
 def cmd_render(args: argparse.Namespace, settings: Settings) -> int:
     from orchestrator import render
     from orchestrator.dispatch import dispatcher_for
+    from orchestrator.options import RenderOptions
     from orchestrator.store import jobs
     from orchestrator.store.db import ensure_schema
 
@@ -185,13 +195,13 @@ def cmd_render(args: argparse.Namespace, settings: Settings) -> int:
                              field="--detach")
     inp, out = Path(args.input), Path(args.out)
     kind = render.job_kind(inp, args.mode)
-    options = {"duration": args.duration, "mode": "audiobook" if kind == "audiobook" else "dub",
-               "voices": list(args.voice), "emotion": args.emotion,
-               "emotion_map": list(args.emotion_map or []),
-               "ignore_unknown_tags": bool(args.ignore_unknown_tags),
-               "lexicon": str(Path(args.lexicon).expanduser().resolve()) if args.lexicon else None,
-               "unmapped": args.unmapped, "cover": args.cover, "title": args.title,
-               "author": args.author}
+    options = RenderOptions.from_cli(
+        duration=args.duration, mode="audiobook" if kind == "audiobook" else "dub",
+        voices=list(args.voice), emotion=args.emotion, emotion_map=list(args.emotion_map or []),
+        ignore_unknown_tags=bool(args.ignore_unknown_tags),
+        lexicon=str(Path(args.lexicon).expanduser().resolve()) if args.lexicon else None,
+        unmapped=args.unmapped, cover=args.cover, title=args.title, author=args.author,
+    )
     job_id = render.create_job(settings, inp, out, options, kind=kind)
     dispatcher = dispatcher_for(settings)
     try:
@@ -203,8 +213,7 @@ def cmd_render(args: argparse.Namespace, settings: Settings) -> int:
                 raise InputError("lexicon file not found", file=args.lexicon)
         dispatcher.warm()  # worker processes start while the input is parsed and planned
         with _enroll_bar(quiet=args.json) as on_progress:
-            specs = render.prepare_dub(settings, job_id, inp, args.voice[0], dispatcher,
-                                        args.duration, on_progress, options)
+            specs = render.plan_job(settings, job_id, inp, dispatcher, options, on_progress)
         render.dispatch(settings, job_id, specs, dispatcher)
         if args.detach:
             print(job_id)
@@ -270,17 +279,17 @@ def cmd_voice_list(args: argparse.Namespace, settings: Settings) -> int:
     from orchestrator.store.db import ensure_schema
 
     ensure_schema(settings, auto_upgrade=not settings.distributed)
-    voices = voices.list_voices(settings)
+    found = voices.list_voices(settings)
     if args.json:
-        print(json.dumps(voices, indent=2))
+        print(json.dumps(found, indent=2))
         return 0
     table = Table("name", "version", "method", "similarity", "speech s", "created", box=None)
-    for v in voices:
+    for v in found:
         speech = v.get("speech_s") or (v.get("reference") or {}).get("speech_s")
         table.add_row(v["name"], str(v["version"]), str(v.get("method") or "-"),
                       _num(v.get("similarity"), ".3f"), _num(speech, ".1f"),
                       (v["created_at"] or "")[:16].replace("T", " "))
-    Console(soft_wrap=True).print(table if voices else "no voices enrolled")
+    Console(soft_wrap=True).print(table if found else "no voices enrolled")
     return 0
 
 
@@ -352,7 +361,7 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     ensure_schema(settings, auto_upgrade=False)
     summary = _summary(settings, args.job, None)
     _print_summary(summary, args.json)
-    return 0 if summary["status"] != "failed" else 1
+    return 0 if summary["status"] != JobStatus.FAILED else 1
 
 
 def cmd_wait(args: argparse.Namespace, settings: Settings) -> int:
@@ -383,7 +392,7 @@ def cmd_resume(args: argparse.Namespace, settings: Settings) -> int:
         what = render.resume(settings, job_id, dispatcher)
         if not args.json:
             err.print(f"job {job_id}: {what}")
-        if what != "done":
+        if what != JobStatus.DONE:
             _follow(settings, job_id, dispatcher, quiet=args.json)
     finally:
         dispatcher.close()
@@ -556,10 +565,11 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.WARNING - 10 * min(args.verbose, 2),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr,
     )
-    settings = get_settings()
-    if getattr(args, "workers", None):
-        settings = settings.model_copy(update={"workers": args.workers})
     try:
+        # A bad VOICECAST_* value is a SettingsError (a VoicecastError): one line, exit 2.
+        settings = get_settings()
+        if getattr(args, "workers", None):
+            settings = settings.model_copy(update={"workers": args.workers})
         code: int = args.func(args, settings)
         return code
     except VoicecastError as e:

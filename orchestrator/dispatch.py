@@ -27,7 +27,7 @@ from orchestrator.store import jobs
 from orchestrator.store.db import session_scope
 from orchestrator.store.states import JobStatus
 from voicecast.errors import VoicecastError
-from voicecast.queue import BuiltinVoice, EngineFacts, SegmentSpec
+from voicecast.queue import BuiltinVoice, EngineFacts, SegmentResult, SegmentSpec
 from voicecast.settings import Settings
 from workers import pool as worker_pool
 
@@ -80,7 +80,7 @@ class EmbeddedDispatcher:
         self.settings = settings
         self.processes = settings.worker_count
         self._pool: ProcessPoolExecutor | None = None
-        self._futures: dict[Future[dict[str, Any]], SegmentSpec] = {}
+        self._futures: dict[Future[SegmentResult], SegmentSpec] = {}
         self._assemble_due = False
 
     def _get_pool(self) -> ProcessPoolExecutor:
@@ -255,10 +255,13 @@ class CeleryDispatcher:
         return load_references(paths)
 
     def submit(self, job_id: str, specs: list[SegmentSpec]) -> None:
-        from workers.tasks import synth_segment
+        from workers.tasks import synth_options, synth_segment
 
         for spec in specs:
-            synth_segment.apply_async((spec.to_dict(),), queue=self.settings.queue.synth_queue)
+            msg = spec.to_dict()
+            # Time limits scaled by the segment's length, per message.
+            synth_segment.apply_async((msg,), queue=self.settings.queue.synth_queue,
+                                      **synth_options(msg, self.settings))
 
     def assemble(self, job_id: str) -> None:
         from orchestrator.tasks import assemble_job

@@ -8,13 +8,14 @@ error on the way marks the job failed with its reason before it reaches the CLI.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from orchestrator.options import RenderOptions
 from orchestrator.output.assembly import OUTPUT_FORMATS
+from orchestrator.output.outline import BookOutline, ChapterOutline, Level
 from orchestrator.store import jobs
 from orchestrator.store.db import session_scope
 from orchestrator.store.jobs import failing_job
@@ -34,19 +35,18 @@ from voicecast.errors import (
     VoicecastError,
     VoiceError,
 )
-from voicecast.queue import SegmentSpec
+from voicecast.queue import SegmentSpec, stored_result
 from voicecast.settings import Settings
 from voicecast.storage import (
     ObjectStore,
     emotion_clip_key,
     get_store,
-    segment_audio_key,
-    segment_result_key,
     voice_profile_key,
 )
 
 if TYPE_CHECKING:
     from orchestrator.dispatch import Dispatcher
+    from orchestrator.planning.markup import EmotionRules
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +68,7 @@ def check_output_path(out: Path, kind: str = "dub") -> None:
         raise OutputError(f"output folder {parent} is not writable", file=out)
 
 
-def create_job(settings: Settings, input_path: Path, out: Path | None, options: dict[str, Any],
+def create_job(settings: Settings, input_path: Path, out: Path | None, options: RenderOptions,
                kind: str = "dub") -> str:
     job_id = jobs.new_job_id()
     with session_scope(settings) as s:
@@ -76,7 +76,7 @@ def create_job(settings: Settings, input_path: Path, out: Path | None, options: 
             id=job_id, kind=kind, status=JobStatus.PENDING, input_name=str(input_path),
             input_sha256=_sha256_file(input_path),
             output_path=str(out.expanduser().resolve()) if out else None,
-            output_format=out.suffix.lower() if out else None, options=options,
+            output_format=out.suffix.lower() if out else None, options=options.stored(),
         ))
     return job_id
 
@@ -111,12 +111,11 @@ def job_kind(input_path: Path, mode: str | None = None) -> str:
     return "script" if ext in SCRIPT_FORMATS else "dub"
 
 
-def emotion_rules(options: dict[str, Any]) -> Any:
-    """The job's :class:`~orchestrator.planning.planner.EmotionRules` from its stored options."""
-    from orchestrator.planning.planner import EmotionRules
+def emotion_rules(options: RenderOptions) -> EmotionRules:
+    """The job's emotion rules from its options. Raises :class:`InputError` naming the option."""
+    from orchestrator.planning.markup import EmotionRules
 
-    return EmotionRules.from_options(options.get("emotion"), options.get("emotion_map") or (),
-                                     bool(options.get("ignore_unknown_tags")))
+    return EmotionRules.from_options(options.emotion, options.emotion_map, options.ignore_unknown_tags)
 
 
 def _store_emotion_clips(settings: Settings, segments: list[Any], input_path: Path, sr: int) -> list[Any]:
@@ -184,14 +183,23 @@ def _speakers(segments: list[Any]) -> dict[str, int]:
     return out
 
 
-def _store_cover(settings: Settings, data: bytes | None, mime: str | None) -> dict[str, Any]:
+def _store_cover(settings: Settings, data: bytes | None, mime: str | None) -> tuple[str | None, str | None]:
+    """Store a cover under a content key; its key and MIME type (``(None, None)``: no cover)."""
     if not data:
-        return {}
+        return None, None
     key = f"covers/{hashlib.sha256(data).hexdigest()[:16]}"
     store = get_store(settings)
     if not store.exists(key):
         store.put_bytes(key, data, content_type=mime or "application/octet-stream")
-    return {"cover_key": key, "cover_type": mime}
+    return key, mime
+
+
+def _m4b_cover_ok(data: bytes, mime: str | None) -> bool:
+    """Whether the M4B writer takes this cover (its declared type, else its bytes)."""
+    kind = (mime or "").lower().removeprefix("image/")
+    if not kind:
+        kind = "png" if data.startswith(b"\x89PNG") else "jpeg" if data.startswith(b"\xff\xd8") else ""
+    return kind in ("jpg", "jpeg", "png")
 
 
 def _read_cover(path: str) -> tuple[bytes, str]:
@@ -218,11 +226,12 @@ class _Planned(NamedTuple):
     lead_s: float = 0.0
 
 
-def _plan(settings: Settings, kind: str, input_path: Path, options: dict[str, Any],
-          characters: list[str], duration: float | None) -> _Planned:
+def _plan(settings: Settings, kind: str, input_path: Path, options: RenderOptions,
+          characters: list[str]) -> _Planned:
     """Parse and plan any input."""
     from orchestrator.inputs.subtitles import parse_subtitles, read_text
-    from orchestrator.planning.planner import plan_cues, plan_script
+    from orchestrator.planning.cues import plan_cues
+    from orchestrator.planning.script import plan_script
 
     rules = emotion_rules(options)
     if kind == "audiobook":
@@ -237,63 +246,66 @@ def _plan(settings: Settings, kind: str, input_path: Path, options: dict[str, An
         plan = plan_script(read_text(input_path), source=str(input_path), emotions=rules,
                            characters=characters)
     else:
-        plan = plan_cues(parse_subtitles(input_path), source=str(input_path), track_end=duration,
+        plan = plan_cues(parse_subtitles(input_path), source=str(input_path), track_end=options.duration,
                          emotions=rules, characters=characters)
     return _Planned(plan.segments, list(plan.warnings), plan.duration, None, plan.lead_s)
 
 
-def _book_outline(settings: Settings, book: Any, bplan: Any, options: dict[str, Any],
-                  narrator: str) -> dict[str, Any]:
+def _book_outline(settings: Settings, book: Any, bplan: Any, options: RenderOptions,
+                  narrator: str, input_path: Path) -> BookOutline:
     """What assembly needs to know of a book besides its segments (``Job.book``)."""
-    cover, mime = (_read_cover(options["cover"]) if options.get("cover")
-                   else (book.cover, book.cover_type))
-    return {
-        "title": options.get("title") or book.title,
-        "author": options.get("author") or book.author,
-        "language": book.language,
-        "narrator": narrator,
-        **_store_cover(settings, cover, mime),
-        "chapters": [{"title": c.title, "first": c.first, "count": c.count, "lead_s": c.lead_s,
-                      "source": c.source, "line": c.line} for c in bplan.chapters],
-    }
+    if options.cover:
+        cover, mime = _read_cover(options.cover)
+    else:
+        cover, mime = book.cover, book.cover_type
+        if cover and not _m4b_cover_ok(cover, mime):
+            # An M4B carries a JPEG or PNG cover only: say so now, not after rendering.
+            raise InputError(f"the book's cover is {mime or 'not an image'}, not JPEG or PNG; "
+                             "give one with --cover IMAGE", file=input_path)
+    cover_key, cover_type = _store_cover(settings, cover, mime)
+    return BookOutline(
+        title=options.title or book.title, author=options.author or book.author,
+        language=book.language, narrator=narrator, cover_key=cover_key, cover_type=cover_type,
+        chapters=[ChapterOutline(title=c.title, first=c.first, count=c.count, lead_s=c.lead_s,
+                                 source=c.source, line=c.line) for c in bplan.chapters],
+    )
 
 
-def prepare_dub(settings: Settings, job_id: str, input_path: Path, voice: str,
-                dispatcher: Dispatcher, duration: float | None = None,
-                on_progress: OnProgress | None = None,
-                options: dict[str, Any] | None = None) -> list[SegmentSpec]:
-    """Parse, plan and persist a job (subtitle file, plain script or book);
-    return the specs to dispatch.
+def plan_job(settings: Settings, job_id: str, input_path: Path, dispatcher: Dispatcher,
+             options: RenderOptions, on_progress: OnProgress | None = None) -> list[SegmentSpec]:
+    """Parse, plan and persist a job of any kind (subtitle track, plain script
+    or book); return the specs to dispatch.
 
-    ``options`` are the job's: mode, voice map (``voices``: ``--voice`` values;
-    ``voice`` is used when it has none), emotion default and map, lexicon,
-    what to do with unmapped characters, and book metadata overrides. Every
-    user error is raised before any voice is enrolled or anything rendered.
+    ``options`` are the job's (see :class:`RenderOptions`): mode, voice map,
+    emotion default and map, lexicon, what to do with unmapped characters, and
+    book metadata overrides. Every user error is raised before any voice is
+    enrolled or anything rendered, and marks the job failed.
     """
-    from orchestrator.planning.planner import segment_hash
+    from orchestrator.planning.segments import segment_hash
 
-    options = options or {}
     with failing_job(settings, job_id):
-        kind = job_kind(input_path, options.get("mode"))
-        vmap = parse_voice_map(list(options.get("voices") or [voice]))
+        kind = job_kind(input_path, options.mode)
+        vmap = parse_voice_map(list(options.voices))
         characters = [n for n in vmap if n != NARRATOR]
-        planned_input = _plan(settings, kind, input_path, options, characters, duration)
+        planned_input = _plan(settings, kind, input_path, options, characters)
         segments, warnings, total, book = planned_input[:4]
         assigned, more = assign_voices(_speakers(segments), vmap, source=str(input_path),
-                                       unmapped=options.get("unmapped") or "error",
+                                       unmapped=options.unmapped,
                                        explicit=kind == "audiobook")
         warnings += more
         facts = dispatcher.facts()
-        segments, lex_digest = _apply_lexicon(segments, options.get("lexicon"), facts.phoneme_symbols)
+        segments, lex_digest = _apply_lexicon(segments, options.lexicon, facts.phoneme_symbols)
         planned = _store_emotion_clips(settings, segments, input_path, facts.sample_rate)
-        outline = _book_outline(settings, book[0], book[1], options, vmap[NARRATOR]) if book else None
+        outline = (_book_outline(settings, book[0], book[1], options, vmap[NARRATOR], input_path)
+                   if book else None)
         voices = resolve_voice_map(settings, vmap, dispatcher, on_progress)
         narrator = voices[NARRATOR.casefold()]
         fit: dict[str, Any] = settings.fit.model_dump()
         if outline is not None:
             # Audiobook lines are levelled as they are rendered: the profile shapes their audio.
-            outline["level"] = {"rms_db": settings.book.speech_rms_db, "peak_db": settings.book.peak_db}
-            fit = {**fit, "level": outline["level"]}
+            level = {"rms_db": settings.book.speech_rms_db, "peak_db": settings.book.peak_db}
+            outline = outline.model_copy(update={"level": Level(**level)})
+            fit = {**fit, "level": level}  # the content hash's input, as ever
         eng, eng_ver = facts.name, facts.version
         with session_scope(settings) as s:
             job = jobs.get_job(s, job_id)
@@ -301,10 +313,9 @@ def prepare_dub(settings: Settings, job_id: str, input_path: Path, voice: str,
             job.voice_id = narrator.id
             job.duration_s = total
             job.warnings = warnings
-            job.book = outline
-            if lex_digest or planned_input.lead_s:
-                job.options = {**job.options, "lexicon_sha256": lex_digest,
-                               "lead_s": planned_input.lead_s}
+            job.book = outline.stored() if outline is not None else None
+            job.options = options.model_copy(
+                update={"lexicon_sha256": lex_digest, "lead_s": planned_input.lead_s}).stored()
             for seg in planned:
                 v = voices[assigned[seg.speaker.casefold()]] if seg.speaker else narrator
                 s.add(Segment(
@@ -320,13 +331,13 @@ def prepare_dub(settings: Settings, job_id: str, input_path: Path, voice: str,
         return undone_specs(settings, job_id)
 
 
-def _spec(seg: Segment, voice_key: str, level: dict[str, float] | None = None) -> SegmentSpec:
+def _spec(seg: Segment, voice_key: str, level: Level | None = None) -> SegmentSpec:
     return SegmentSpec(
         job_id=seg.job_id, idx=seg.idx, text=seg.text, voice_key=voice_key,
         slot_s=round(seg.end_s - seg.start_s, 6), max_s=round(seg.max_end_s - seg.start_s, 6),
         content_hash=seg.content_hash, emotion=seg.emotion, intensity=seg.intensity,
-        level_rms_db=level["rms_db"] if level else None,
-        level_peak_db=level["peak_db"] if level else None,
+        level_rms_db=level.rms_db if level else None,
+        level_peak_db=level.peak_db if level else None,
     )
 
 
@@ -334,6 +345,8 @@ def undone_specs(settings: Settings, job_id: str) -> list[SegmentSpec]:
     with session_scope(settings) as s:
         job = jobs.get_job(s, job_id)
         keys: dict[str | None, str] = {}
+        outline = BookOutline.from_stored(job.book)
+        level = outline.level if outline else None
         out = []
         for seg in job.segments:
             if seg.status == SegmentStatus.DONE:
@@ -345,7 +358,7 @@ def undone_specs(settings: Settings, job_id: str) -> list[SegmentSpec]:
                     raise VoiceError(f"segment {seg.idx + 1} has no voice profile (was its voice "
                                      "removed?); render the job again", field="voice")
                 keys[vid] = voice_profile_key(voice.id, voice.version)
-            out.append(_spec(seg, keys[vid], (job.book or {}).get("level")))
+            out.append(_spec(seg, keys[vid], level))
         return out
 
 
@@ -358,13 +371,11 @@ def _record_stored(s: Any, store: ObjectStore, job: Job) -> bool:
     for seg in job.segments:
         if seg.status == SegmentStatus.DONE:
             continue
-        rkey = segment_result_key(seg.content_hash)
-        if store.exists(rkey) and store.exists(segment_audio_key(seg.content_hash)):
-            rec = json.loads(store.get_bytes(rkey))
-            rec.update(job_id=job.id, idx=seg.idx, hit=True)
+        found = stored_result(store, seg.content_hash)
+        if found is not None:
             if seg.status == SegmentStatus.FAILED:
                 seg.status = SegmentStatus.QUEUED
-            ready = jobs.record_result(s, rec) or ready
+            ready = jobs.record_result(s, found.for_segment(job.id, seg.idx, hit=True)) or ready
     return ready
 
 
@@ -386,7 +397,8 @@ def dispatch(settings: Settings, job_id: str, specs: list[SegmentSpec], dispatch
 
 
 def resume(settings: Settings, job_id: str, dispatcher: Dispatcher) -> str:
-    """Continue a job from its recorded state; returns what was done.
+    """Continue a job from its recorded state; returns what was done
+    (``JobStatus.DONE`` when the job was done already).
 
     Segments whose result is already in storage are recorded as hits (a worker
     finished them but the orchestrator never heard); the rest are dispatched
@@ -397,7 +409,7 @@ def resume(settings: Settings, job_id: str, dispatcher: Dispatcher) -> str:
         job = jobs.get_job(s, job_id)
         job_id = job.id
         if job.status == JobStatus.DONE:
-            return "done"
+            return JobStatus.DONE
         if job.status == JobStatus.PENDING or not job.segments:
             raise VoicecastError(
                 "job was never planned (it failed before its segments were stored); "

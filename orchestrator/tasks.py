@@ -12,31 +12,39 @@ from typing import Any
 
 from sqlalchemy.exc import OperationalError
 
-from voicecast.celery_app import RETRY_ON, app, voicecast_task
+from voicecast.celery_app import RETRY_ON, VoicecastTask, voicecast_task
 from voicecast.settings import get_settings
 
 _q = get_settings().queue
+_limits = get_settings().limits
 _RETRY = (*RETRY_ON, OperationalError)
+#: Recording a result or failure: a few SQL statements.
+_RECORD_LIMITS = _limits.celery_limits(_limits.record_time_s)
 
 
-@voicecast_task("voicecast.record_segment", queue=_q.assemble_queue, autoretry_for=_RETRY)
-def record_segment(self: Any, result: dict[str, Any]) -> None:
+@voicecast_task("voicecast.record_segment", queue=_q.assemble_queue, autoretry_for=_RETRY,
+                **_RECORD_LIMITS)
+def record_segment(self: Any, result: dict[str, Any], overruns: int = 0) -> None:
+    """Record a :class:`~voicecast.queue.SegmentResult` (as JSON) from a synthesis worker."""
     from orchestrator.store import jobs
     from orchestrator.store.db import session_scope
     from orchestrator.store.states import JobStatus
+    from voicecast.queue import SegmentResult
 
+    res = SegmentResult.from_dict(result)
     with session_scope(get_settings()) as s:
-        ready = jobs.record_result(s, result)
+        ready = jobs.record_result(s, res)
         # Also when already assembling: this may be the redelivery of the message
         # whose first run claimed the job but died before queueing the assembly
         # (a duplicate assembly is harmless: same keys, and it ends early).
-        ready = ready or jobs.get_job(s, result["job_id"]).status == JobStatus.ASSEMBLING
+        ready = ready or jobs.get_job(s, res.job_id).status == JobStatus.ASSEMBLING
     if ready:
-        assemble_job.apply_async((result["job_id"],), queue=_q.assemble_queue)
+        assemble_job.apply_async((res.job_id,), queue=_q.assemble_queue)
 
 
-@voicecast_task("voicecast.segment_failed", queue=_q.assemble_queue, autoretry_for=_RETRY)
-def segment_failed(self: Any, job_id: str, idx: int, reason: str) -> None:
+@voicecast_task("voicecast.segment_failed", queue=_q.assemble_queue, autoretry_for=_RETRY,
+                **_RECORD_LIMITS)
+def segment_failed(self: Any, job_id: str, idx: int, reason: str, overruns: int = 0) -> None:
     from orchestrator.store import jobs
     from orchestrator.store.db import session_scope
 
@@ -44,20 +52,27 @@ def segment_failed(self: Any, job_id: str, idx: int, reason: str) -> None:
         jobs.record_failure(s, job_id, idx, reason)
 
 
-class _AssembleTask(app.Task):  # type: ignore[name-defined,misc]
-    def on_failure(self, exc, task_id, args, kwargs, einfo):  # type: ignore[no-untyped-def]
-        # Retries are exhausted (or the error is not retryable): say so on the job,
-        # which `voicecast resume` can then pick up again.
+class _AssembleTask(VoicecastTask):
+    what = "assembly"
+    limit_var = "VOICECAST_LIMITS__ASSEMBLE_TIME_S"
+
+    def on_gave_up(self, args: tuple[Any, ...], kwargs: dict[str, Any], reason: str) -> None:
+        # Retries are exhausted, the error is not retryable, or it overran its
+        # time limit twice: say so on the job, which `voicecast resume` can
+        # then pick up again.
         from orchestrator.store import jobs
         from orchestrator.store.db import session_scope
 
+        job_id = args[0] if args else kwargs["job_id"]
+        if not reason.startswith("assembly"):
+            reason = f"assembly failed: {reason}"
         with session_scope(get_settings()) as s:
-            jobs.fail_job(s, args[0], f"assembly failed: {type(exc).__name__}: {exc}")
+            jobs.fail_job(s, job_id, reason)
 
 
 @voicecast_task("voicecast.assemble_job", queue=_q.assemble_queue, autoretry_for=_RETRY,
-                base=_AssembleTask)
-def assemble_job(self: Any, job_id: str) -> None:
+                base=_AssembleTask, **_limits.celery_limits(_limits.assemble_time_s))
+def assemble_job(self: Any, job_id: str, overruns: int = 0) -> None:
     from orchestrator.output.finish import assemble
 
     assemble(get_settings(), job_id)

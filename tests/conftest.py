@@ -30,6 +30,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 # Make tests/servers.py importable as `servers` however pytest was invoked
 # (`pytest`, `python -m pytest`, with or without tests/__init__.py).
@@ -38,6 +39,17 @@ if _TESTS_DIR not in sys.path:
     sys.path.insert(0, _TESTS_DIR)
 
 from servers import CeleryWorker, PostgresServer, RedisServer, S3Server  # noqa: E402
+
+# Hypothesis (the property tests, tests/unit/test_properties_*.py). The default profile
+# is deterministic, so CI and every machine run the same examples: a fixed seed
+# (derandomize), a bounded number of examples, no example database, no deadline
+# (tests assert behaviour, never timings). HYPOTHESIS_PROFILE=explore searches with
+# fresh random examples, many more of them, to hunt for new bugs locally.
+hypothesis_settings.register_profile(
+    "ci", derandomize=True, max_examples=150, database=None, deadline=None, print_blob=True
+)
+hypothesis_settings.register_profile("explore", max_examples=3000, deadline=None)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 def pytest_configure(config: pytest.Config) -> None:

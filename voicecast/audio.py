@@ -16,14 +16,14 @@ from __future__ import annotations
 import io
 import logging
 import math
-import shutil
-import subprocess
 import tempfile
 from math import gcd
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
+
+from voicecast.media import MediaError, run_tool
 
 log = logging.getLogger(__name__)
 
@@ -256,7 +256,10 @@ def stretch(x: np.ndarray, sr: int, target_samples: int) -> np.ndarray:
     audio is resampled to the exact length instead (a pitch change under 3.5
     cents, inaudible), so the speech length is still exact.
 
-    Raises ``RuntimeError`` when rubberband is missing or fails (with its stderr).
+    Raises :class:`~voicecast.media.MediaError` (a ``RuntimeError``) when
+    rubberband is missing or fails (with its stderr), and its subclass
+    :class:`~voicecast.media.ToolTimeout` when it hangs past
+    ``limits.tool_timeout_s`` twice (see :func:`voicecast.media.run_tool`).
     """
     a = _mono(x)
     if target_samples < 0:
@@ -268,25 +271,17 @@ def stretch(x: np.ndarray, sr: int, target_samples: int) -> np.ndarray:
     ratio = target_samples / a.size
     if abs(ratio - 1.0) < STRETCH_SKIP:
         return _varispeed(a, target_samples)
-    tool = shutil.which("rubberband")
-    if not tool:
-        raise RuntimeError(
-            "rubberband not found on PATH; install it (e.g. apt-get install rubberband-cli)"
-        )
     with tempfile.TemporaryDirectory(prefix="voicecast-stretch-") as tmp:
         src = Path(tmp) / "in.wav"
         dst = Path(tmp) / "out.wav"
         sf.write(src, a, sr, subtype="FLOAT")
         # Float WAV in and out plus --ignore-clipping: R3 would otherwise restart the
         # whole file at reduced gain when a peak exceeds full scale.
-        cmd = [
-            tool, "-3", "-q", "--ignore-clipping",
-            "-D", repr(target_samples / float(sr)), str(src), str(dst),
-        ]
-        proc = subprocess.run(cmd, capture_output=True, check=False)
+        args = ["-3", "-q", "--ignore-clipping", "-D", repr(target_samples / float(sr)), str(src), str(dst)]
+        proc = run_tool("rubberband", args)
         if proc.returncode != 0 or not dst.exists():
             err = proc.stderr.decode("utf-8", "replace")[-2000:]
-            raise RuntimeError(f"rubberband exited with {proc.returncode}: {err.strip()}")
+            raise MediaError(f"rubberband exited with {proc.returncode}: {err.strip()}")
         y, out_sr = sf.read(dst, dtype="float32", always_2d=True)
     if out_sr != sr:
         raise RuntimeError(f"rubberband wrote {out_sr} Hz, expected {sr} Hz")

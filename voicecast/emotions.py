@@ -61,6 +61,8 @@ import math
 import re
 from dataclasses import dataclass
 
+from voicecast.errors import InputError
+
 __all__ = [
     "DEFAULT_INTENSITY",
     "EMOTIONS",
@@ -126,8 +128,12 @@ PAUSE = "pause"
 MAX_PAUSE_S = 30.0
 
 
-class TagError(ValueError):
-    """A tag that cannot be used; the message says why and lists the allowed tags."""
+class TagError(InputError, ValueError):
+    """A tag that cannot be used; the message says why and lists the allowed tags.
+
+    An :class:`~voicecast.errors.InputError` (bad user text, exit 2) wherever it
+    surfaces; callers that know the file and line re-raise it with them. Still a
+    ``ValueError`` for callers that catch that."""
 
 
 @dataclass(frozen=True)

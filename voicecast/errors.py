@@ -65,5 +65,11 @@ class JobError(VoicecastError):
     """Unknown job, or a job in a state that does not allow the operation."""
 
 
+class SynthesisError(VoicecastError):
+    """A line cannot be rendered: the engine speaks nothing audible for it, or
+    rendering it keeps killing its worker. The job's failure names the segment
+    and its source line."""
+
+
 class TransientError(Exception):
     """An infrastructure hiccup (storage, broker) worth retrying with backoff."""

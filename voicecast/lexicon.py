@@ -348,7 +348,9 @@ def _parse_line(raw: str, *, source: str, line: int) -> Entry | None:
         try:
             re.compile(key, re.IGNORECASE)  # first alone: error positions are the user's
             compiled = re.compile(_pattern_regex(key), re.IGNORECASE)
-        except re.error as exc:
+        except (re.error, OverflowError, RecursionError) as exc:
+            # OverflowError: a repeat count past the engine's limit ("a{4300000000}");
+            # RecursionError: parentheses nested too deep for the parser.
             raise fail(f"bad regular expression {key!r}: {exc}") from None
         if compiled.fullmatch(""):
             raise fail(f"regular expression {key!r} matches the empty string")

@@ -10,8 +10,15 @@ hash reuses both.
 
 from __future__ import annotations
 
+import json
+import logging
 from dataclasses import asdict, dataclass, field, fields, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from voicecast.storage import ObjectStore
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -97,6 +104,23 @@ class SegmentResult:
         if "takes" in kw:
             kw["takes"] = tuple((float(s), float(n)) for s, n in kw["takes"])
         return cls(**kw)
+
+
+def stored_result(store: ObjectStore, content_hash: str) -> SegmentResult | None:
+    """The result stored for ``content_hash`` when both it and its audio exist
+    (a storage hit). None otherwise, and for a record that does not read as a
+    :class:`SegmentResult` (an older shape missing a field): that segment is
+    then simply rendered again."""
+    from voicecast.storage import segment_audio_key, segment_result_key
+
+    result_key = segment_result_key(content_hash)
+    if not (store.exists(result_key) and store.exists(segment_audio_key(content_hash))):
+        return None
+    try:
+        return SegmentResult.from_dict(json.loads(store.get_bytes(result_key)))
+    except (TypeError, ValueError) as e:
+        log.warning("stored result %s unreadable (%s); it will be rendered again", result_key, e)
+        return None
 
 
 @dataclass(frozen=True)

@@ -12,14 +12,39 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from voicecast.errors import VoicecastError
+
+ENV_PREFIX = "VOICECAST_"
 
 
 def _default_data_dir() -> Path:
     base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
     return Path(base) / "voicecast"
+
+
+#: 8k..320k: what the MP3 and AAC encoders accept as a CBR bit rate.
+_BITRATE = r"^([89]|[1-9][0-9]|[12][0-9][0-9]|3[01][0-9]|320)k$"
+
+
+def env_name(*loc: str | int) -> str:
+    """The environment variable of a settings field: ``("fit", "hard_max")`` ->
+    ``VOICECAST_FIT__HARD_MAX``."""
+    return ENV_PREFIX + "__".join(str(p).upper() for p in loc)
+
+
+def _check_chain(group: str, chain: list[tuple[str, float]]) -> None:
+    """Raise naming both variables when a chain ``a <= b <= ...`` (``""`` = the
+    constant 1) is out of order."""
+    for (na, a), (nb, b) in zip(chain, chain[1:], strict=False):
+        if a > b:
+            left = f"{env_name(group, na)} ({a:g})" if na else "1"
+            right = f"{env_name(group, nb)} ({b:g})" if nb else "1"
+            raise ValueError(f"{left} must not exceed {right}")
 
 
 class QueueSettings(BaseModel):
@@ -32,12 +57,13 @@ class QueueSettings(BaseModel):
     assemble_queue: str = "assemble"
     #: Seconds before an unacknowledged task of a dead worker is handed to another one.
     #: Must exceed the longest task (one segment synthesis or one assembly).
-    visibility_timeout_s: int = 900
+    #: Checked against the task time limits (``limits``) in distributed mode.
+    visibility_timeout_s: int = Field(default=900, gt=0)
     #: How often a live worker sweeps for such abandoned tasks.
-    restore_interval_s: int = 10
+    restore_interval_s: int = Field(default=10, gt=0)
     #: Retries for transient storage/broker errors, with exponential backoff.
-    max_retries: int = 5
-    retry_backoff_max_s: int = 60
+    max_retries: int = Field(default=5, ge=0, le=100)
+    retry_backoff_max_s: int = Field(default=60, ge=1)
 
 
 class StorageSettings(BaseModel):
@@ -48,18 +74,20 @@ class StorageSettings(BaseModel):
     endpoint_url: str | None = None
     region: str = "us-east-1"
     access_key_id: str | None = None
-    secret_access_key: str | None = None
+    #: Never printed (``repr`` shows ``**********``); read with ``get_secret_value()``.
+    secret_access_key: SecretStr | None = None
     prefix: str = ""
     #: Local object-store folder (embedded mode); default ``data_dir/objects``.
     local_dir: Path | None = None
-    presign_expiry_s: int = 7 * 24 * 3600
+    #: S3 (SigV4) presigned URLs live at most 7 days.
+    presign_expiry_s: int = Field(default=7 * 24 * 3600, ge=1, le=7 * 24 * 3600)
 
 
 class EngineSettings(BaseModel):
     name: str = "kokoro"
     #: onnxruntime intra-op threads per process; 0 = all cores, except that the
     #: embedded pool and `voicecast worker` divide the cores among their processes.
-    threads: int = 0
+    threads: int = Field(default=0, ge=0)
     #: onnxruntime execution providers in order of preference; empty = CUDA when
     #: available, else CPU.
     providers: list[str] = Field(default_factory=list)
@@ -69,23 +97,35 @@ class FitSettings(BaseModel):
     """How each line is fitted to its slot (see ``workers.fitting``)."""
 
     #: Rates (natural length / slot length) that still sound natural.
-    comfortable_min: float = 0.8
-    comfortable_max: float = 1.25
+    #: Must hold: hard_min <= comfortable_min <= 1 <= comfortable_max <= hard_max.
+    comfortable_min: float = Field(default=0.8, gt=0, le=1)
+    comfortable_max: float = Field(default=1.25, ge=1, le=4)
     #: Rates allowed when borrowing the gap before the next cue is not enough.
-    hard_min: float = 0.7
-    hard_max: float = 1.4
+    hard_min: float = Field(default=0.7, gt=0, le=1)
+    hard_max: float = Field(default=1.4, ge=1, le=4)
     #: Range of the engine's own speed control; the residual is time-stretched.
-    engine_rate_min: float = 0.87
-    engine_rate_max: float = 1.15
+    #: Must hold: engine_rate_min <= 1 <= engine_rate_max.
+    engine_rate_min: float = Field(default=0.87, gt=0, le=1)
+    engine_rate_max: float = Field(default=1.15, ge=1, le=4)
     #: Engine calls per segment at most. With a duration predictor (Kokoro) the
     #: first is at the solved speed and a second is rare; without one, or for a
     #: short line, the first is at natural speed.
-    max_engine_calls: int = 2
+    max_engine_calls: int = Field(default=2, ge=1, le=5)
     #: Re-synthesize at a new engine speed only when the needed rate is further
     #: than this from 1; a smaller residual is time-stretched (cheap, transparent).
-    engine_tolerance: float = 0.1
+    engine_tolerance: float = Field(default=0.1, ge=0, le=1)
     #: Leading/trailing audio quieter than this (dBFS) is trimmed.
-    trim_db: float = -40.0
+    trim_db: float = Field(default=-40.0, ge=-120, lt=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> FitSettings:
+        # The fitter assumes these orderings (a rate of 1 is always allowed).
+        chain = [("hard_min", self.hard_min), ("comfortable_min", self.comfortable_min), ("", 1.0),
+                 ("comfortable_max", self.comfortable_max), ("hard_max", self.hard_max)]
+        _check_chain("fit", chain)
+        _check_chain("fit", [("engine_rate_min", self.engine_rate_min), ("", 1.0),
+                             ("engine_rate_max", self.engine_rate_max)])
+        return self
 
 
 class EnrollSettings(BaseModel):
@@ -93,27 +133,28 @@ class EnrollSettings(BaseModel):
 
     #: "search": nearest bundled mix, then a scored search of the style space
     #: and a pitch/formant correction; "nearest": the nearest bundled voice only.
-    method: str = "search"
+    method: Literal["search", "nearest"] = "search"
     #: Wall-clock budget of the search, seconds (the whole enrollment stays under ~3 min).
-    budget_s: float = 110.0
+    budget_s: float = Field(default=110.0, gt=0, le=3600)
 
 
 class LoudnessSettings(BaseModel):
     """Two-pass EBU R128 loudness normalisation of the assembled track."""
 
-    integrated_lufs: float = -16.0
-    true_peak_db: float = -1.5
-    lra: float = 11.0
-    sample_rate: int = 48000
+    #: Ranges are those of ffmpeg's ``loudnorm`` filter.
+    integrated_lufs: float = Field(default=-16.0, ge=-70, le=-5)
+    true_peak_db: float = Field(default=-1.5, ge=-9, le=0)
+    lra: float = Field(default=11.0, ge=1, le=50)
+    sample_rate: int = Field(default=48000, ge=8000, le=192000)
 
 
 class ScriptSettings(BaseModel):
     """Plain scripts (``.txt``): lines spoken one after another at natural length."""
 
     #: Silence before the first line, between lines, and after the last (seconds).
-    head_s: float = 0.5
-    line_pause_s: float = 0.6
-    tail_s: float = 1.0
+    head_s: float = Field(default=0.5, ge=0, le=60)
+    line_pause_s: float = Field(default=0.6, ge=0, le=60)
+    tail_s: float = Field(default=1.0, ge=0, le=60)
 
 
 class BookSettings(BaseModel):
@@ -121,28 +162,80 @@ class BookSettings(BaseModel):
 
     #: Silence between sentences of a paragraph, after a paragraph, and after a
     #: spoken chapter title (seconds). ``[pause:S]`` in the text adds S.
-    sentence_pause_s: float = 0.35
+    sentence_pause_s: float = Field(default=0.35, ge=0, le=60)
     #: Silence where a sentence changes voice (a quotation inside narration).
-    clause_pause_s: float = 0.2
-    paragraph_pause_s: float = 0.9
-    title_pause_s: float = 1.5
+    clause_pause_s: float = Field(default=0.2, ge=0, le=60)
+    paragraph_pause_s: float = Field(default=0.9, ge=0, le=60)
+    title_pause_s: float = Field(default=1.5, ge=0, le=60)
     #: Room tone at the head and tail of every chapter file (ACX: 0.5-1 s, 1-5 s).
-    chapter_head_s: float = 0.75
-    chapter_tail_s: float = 2.5
+    chapter_head_s: float = Field(default=0.75, ge=0, le=60)
+    chapter_tail_s: float = Field(default=2.5, ge=0, le=60)
     #: Speak each chapter's title as its first segment.
     speak_titles: bool = True
     #: A sentence longer than this (characters) is split at clause punctuation.
-    max_segment_chars: int = 300
+    max_segment_chars: int = Field(default=300, ge=20, le=5000)
     #: Loudness profile "acx": each segment's speech is levelled to this RMS
     #: (dBFS, over its active speech), peaks limited to ``peak_db``, and the
     #: gaps filled with room tone at ``room_tone_db`` RMS.
-    speech_rms_db: float = -18.0
-    peak_db: float = -3.5
-    room_tone_db: float = -72.0
-    #: Chapter MP3s (ACX: 192 kb/s CBR, 44.1 kHz) and the M4B's AAC bit rate.
-    mp3_bitrate: str = "192k"
-    m4b_bitrate: str = "64k"
-    output_sample_rate: int = 44100
+    speech_rms_db: float = Field(default=-18.0, ge=-60, lt=0)
+    peak_db: float = Field(default=-3.5, ge=-60, le=0)
+    room_tone_db: float = Field(default=-72.0, ge=-120, lt=0)
+    #: Chapter MP3s (ACX: 192 kb/s CBR, 44.1 kHz) and the M4B's AAC bit rate,
+    #: as ffmpeg writes them: kilobits with a ``k`` (8k to 320k).
+    mp3_bitrate: str = Field(default="192k", pattern=_BITRATE)
+    m4b_bitrate: str = Field(default="64k", pattern=_BITRATE)
+    output_sample_rate: int = Field(default=44100, ge=8000, le=192000)
+
+
+class LimitsSettings(BaseModel):
+    """How long anything may run before it is taken for hung (seconds).
+
+    A tool (subprocess) that outlives its timeout is killed and run once more;
+    a second hang fails the segment (or assembly) with the tool's name. A
+    Celery task past its hard limit is killed; a synthesis or assembly task is
+    then sent again once, and a second overrun fails the job. The soft limit
+    fires ``soft_margin_s`` before the hard one, raising inside the task so it
+    can stop cleanly (a hang in native code only ends at the hard limit).
+    """
+
+    #: Rubber Band and ffprobe (per segment, seconds of audio).
+    tool_timeout_s: float = Field(default=60.0, gt=0, le=86400)
+    #: ffmpeg, which also encodes whole tracks and audiobooks.
+    ffmpeg_timeout_s: float = Field(default=600.0, gt=0, le=86400)
+    #: Hard limit of one segment's synthesis: this much, plus
+    #: ``synth_time_per_audio_s`` per second of the segment's slot (or of its
+    #: text, 10 characters a second), at most ``synth_time_max_s``.
+    synth_time_s: float = Field(default=120.0, gt=0, le=86400)
+    synth_time_per_audio_s: float = Field(default=10.0, ge=0, le=3600)
+    synth_time_max_s: float = Field(default=600.0, gt=0, le=86400)
+    #: Hard limit of a voice enrollment (its search budget is ``enroll.budget_s``).
+    enroll_time_s: float = Field(default=600.0, gt=0, le=86400)
+    #: Hard limit of recording a segment's result or failure in SQL.
+    record_time_s: float = Field(default=60.0, gt=0, le=86400)
+    #: Hard limit of assembling a job's output (a long audiobook needs more,
+    #: and ``queue.visibility_timeout_s`` above it).
+    assemble_time_s: float = Field(default=840.0, gt=0, le=86400)
+    #: The soft limit fires this long before the hard one; 0 = no soft limit.
+    soft_margin_s: float = Field(default=30.0, ge=0, le=3600)
+
+    def synth_hard_s(self, slot_s: float, text: str = "") -> float:
+        """The hard time limit of one segment, scaled by its length."""
+        length_s = max(slot_s, len(text) / 10.0)
+        return min(self.synth_time_max_s, self.synth_time_s + self.synth_time_per_audio_s * length_s)
+
+    def celery_limits(self, hard_s: float) -> dict[str, float]:
+        """``time_limit``/``soft_time_limit`` options for a task with this hard limit."""
+        soft = hard_s - self.soft_margin_s
+        if self.soft_margin_s and soft > 0:
+            return {"time_limit": hard_s, "soft_time_limit": soft}
+        return {"time_limit": hard_s}
+
+    def longest_hard(self) -> tuple[str, float]:
+        """The variable of the longest task hard limit, and that limit."""
+        hard = {"synth_time_max_s": self.synth_time_max_s, "enroll_time_s": self.enroll_time_s,
+                "record_time_s": self.record_time_s, "assemble_time_s": self.assemble_time_s}
+        name = max(hard, key=lambda k: hard[k])
+        return env_name("limits", name), hard[name]
 
 
 class Settings(BaseSettings):
@@ -154,7 +247,7 @@ class Settings(BaseSettings):
     #: SQLAlchemy URL; default is a SQLite file in ``data_dir``.
     database_url: str | None = None
     #: Local worker processes in embedded mode; 0 = one per core.
-    workers: int = 0
+    workers: int = Field(default=0, ge=0, le=1024)
     queue: QueueSettings = Field(default_factory=QueueSettings)
     storage: StorageSettings = Field(default_factory=StorageSettings)
     engine: EngineSettings = Field(default_factory=EngineSettings)
@@ -163,6 +256,20 @@ class Settings(BaseSettings):
     enroll: EnrollSettings = Field(default_factory=EnrollSettings)
     script: ScriptSettings = Field(default_factory=ScriptSettings)
     book: BookSettings = Field(default_factory=BookSettings)
+    limits: LimitsSettings = Field(default_factory=LimitsSettings)
+
+    @model_validator(mode="after")
+    def _visibility_exceeds_limits(self) -> Settings:
+        # Redis re-delivers a task still unacknowledged after the visibility
+        # timeout: a task allowed to run longer would run twice at once.
+        # Embedded mode has no broker, so the check only applies with one.
+        name, hard = self.limits.longest_hard()
+        if self.distributed and self.queue.visibility_timeout_s <= hard:
+            raise ValueError(
+                f"{env_name('queue', 'visibility_timeout_s')} ({self.queue.visibility_timeout_s}) "
+                f"must exceed the longest task time limit, {name} ({hard:g})"
+            )
+        return self
 
     @property
     def distributed(self) -> bool:
@@ -187,7 +294,37 @@ class Settings(BaseSettings):
         return self.data_dir / "cache"
 
 
+class SettingsError(VoicecastError):
+    """A ``VOICECAST_*`` variable has a value the settings do not accept."""
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    """One line naming each bad variable and why, e.g.
+    ``VOICECAST_FIT__HARD_MAX: Input should be greater than or equal to 1 (got '0.5')``."""
+    parts = []
+    for e in exc.errors():
+        msg = str(e["msg"]).removeprefix("Value error, ")
+        loc = tuple(p for p in e["loc"] if isinstance(p, str | int))
+        if msg.startswith(ENV_PREFIX) or not loc:
+            parts.append(msg)  # a cross-field check names its variables itself
+            continue
+        given = e.get("input")
+        shown = (f" (got {given!r})" if isinstance(given, str | int | float) and given != ""
+                 and not any("secret" in str(p) for p in loc) else "")
+        parts.append(f"{env_name(*loc)}: {msg}{shown}")
+    return "; ".join(parts)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from the environment (and ``overrides``); a bad value raises
+    :class:`SettingsError` naming its variable instead of pydantic's report."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as e:
+        raise SettingsError(describe_validation_error(e)) from None
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     """The process-wide settings, read once from the environment."""
-    return Settings()
+    return load_settings()

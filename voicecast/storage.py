@@ -149,7 +149,8 @@ class S3Store:
             endpoint_url=cfg.endpoint_url,
             region_name=cfg.region,
             aws_access_key_id=cfg.access_key_id,
-            aws_secret_access_key=cfg.secret_access_key,
+            aws_secret_access_key=(cfg.secret_access_key.get_secret_value()
+                                   if cfg.secret_access_key else None),
             config=Config(
                 retries={"max_attempts": 3, "mode": "standard"},
                 connect_timeout=5,

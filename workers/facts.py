@@ -18,7 +18,7 @@ from workers.voices import builtin_profile, builtin_voices
 
 def engine_facts(settings: Settings) -> EngineFacts:
     """The configured engine's facts (builds the engine object, loads no model)."""
-    engine = get_engine(settings.engine.name, settings.engine)
+    engine = get_engine(settings.engine)
     symbols = getattr(engine, "phoneme_symbols", None)
     return EngineFacts(
         name=engine.name, version=engine.version, sample_rate=engine.capabilities.sample_rate,
@@ -30,7 +30,7 @@ def engine_facts(settings: Settings) -> EngineFacts:
 def builtin_voice(settings: Settings, store: ObjectStore, voice_id: str, name: str) -> BuiltinVoice | None:
     """Store the profile of the engine's own voice ``name`` under ``voice_id``
     (version 1) unless it is there; None when the engine has no such voice."""
-    engine = get_engine(settings.engine.name, settings.engine)
+    engine = get_engine(settings.engine)
     profile = builtin_profile(engine, name, store)
     if profile is None:
         return None

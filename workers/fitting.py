@@ -119,14 +119,14 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
+from pydantic import ConfigDict
 
 from voicecast import audio
-
-if TYPE_CHECKING:  # pragma: no cover
-    from voicecast.settings import FitSettings
+from voicecast.errors import SynthesisError
+from voicecast.settings import FitSettings
 
 log = logging.getLogger(__name__)
 
@@ -139,32 +139,15 @@ SHORT_MARGIN = 0.06
 OVERFLOW_FADE_MS = 10.0
 
 
-@dataclass(frozen=True)
-class FitPolicy:
-    """The numbers that decide how a line is fitted (see the module docstring)."""
+class FitPolicy(FitSettings):
+    """The numbers that decide how a line is fitted (see the module docstring).
 
-    comfortable_min: float = 0.8
-    comfortable_max: float = 1.25
-    hard_min: float = 0.7
-    hard_max: float = 1.4
-    engine_rate_min: float = 0.87
-    engine_rate_max: float = 1.15
-    max_engine_calls: int = 2
-    trim_db: float = -40.0
-    #: A take within this relative distance of the target is not re-synthesized.
-    engine_tolerance: float = 0.1
+    The fields, their defaults, ranges and order checks are those of
+    :class:`voicecast.settings.FitSettings` (one source: they also feed the
+    segment's content hash); a policy is that model, frozen.
+    """
 
-    def __post_init__(self) -> None:
-        if not 0 < self.hard_min <= self.comfortable_min <= 1.0:
-            raise ValueError("need 0 < hard_min <= comfortable_min <= 1")
-        if not 1.0 <= self.comfortable_max <= self.hard_max:
-            raise ValueError("need 1 <= comfortable_max <= hard_max")
-        if not 0 < self.engine_rate_min <= 1.0 <= self.engine_rate_max:
-            raise ValueError("need 0 < engine_rate_min <= 1 <= engine_rate_max")
-        if self.max_engine_calls < 1:
-            raise ValueError("max_engine_calls must be at least 1")
-        if self.engine_tolerance < 0:
-            raise ValueError("engine_tolerance must be >= 0")
+    model_config = ConfigDict(frozen=True)
 
     @classmethod
     def from_settings(cls, fs: FitSettings) -> FitPolicy:
@@ -173,7 +156,7 @@ class FitPolicy:
 
     def as_dict(self) -> dict[str, Any]:
         """Plain dict of every field, for the segment's content hash."""
-        return asdict(self)
+        return self.model_dump()
 
 
 @dataclass
@@ -277,7 +260,7 @@ def _speech(raw: np.ndarray, trim: _Trim) -> np.ndarray:
         raise ValueError(f"engine must return mono audio (1-D), got shape {raw.shape}")
     speech = trim.trim(raw)
     if speech.size == 0:
-        raise ValueError("engine produced no audible speech")
+        raise SynthesisError("engine produced no audible speech")
     return speech
 
 
@@ -381,6 +364,116 @@ def _solve_speed(
     return min(seen.items(), key=miss)[0]
 
 
+@dataclass(frozen=True)
+class _Line:
+    """What a line is fitted to: its slot, the most it may take, the policy."""
+
+    sr: int
+    slot_s: float
+    #: Never less than ``slot_s``.
+    max_s: float
+    policy: FitPolicy
+
+    def plan(self, natural_s: float) -> _Plan:
+        """The target for a line of ``natural_s`` seconds (:func:`plan_rate`)."""
+        target_s, borrowed_s, overflow, overflow_s = plan_rate(
+            natural_s, self.slot_s, self.max_s, self.policy
+        )
+        target_n = max(1, int(round(target_s * self.sr)))
+        return _Plan(natural_s, target_s, borrowed_s, overflow, overflow_s, target_n)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """A line's natural length and the target :func:`plan_rate` set for it."""
+
+    natural_s: float
+    target_s: float
+    borrowed_s: float
+    overflow: bool
+    overflow_s: float
+    #: ``target_s`` in samples (at least one).
+    target_n: int
+
+
+def _check_args(slot_s: float, sr: int, edge_s: float) -> None:
+    if slot_s <= 0:
+        raise ValueError(f"slot length must be positive, got {slot_s}")
+    if sr <= 0:
+        raise ValueError(f"sample rate must be positive, got {sr}")
+    if edge_s < 0 or not math.isfinite(edge_s):
+        raise ValueError(f"edge_s must be a finite length >= 0, got {edge_s}")
+
+
+def _takes_on_predictor(eng: _Engine, line: _Line, raw1: float, edge: float) -> _Plan:
+    """Steps 1-5 of "Realising the rate" with a duration predictor: the take(s)
+    at the speed solved on the predictor, and the plan corrected by the take."""
+    lo, hi = line.policy.engine_rate_min, line.policy.engine_rate_max
+    # 1. natural length estimated on the predictor; 2. speed solved on it; 3. one take.
+    estimate = line.plan(raw1 - edge)
+    speed = _solve_speed(lambda s: eng.predicted(s) - edge / s, estimate.target_s, lo, hi)
+    take = eng.take(speed)
+    # 4. natural length: the take scaled by its speed ratio on the predictor.
+    plan = line.plan(take.size / line.sr * raw1 / eng.predicted(speed))
+    # 5. another call only when the best take misses by more than the tolerance.
+    while len(eng.takes) < line.policy.max_engine_calls:
+        best = min(eng.takes, key=lambda t: abs(math.log(t[1].size / plan.target_n)))
+        if abs(best[1].size / plan.target_n - 1.0) <= line.policy.engine_tolerance:
+            break
+        # The predictor scaled to the last take: trimmed seconds per predicted second.
+        scale = eng.takes[-1][1].size / line.sr / eng.predicted(eng.takes[-1][0])
+
+        def scaled(speed: float, scale: float = scale) -> float:
+            return scale * eng.predicted(speed)
+
+        new_speed = _solve_speed(scaled, plan.target_s, lo, hi)
+        if any(abs(new_speed - s) < 1e-3 for s, _ in eng.takes):
+            break  # the closest speed was tried already (or clamped): no better take
+        eng.take(new_speed)
+    return plan
+
+
+def _takes_from_natural(eng: _Engine, line: _Line, max_calls: int) -> _Plan:
+    """The path without a predictor (or for a short line): a take at speed 1.0
+    measures the natural length; further takes at the speed that would hit the
+    target, up to ``max_calls``."""
+    lo, hi = line.policy.engine_rate_min, line.policy.engine_rate_max
+    take = eng.take(1.0)
+    plan = line.plan(take.size / line.sr)
+    # Engine rate control: speed ~ 1/length, so the speed that would hit the target
+    # from a take at `speed` of `n` samples is speed * n / target_n.
+    speed = 1.0
+    while len(eng.takes) < max_calls:
+        needed = take.size / plan.target_n
+        if abs(needed - 1.0) <= line.policy.engine_tolerance:
+            break
+        new_speed = min(max(speed * needed, lo), hi)
+        if any(abs(new_speed - s) < 1e-3 for s, _ in eng.takes):
+            break  # clamped at a speed already tried: no better take to get
+        speed = new_speed
+        take = eng.take(speed)
+    return plan
+
+
+def _kept_take(takes: list[tuple[float, np.ndarray]], target_n: int) -> int:
+    """Index of the take that needs the least stretching (ties: the later one)."""
+    return min(reversed(range(len(takes))), key=lambda i: abs(math.log(takes[i][1].size / target_n)))
+
+
+def _place(speech: np.ndarray, line: _Line, plan: _Plan, trim: _Trim) -> tuple[np.ndarray, int, int]:
+    """The fitted speech in its output: ``(audio, measured_n, onset_n)``, the
+    audio exactly ``max(slot, min(target, max_s))`` long (speech, then zeros;
+    an overflow cut with a fade), with the speech's measured length and onset."""
+    out_n = int(round(max(line.slot_s, min(plan.target_s, line.max_s)) * line.sr))
+    bounds = trim.bounds(speech)
+    if bounds is None:  # cannot happen for a non-silent take; keep the figures honest
+        measured_n, onset_n = 0, 0
+    else:
+        measured_n, onset_n = bounds[1] - bounds[0] + 1, bounds[0]
+    fade_ms = OVERFLOW_FADE_MS if plan.overflow else 0.0
+    return audio.pad_or_cut(speech, out_n, fade_ms=fade_ms, sr=line.sr), measured_n, onset_n
+
+
 def fit_to_slot(
     synth: Callable[[float], np.ndarray],
     sr: int,
@@ -396,109 +489,52 @@ def fit_to_slot(
     ``predict(speed)``, when given, is the engine's duration predictor: the raw
     output length in seconds at that speed (or ``None``: no predictor), and
     ``edge_s`` the engine's edge silence at speed 1.0, a prior (see the module
-    docstring). Raises ``ValueError`` for a non-positive slot or when the
-    engine's output has no audible speech.
+    docstring). Raises ``ValueError`` for a non-positive slot, and
+    :class:`~voicecast.errors.SynthesisError` when the engine's output has no
+    audible speech (a line can cause it: the job fails naming it).
     """
     t_start = time.perf_counter()
     policy = policy or FitPolicy()
-    if slot_s <= 0:
-        raise ValueError(f"slot length must be positive, got {slot_s}")
-    if sr <= 0:
-        raise ValueError(f"sample rate must be positive, got {sr}")
-    if edge_s < 0 or not math.isfinite(edge_s):
-        raise ValueError(f"edge_s must be a finite length >= 0, got {edge_s}")
-    max_s = max(float(max_s), float(slot_s))
+    _check_args(slot_s, sr, edge_s)
+    line = _Line(sr, slot_s, max(float(max_s), float(slot_s)), policy)
     trim = _Trim(sr, policy.trim_db)
     eng = _Engine(synth, predict, trim)
-    lo, hi = policy.engine_rate_min, policy.engine_rate_max
 
+    # Predict the natural length, then take at the speed chosen from it.
     raw1 = eng.predict(1.0)
     edge = min(edge_s, 0.5 * raw1) if raw1 is not None else 0.0
     # A short line's target is natural / comfortable_min, which only a take at
-    # natural speed measures exactly; near that branch, start there (below).
+    # natural speed measures exactly; near that branch, start there.
     short = raw1 is not None and (raw1 - edge) / slot_s < policy.comfortable_min + SHORT_MARGIN
     if raw1 is not None and not short:
-        # 1. natural length estimated on the predictor; 2. speed solved on it; 3. one take.
-        target_s = plan_rate(raw1 - edge, slot_s, max_s, policy)[0]
-        speed = _solve_speed(lambda s: eng.predicted(s) - edge / s, target_s, lo, hi)
-        take = eng.take(speed)
-        # 4. natural length: the take scaled by its speed ratio on the predictor.
-        natural_s = take.size / sr * raw1 / eng.predicted(speed)
-        target_s, borrowed_s, overflow, overflow_s = plan_rate(natural_s, slot_s, max_s, policy)
-        target_n = max(1, int(round(target_s * sr)))
-        # 5. another call only when the best take misses by more than the tolerance.
-        while len(eng.takes) < policy.max_engine_calls:
-            best = min(eng.takes, key=lambda t: abs(math.log(t[1].size / target_n)))
-            if abs(best[1].size / target_n - 1.0) <= policy.engine_tolerance:
-                break
-            # The predictor scaled to the last take: trimmed seconds per predicted second.
-            scale = eng.takes[-1][1].size / sr / eng.predicted(eng.takes[-1][0])
-
-            def scaled(speed: float, scale: float = scale) -> float:
-                return scale * eng.predicted(speed)
-
-            new_speed = _solve_speed(scaled, target_s, lo, hi)
-            if any(abs(new_speed - s) < 1e-3 for s, _ in eng.takes):
-                break  # the closest speed was tried already (or clamped): no better take
-            eng.take(new_speed)
+        plan = _takes_on_predictor(eng, line, raw1, edge)
     else:
-        take = eng.take(1.0)
-        natural_s = take.size / sr
-        target_s, borrowed_s, overflow, overflow_s = plan_rate(natural_s, slot_s, max_s, policy)
-        target_n = max(1, int(round(target_s * sr)))
-        # Engine rate control: speed ~ 1/length, so the speed that would hit the target
-        # from a take at `speed` of `n` samples is speed * n / target_n.
-        speed = 1.0
         # A predicted short line keeps its one natural take and is stretched:
         # a second call would only trade a little stretch for another render.
-        max_calls = 1 if short else policy.max_engine_calls
-        while len(eng.takes) < max_calls:
-            needed = take.size / target_n
-            if abs(needed - 1.0) <= policy.engine_tolerance:
-                break
-            new_speed = min(max(speed * needed, lo), hi)
-            if any(abs(new_speed - s) < 1e-3 for s, _ in eng.takes):
-                break  # clamped at a speed already tried: no better take to get
-            speed = new_speed
-            take = eng.take(speed)
+        plan = _takes_from_natural(eng, line, 1 if short else policy.max_engine_calls)
 
-    out_n = int(round(max(slot_s, min(target_s, max_s)) * sr))
-    # Keep the take that needs the least stretching (ties: the later one).
-    kept_i = min(
-        reversed(range(len(eng.takes))),
-        key=lambda i: abs(math.log(eng.takes[i][1].size / target_n)),
-    )
+    # Keep the best take, stretch it to the exact target, place it in the output.
+    kept_i = _kept_take(eng.takes, plan.target_n)
     engine_rate, kept = eng.takes[kept_i]
-    speech = _stretch_exact(kept, sr, target_n, trim)
-
-    bounds = trim.bounds(speech)
-    if bounds is None:  # cannot happen for a non-silent take; keep the figures honest
-        measured_n, onset_n = 0, 0
-    else:
-        measured_n, onset_n = bounds[1] - bounds[0] + 1, bounds[0]
-    error_s = measured_n / sr - target_s
-
-    if overflow:
-        out = audio.pad_or_cut(speech, out_n, fade_ms=OVERFLOW_FADE_MS, sr=sr)
-    else:
-        out = audio.pad_or_cut(speech, out_n, fade_ms=0.0, sr=sr)
+    speech = _stretch_exact(kept, sr, plan.target_n, trim)
+    out, measured_n, onset_n = _place(speech, line, plan, trim)
 
     synth_calls_s = sum(eng.call_s)
     result = FitResult(
         audio=out,
         sample_rate=sr,
-        natural_s=natural_s,
+        natural_s=plan.natural_s,
         slot_s=float(slot_s),
-        target_s=target_s,
-        rate=natural_s / target_s,
+        target_s=plan.target_s,
+        rate=plan.natural_s / plan.target_s,
         engine_rate=engine_rate,
-        stretch=kept.size / target_n,
-        borrowed_s=borrowed_s,
-        overflow=overflow,
-        overflow_s=overflow_s,
+        stretch=kept.size / plan.target_n,
+        borrowed_s=plan.borrowed_s,
+        overflow=plan.overflow,
+        overflow_s=plan.overflow_s,
         engine_calls=len(eng.takes),
         final_s=out.size / sr,
-        error_s=error_s,
+        error_s=measured_n / sr - plan.target_s,
         onset_s=onset_n / sr,
         takes=[(s, t.size / sr) for s, t in eng.takes],
         predicted=raw1 is not None,
@@ -507,9 +543,9 @@ def fit_to_slot(
         kept_call_s=eng.call_s[kept_i],
         fit_s=time.perf_counter() - t_start - synth_calls_s,
     )
-    if overflow:
+    if plan.overflow:
         log.warning(
             "line overflows its slot by %.3f s even at rate %.2f; cut at %.3f s",
-            overflow_s, policy.hard_max, max_s,
+            plan.overflow_s, policy.hard_max, line.max_s,
         )
     return result

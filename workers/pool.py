@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from voicecast.queue import SegmentResult, SegmentSpec
 from voicecast.settings import Settings
 from voicecast.storage import get_store, progress_writer, voice_progress_key
 
@@ -39,8 +40,8 @@ def warm() -> None:
     from workers.synth import render_segment  # noqa: F401  (the import is the point)
 
 
-def render(spec: dict[str, Any]) -> dict[str, Any]:
-    from voicecast.queue import SegmentSpec
+def render(spec: dict[str, Any]) -> SegmentResult:
+    """Render one segment; the result (a frozen dataclass) is pickled back to the pool's caller."""
     from workers.synth import render_segment
 
     s = _ready()

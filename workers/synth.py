@@ -13,14 +13,14 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
 
 import numpy as np
 
 from voicecast.audio import from_wav_bytes, to_wav_bytes, trim_silence
 from voicecast.emotions import LIKE
+from voicecast.errors import SynthesisError
 from voicecast.level import level_segment
-from voicecast.queue import SegmentSpec
+from voicecast.queue import SegmentResult, SegmentSpec, stored_result
 from voicecast.settings import Settings
 from voicecast.storage import ObjectStore, emotion_clip_key, segment_audio_key, segment_result_key
 from workers.emotion import Measured, describe, measure
@@ -31,8 +31,9 @@ from workers.voices import VoiceProfile, line_prosody, predict, speak
 log = logging.getLogger(__name__)
 
 
-class CrashLoop(RuntimeError):
-    """A segment whose rendering keeps killing its worker process."""
+class CrashLoop(SynthesisError):
+    """A segment whose rendering keeps killing its worker process (a line the
+    user wrote can cause it: one that exhausts memory), so it fails the job."""
 
 
 @contextmanager
@@ -85,7 +86,7 @@ def natural_take(synth: Callable[[float], np.ndarray], sr: int, policy: FitPolic
     raw = np.asarray(synth(1.0), dtype=np.float32)
     speech, _ = trim_silence(raw, sr, policy.trim_db)
     if speech.size == 0:
-        raise ValueError("engine produced no audible speech")
+        raise SynthesisError("engine produced no audible speech")
     n = speech.size / sr
     return FitResult(
         audio=speech, sample_rate=sr, natural_s=n, slot_s=0.0, target_s=n, rate=1.0, engine_rate=1.0,
@@ -94,16 +95,16 @@ def natural_take(synth: Callable[[float], np.ndarray], sr: int, policy: FitPolic
     )
 
 
-def render_segment(spec: SegmentSpec, *, store: ObjectStore, settings: Settings) -> dict[str, Any]:
-    """Render (or find) the audio of one segment; return its small result record."""
+def render_segment(spec: SegmentSpec, *, store: ObjectStore, settings: Settings) -> SegmentResult:
+    """Render (or find) the audio of one segment; return its result, answering
+    segment ``spec.idx`` of ``spec.job_id``."""
+    found = stored_result(store, spec.content_hash)
+    if found is not None:
+        return found.for_segment(spec.job_id, spec.idx, hit=True)
     audio_key = segment_audio_key(spec.content_hash)
     result_key = segment_result_key(spec.content_hash)
-    if store.exists(result_key) and store.exists(audio_key):
-        record: dict[str, Any] = json.loads(store.get_bytes(result_key))
-        record.update(job_id=spec.job_id, idx=spec.idx, hit=True)
-        return record
 
-    engine = get_engine(settings.engine.name, settings.engine)
+    engine = get_engine(settings.engine)
     profile = load_profile(store, spec.voice_key)
     sr = engine.capabilities.sample_rate
     t0 = time.perf_counter()
@@ -134,7 +135,7 @@ def render_segment(spec: SegmentSpec, *, store: ObjectStore, settings: Settings)
         audio = level_segment(audio, sr, spec.level_rms_db,
                               spec.level_peak_db if spec.level_peak_db is not None else -1.0)
     synth_s = time.perf_counter() - t0
-    record = {
+    record: dict[str, object] = {
         "content_hash": spec.content_hash,
         "audio_key": audio_key,
         "sample_rate": sr,
@@ -145,9 +146,13 @@ def render_segment(spec: SegmentSpec, *, store: ObjectStore, settings: Settings)
         "prosody": describe(prosody),
         "synth_s": round(synth_s, 3),
     }
+    # Parsed before anything is stored, so a record that does not fit the
+    # contract fails here instead of poisoning the cache for every later job.
+    result = SegmentResult.from_dict(record)
     # Audio first, then the record: the record's presence marks the segment done.
+    # The stored record holds only properties of the content hash (no job, index
+    # or hit flag): the same JSON shape as ever, so older stored results still load.
     store.put_bytes(audio_key, to_wav_bytes(audio, sr), content_type="audio/wav")
     store.put_bytes(result_key, json.dumps(record).encode(), content_type="application/json")
-    record.update(job_id=spec.job_id, idx=spec.idx, hit=False)
     log.info("segment %s/%d rendered in %.2fs", spec.job_id, spec.idx, synth_s)
-    return record
+    return result.for_segment(spec.job_id, spec.idx, hit=False)

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from voicecast.celery_app import app, voicecast_task
+from voicecast.celery_app import VoicecastTask, app, voicecast_task
 from voicecast.errors import VoicecastError
-from voicecast.settings import get_settings
+from voicecast.settings import Settings, get_settings
 from voicecast.storage import get_store, progress_writer, voice_progress_key
 
-_q = get_settings().queue
+_s = get_settings()
+_q = _s.queue
+_limits = _s.limits
 #: Deliveries of one segment that may die with their worker before it is failed.
 CRASH_LIMIT = 3
 
@@ -23,28 +25,58 @@ def _notify(task: str, *args: Any) -> None:
     app.send_task(task, args=list(args), queue=_q.assemble_queue)
 
 
-class _SynthTask(app.Task):  # type: ignore[name-defined,misc]
-    def on_failure(self, exc, task_id, args, kwargs, einfo):  # type: ignore[no-untyped-def]
-        # Called once the task has finally failed (not on retries).
+def _attempts_key(spec: dict[str, Any]) -> str:
+    return f"attempts/{spec['job_id']}/{spec['idx']}"
+
+
+def synth_options(spec: dict[str, Any], settings: Settings | None = None) -> dict[str, float]:
+    """Time limits of one segment's message, scaled by its length (a long
+    paragraph of an audiobook takes longer than a two-word subtitle)."""
+    limits = (settings or get_settings()).limits
+    return limits.celery_limits(limits.synth_hard_s(float(spec.get("slot_s") or 0.0), spec.get("text", "")))
+
+
+class _SynthTask(VoicecastTask):
+    what = "synthesis of this segment"
+    limit_var = "VOICECAST_LIMITS__SYNTH_TIME_S"
+
+    def limits_for(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, float]:
+        return synth_options(args[0] if args else kwargs.get("spec", {}))
+
+    def on_gave_up(self, args: tuple[Any, ...], kwargs: dict[str, Any], reason: str) -> None:
+        # Called once the task has finally failed (not on retries or a re-send).
         spec = args[0] if args else kwargs.get("spec", {})
-        reason = str(exc) if isinstance(exc, VoicecastError) else f"{type(exc).__name__}: {exc}"
+        # A worker killed at the hard limit left its crash count: a later
+        # `voicecast resume` starts the segment afresh.
+        get_store(get_settings()).delete(_attempts_key(spec))
         _notify("voicecast.segment_failed", spec.get("job_id"), spec.get("idx"), reason)
 
 
-@voicecast_task("voicecast.synth_segment", queue=_q.synth_queue, base=_SynthTask)
-def synth_segment(self: Any, spec: dict[str, Any]) -> dict[str, Any]:
+@voicecast_task("voicecast.synth_segment", queue=_q.synth_queue, base=_SynthTask,
+                **_limits.celery_limits(_limits.synth_time_max_s))
+def synth_segment(self: Any, spec: dict[str, Any], overruns: int = 0) -> dict[str, Any]:
+    """Render one segment. Its message carries limits scaled by its length
+    (:func:`synth_options`; the task's own are the longest); ``overruns``
+    counts its earlier runs over them (see ``VoicecastTask``)."""
     from voicecast.queue import SegmentSpec
     from workers.synth import crash_guard, render_segment
 
     settings = get_settings()
     store = get_store(settings)
-    with crash_guard(store, f"attempts/{spec['job_id']}/{spec['idx']}", CRASH_LIMIT):
-        result = render_segment(SegmentSpec.from_dict(spec), store=store, settings=settings)
-    _notify("voicecast.record_segment", result)
+    with crash_guard(store, _attempts_key(spec), CRASH_LIMIT):
+        result = render_segment(SegmentSpec.from_dict(spec), store=store, settings=settings).to_dict()
+    _notify("voicecast.record_segment", result)  # a SegmentResult as JSON
     return result
 
 
-@voicecast_task("voicecast.enroll_reference", queue=_q.synth_queue, ignore_result=False)
+class _AnswerTask(VoicecastTask):
+    """A task the control role waits on: an overrun is its answer (a failure)."""
+
+    resend_overruns = False
+
+
+@voicecast_task("voicecast.enroll_reference", queue=_q.synth_queue, ignore_result=False,
+                base=_AnswerTask, **_limits.celery_limits(_limits.enroll_time_s))
 def enroll_reference(self: Any, ref_key: str, voice_id: str, version: int) -> dict[str, Any]:
     """Answer goes back through the result backend: the CLI waits for it, reading
     progress from ``voice_progress_key`` meanwhile."""
@@ -59,7 +91,8 @@ def enroll_reference(self: Any, ref_key: str, voice_id: str, version: int) -> di
         return {"error": str(e)}
 
 
-@voicecast_task("voicecast.engine_facts", queue=_q.synth_queue, ignore_result=False)
+@voicecast_task("voicecast.engine_facts", queue=_q.synth_queue, ignore_result=False,
+                base=_AnswerTask, **_limits.celery_limits(_limits.enroll_time_s))
 def engine_facts(self: Any) -> dict[str, Any]:
     """The engine's facts for the control role (which never builds an engine)."""
     from workers.facts import engine_facts as facts
@@ -67,7 +100,8 @@ def engine_facts(self: Any) -> dict[str, Any]:
     return facts(get_settings()).to_dict()
 
 
-@voicecast_task("voicecast.builtin_voice", queue=_q.synth_queue, ignore_result=False)
+@voicecast_task("voicecast.builtin_voice", queue=_q.synth_queue, ignore_result=False,
+                base=_AnswerTask, **_limits.celery_limits(_limits.enroll_time_s))
 def builtin_voice(self: Any, voice_id: str, name: str) -> dict[str, Any] | None:
     """Store one of the engine's own voices as a profile; None if it has none of that name."""
     from workers.facts import builtin_voice as store_builtin

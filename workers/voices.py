@@ -396,7 +396,7 @@ def enroll_reference(
     if method not in ("search", "nearest"):
         raise ValueError(f"unknown enrollment method {method!r} (search, nearest)")
     t0 = time.perf_counter()
-    engine = get_engine(settings.engine.name, settings.engine)
+    engine = get_engine(settings.engine)
     ref_audio, ref_sr = from_wav_bytes(store.get_bytes(ref_key))
     if method == "search":
         seed = int(hashlib.sha256(ref_key.encode()).hexdigest()[:8], 16)  # reproducible per clip
@@ -423,7 +423,7 @@ def enroll_reference(
 if __name__ == "__main__":  # regenerate the shipped bundled-voice embeddings
     from voicecast.settings import get_settings
 
-    eng = get_engine(get_settings().engine.name)
+    eng = get_engine(get_settings().engine)
     path = _shipped_path(eng)
     path.parent.mkdir(exist_ok=True)
     path.write_bytes(compute_bundled_embeddings(eng))

@@ -3,7 +3,7 @@
 This module only reads: it keeps each cue's raw text (markup, line breaks and
 all) together with where it came from, so that every later complaint can name
 the file and line. Cleaning the text and resolving overlaps is the planner's
-job (:mod:`orchestrator.planning.planner`).
+job (:mod:`orchestrator.planning.cues`).
 
 Formats:
 

@@ -31,6 +31,7 @@ from typing import Any
 import soundfile as sf
 
 from orchestrator.output import audiobook
+from orchestrator.output.outline import BookOutline
 from voicecast.audio import from_wav_bytes
 from voicecast.settings import BookSettings, Settings
 from voicecast.storage import ObjectStore, job_key
@@ -72,17 +73,16 @@ def _mp3_key(master_key: str, tags: dict[str, str], book: BookSettings) -> str:
     return f"chapters/{digest}.mp3"
 
 
-def chapter_specs(segments: Sequence[Any], outline: dict[str, Any]) -> list[ChapterSpec]:
+def chapter_specs(segments: Sequence[Any], outline: BookOutline) -> list[ChapterSpec]:
     """The chapters of a job from its segment rows and its ``Job.book`` outline."""
     by_idx = {g.idx: g for g in segments}
     out = []
-    for n, c in enumerate(outline["chapters"]):
-        segs = [by_idx[i] for i in range(c["first"], c["first"] + c["count"])]
+    for n, c in enumerate(outline.chapters):
+        segs = [by_idx[i] for i in range(c.first, c.first + c.count)]
         pauses = [float(g.pause_after_s or 0.0) for g in segs]
         if pauses:
             pauses[-1] = 0.0  # the chapter tail follows the last line
-        out.append(ChapterSpec(n, c["title"], tuple(g.content_hash for g in segs), tuple(pauses),
-                               float(c.get("lead_s") or 0.0)))
+        out.append(ChapterSpec(n, c.title, tuple(g.content_hash for g in segs), tuple(pauses), c.lead_s))
     return out
 
 
@@ -116,12 +116,12 @@ def chapter_file_stem(index: int, title: str) -> str:
     return f"{index + 1:02d}-{_slug(title)}"
 
 
-def book_tags(outline: dict[str, Any], voice_desc: str) -> dict[str, str]:
+def book_tags(outline: BookOutline, voice_desc: str) -> dict[str, str]:
     tags = {
-        "title": outline.get("title") or "",
-        "album": outline.get("title") or "",
-        "artist": outline.get("author") or "",
-        "album_artist": outline.get("author") or "",
+        "title": outline.title or "",
+        "album": outline.title or "",
+        "artist": outline.author or "",
+        "album_artist": outline.author or "",
         "composer": f"voicecast ({voice_desc})",
         "genre": "Audiobook",
         "comment": f"{SYNTHETIC_NOTE}; voice: {voice_desc}",
@@ -131,7 +131,7 @@ def book_tags(outline: dict[str, Any], voice_desc: str) -> dict[str, str]:
     return {k: v for k, v in tags.items() if v}
 
 
-def assemble_book(settings: Settings, job_id: str, segments: Sequence[Any], outline: dict[str, Any],
+def assemble_book(settings: Settings, job_id: str, segments: Sequence[Any], outline: BookOutline,
                   store: ObjectStore, voice_desc: str, sample_rate: int) -> dict[str, Any]:
     """Build (or reuse) every chapter master and MP3, then the M4B.
 
@@ -172,12 +172,12 @@ def assemble_book(settings: Settings, job_id: str, segments: Sequence[Any], outl
                              "segments": len(ch.hashes)})
             t += duration
         cover = None
-        if outline.get("cover_key") and store.exists(outline["cover_key"]):
-            cover = store.get_bytes(outline["cover_key"])
+        if outline.cover_key and store.exists(outline.cover_key):
+            cover = store.get_bytes(outline.cover_key)
         m4b = wd / "book.m4b"
         starts = audiobook.write_m4b(
             masters, [c["title"] for c in chapters], m4b, sample_rate=sample_rate,
-            bitrate=book.m4b_bitrate, tags=tags, cover=cover, cover_type=outline.get("cover_type"),
+            bitrate=book.m4b_bitrate, tags=tags, cover=cover, cover_type=outline.cover_type,
         )
         for c, st in zip(chapters, starts, strict=True):
             c["marker_s"] = round(float(st), 6)

@@ -11,6 +11,8 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from orchestrator.options import RenderOptions
+from orchestrator.output.outline import AssembledChapter, BookOutline
 from orchestrator.store import jobs
 from orchestrator.store.db import session_scope
 from orchestrator.store.jobs import failing_job
@@ -49,8 +51,8 @@ def assemble(settings: Settings, job_id: str) -> None:
         ext = job.output_format or ".wav"
         total = float(job.duration_s or 0.0)
         kind = job.kind
-        book_outline = job.book
-        options = dict(job.options or {})
+        book_outline = BookOutline.from_stored(job.book)
+        options = RenderOptions.from_stored(job.options)
     with failing_job(settings, job_id):
         # Every input present and in order before ffmpeg starts.
         missing = [g.idx + 1 for g in segs if g.status != SegmentStatus.DONE
@@ -62,11 +64,11 @@ def assemble(settings: Settings, job_id: str) -> None:
         if others:
             voice_desc += "; character voices " + ", ".join(others)
         if kind == "audiobook":
-            _assemble_book(settings, job_id, segs, book_outline or {}, store, voice_desc, sr)
+            _assemble_book(settings, job_id, segs, book_outline or BookOutline(), store, voice_desc, sr)
             return
         if kind == "script":
             sc = settings.script
-            head = sc.head_s + float((options or {}).get("lead_s") or 0.0)
+            head = sc.head_s + options.lead_s
             clips, total = assembly.sequential_clips(segs, head, sc.line_pause_s, sc.tail_s)
         else:
             clips = [assembly.Clip(g.idx, g.audio_key, g.start_s, g.max_end_s) for g in segs]
@@ -106,18 +108,18 @@ def _finish_job(settings: Settings, store: ObjectStore, job_id: str, out_key: st
         jobs.lock_job(s, job_id)
         if jobs.get_job(s, job_id).status == JobStatus.DONE:
             return  # a duplicate assembly finished first; same keys, same output
-        jobs.add_artifact(s, job_id, "output", out_key, store.url(out_key), store.size(out_key))
+        jobs.add_artifact(s, job_id, "output", out_key, store.size(out_key))
         for kind, name in (("fit_report", "fit-report.json"), ("fit_report_csv", "fit-report.csv")):
             k = job_key(job_id, name)
-            jobs.add_artifact(s, job_id, kind, k, store.url(k), store.size(k))
+            jobs.add_artifact(s, job_id, kind, k, store.size(k))
         for kind, k in extra.items():
-            jobs.add_artifact(s, job_id, kind, k, store.url(k), store.size(k))
+            jobs.add_artifact(s, job_id, kind, k, store.size(k))
         done = jobs.get_job(s, job_id)
         done.duration_s = total
         jobs.set_job_status(done, JobStatus.DONE)
 
 
-def _assemble_book(settings: Settings, job_id: str, segs: list[Any], outline: dict[str, Any],
+def _assemble_book(settings: Settings, job_id: str, segs: list[Any], outline: BookOutline,
                    store: ObjectStore, voice_desc: str, sr: int) -> None:
     from orchestrator.output import assembly
     from orchestrator.output.bookjob import assemble_book
@@ -131,9 +133,11 @@ def _assemble_book(settings: Settings, job_id: str, segs: list[Any], outline: di
     _put_reports(store, job_id, report, rows)
     with session_scope(settings) as s:
         job = jobs.get_job(s, job_id)
-        job.book = {**(job.book or {}), "assembled": [
-            {k: c[k] for k in ("title", "start_s", "duration_s", "marker_s", "reused", "segments")}
-            for c in built["chapters"]]}
+        stored = BookOutline.from_stored(job.book) or outline
+        job.book = stored.model_copy(update={"assembled": [
+            AssembledChapter(**{k: c[k] for k in ("title", "start_s", "duration_s", "marker_s", "reused",
+                                                  "segments")})
+            for c in built["chapters"]]}).stored()
     extra = {}
     for c in built["chapters"]:
         extra[f"chapter_master:{c['index'] + 1}"] = c["master"]
@@ -153,13 +157,14 @@ def deliver(settings: Settings, job_id: str, out: Path | None = None) -> Path:
         if job.status != JobStatus.DONE or "output" not in arts:
             raise VoicecastError(f"job {job.id} is {job.status}; no output yet", field="job")
         dest = Path(out or job.output_path or Path(arts["output"]).name).expanduser()
-        chapters = (job.book or {}).get("chapters") or [] if job.kind == "audiobook" else []
+        outline = BookOutline.from_stored(job.book) if job.kind == "audiobook" else None
+        chapters = outline.chapters if outline else []
     for n, ch in enumerate(chapters, 1):
         from orchestrator.output.bookjob import chapter_file_stem
 
         folder = dest.with_name(dest.stem + ".chapters")
         folder.mkdir(exist_ok=True)
-        stem = chapter_file_stem(n - 1, ch["title"])
+        stem = chapter_file_stem(n - 1, ch.title)
         for kind, ext in (("chapter_mp3", ".mp3"), ("chapter_master", ".flac")):
             key = arts.get(f"{kind}:{n}")
             if key:

@@ -57,7 +57,7 @@ Everything is the narrator's (speaker None) unless marked:
   is not spoken, when NAME is one to three ALL CAPS words (``FOX:``, ``MR.
   SMITH:``) or one to three capitalized words naming a character the job maps
   to a voice (``Fox:``). ``Note: this is read`` is read. (The same rule as in
-  scripts: :func:`orchestrator.planning.planner.split_label`.) Leading tags may come
+  scripts: :func:`orchestrator.planning.markup.split_label`.) Leading tags may come
   before or after the label; a ``[voice:]`` tag wins over it.
 * **Quotations**: ``[voice:NAME]`` right before an opening quotation mark
   (``“ " ‘ ' « „ ‚ ‹``; spaces and emotion or pause tags may come between)
@@ -87,7 +87,7 @@ An emotion tag (``[sad]``, ``[happy:0.9]``, ``[like:take.wav]``; see
 segments, quotations included; right after a ``[voice:NAME]`` before a
 quotation, to that quotation only. Tags at the start of a paragraph come in
 any order. Otherwise a segment's emotion is the job's mapping for its speaker,
-then the job's default (:class:`~orchestrator.planning.planner.EmotionRules`).
+then the job's default (:class:`~orchestrator.planning.markup.EmotionRules`).
 
 Errors
 ------
@@ -111,7 +111,8 @@ from functools import lru_cache
 from typing import Any, NoReturn
 
 from orchestrator.inputs.books import Book, Chapter, Paragraph
-from orchestrator.planning.planner import EmotionRules, PlannedSegment, emotion_fields, split_label
+from orchestrator.planning.markup import EmotionRules, emotion_fields, split_label
+from orchestrator.planning.segments import PlannedSegment
 from voicecast.emotions import (
     PAUSE,
     VOICE,

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from voicecast.errors import VoicecastError
 from voicecast.settings import Settings
 
-MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 
 
 @lru_cache(maxsize=8)

@@ -11,7 +11,6 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
@@ -20,11 +19,14 @@ from orchestrator.store.db import session_scope
 from orchestrator.store.models import Artifact, Job, Segment, utcnow
 from orchestrator.store.states import JobStatus, SegmentStatus, check_job, check_segment
 from voicecast.errors import JobError, TransientError, VoicecastError
+from voicecast.queue import SegmentResult
 from voicecast.settings import Settings
 
+#: Figures of a :class:`SegmentResult` copied onto its segment row (``error_ms``
+#: too, from ``error_s``) for the fit report and the CLI summary.
 FIT_FIELDS = (
     "natural_s", "target_s", "final_s", "rate", "engine_rate", "stretch", "borrowed_s",
-    "overflow", "overflow_s", "error_ms", "engine_calls", "synth_s",
+    "overflow", "overflow_s", "engine_calls", "synth_s",
 )
 
 
@@ -76,22 +78,20 @@ def lock_job(session: Session, job_id: str) -> None:
     session.execute(select(Job.id).where(Job.id == job_id).with_for_update())
 
 
-def record_result(session: Session, result: dict[str, Any]) -> bool:
+def record_result(session: Session, result: SegmentResult) -> bool:
     """Store one segment's result; True when this call made the job ready to assemble."""
-    lock_job(session, result["job_id"])
+    lock_job(session, result.job_id)
     seg = session.scalars(
-        select(Segment).where(Segment.job_id == result["job_id"], Segment.idx == result["idx"])
+        select(Segment).where(Segment.job_id == result.job_id, Segment.idx == result.idx)
     ).one_or_none()
-    if seg is None or seg.content_hash != result["content_hash"]:
+    if seg is None or seg.content_hash != result.content_hash:
         return False  # a stale message for a segment that has since changed
     seg.status = check_segment(seg.status, SegmentStatus.DONE)
-    seg.cache_hit = bool(result.get("hit"))
+    seg.cache_hit = result.hit
     seg.error = None
     for name in FIT_FIELDS:
-        if name in result:
-            setattr(seg, name, result[name])
-    if "error_s" in result:
-        seg.error_ms = round(1000.0 * float(result["error_s"]), 3)
+        setattr(seg, name, getattr(result, name))
+    seg.error_ms = round(1000.0 * result.error_s, 3)
     session.flush()
     return claim_assembly(session, seg.job_id)
 
@@ -128,15 +128,16 @@ def claim_assembly(session: Session, job_id: str) -> bool:
     return bool(res.rowcount)  # type: ignore[attr-defined]
 
 
-def add_artifact(session: Session, job_id: str, kind: str, key: str, url: str | None,
-                 size: int | None) -> None:
+def add_artifact(session: Session, job_id: str, kind: str, key: str, size: int | None) -> None:
+    """Record (or replace) the job's artifact of this kind by object key; URLs are
+    signed when read (``ObjectStore.url``), never stored: a stored one would go stale."""
     existing = session.scalars(
         select(Artifact).where(Artifact.job_id == job_id, Artifact.kind == kind)
     ).one_or_none()
     if existing is None:
-        session.add(Artifact(job_id=job_id, kind=kind, key=key, url=url, size_bytes=size))
+        session.add(Artifact(job_id=job_id, kind=kind, key=key, size_bytes=size))
     else:
-        existing.key, existing.url, existing.size_bytes = key, url, size
+        existing.key, existing.size_bytes = key, size
 
 
 @dataclass
@@ -151,7 +152,8 @@ class Progress:
     audio_s_total: float
     error: str | None
     overflows: int
-    output_url: str | None
+    #: Object key of the output once assembled; sign it with ``ObjectStore.url`` to show it.
+    output_key: str | None
 
 
 def progress(session: Session, job_id: str) -> Progress:
@@ -173,7 +175,7 @@ def progress(session: Session, job_id: str) -> Progress:
         audio_s_total=sum(s.end_s - s.start_s for s in segs),
         error=job.error,
         overflows=sum(1 for s in done if s.overflow),
-        output_url=out.url if out else None,
+        output_key=out.key if out else None,
     )
 
 

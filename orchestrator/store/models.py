@@ -132,6 +132,9 @@ class Segment(Base):
 
 
 class Artifact(Base):
+    """A file a job produced, by object key. No URL is kept: a presigned URL goes
+    stale after ``storage.presign_expiry_s``, so readers sign the key when they show it."""
+
     __tablename__ = "artifacts"
     __table_args__ = (UniqueConstraint("job_id", "kind", name="uq_artifact_job_kind"),)
 
@@ -139,7 +142,6 @@ class Artifact(Base):
     job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), index=True)
     kind: Mapped[str] = mapped_column(String(32))
     key: Mapped[str] = mapped_column(String(1000))
-    url: Mapped[str | None] = mapped_column(Text, nullable=True)
     size_bytes: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 

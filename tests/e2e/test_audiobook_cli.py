@@ -119,15 +119,30 @@ def _astats(path: Path) -> tuple[float, float]:
     return rms, peak
 
 
+def _decoded_seconds(path: Path) -> float:
+    """The audio's length as decoded (samples / rate), not the container's nominal duration.
+
+    An MP3's nominal duration counts every frame, including LAME's encoder delay and the
+    padding of the last frame (1105 to 2256 samples at 44.1 kHz: 25 to 51 ms); ffmpeg's
+    decoder trims both by the LAME header (gapless), so decoded audio ends up to 51 ms
+    before the nominal end. Silences are measured on the decoded timeline, so the tail is
+    measured against the decoded end."""
+    raw = subprocess.run(["ffmpeg", "-v", "error", "-nostdin", "-i", str(path), "-ac", "1",
+                          "-ar", "44100", "-f", "s16le", "-"], capture_output=True, check=True).stdout
+    return len(raw) / 2 / 44100
+
+
 def _edge_silences(path: Path) -> tuple[float, float, float]:
     err = subprocess.run(["ffmpeg", "-hide_banner", "-nostats", "-i", str(path), "-af",
                           "silencedetect=noise=-50dB:d=0.3", "-f", "null", "-"],
                          capture_output=True, text=True, check=True).stderr
     starts = [float(x) for x in re.findall(r"silence_start: (-?[\d.]+)", err)]
     ends = [float(x) for x in re.findall(r"silence_end: ([\d.]+)", err)]
-    total = float(ffprobe(path)["format"]["duration"])
+    total = _decoded_seconds(path)
     head = ends[0] if starts and starts[0] <= 0.01 else 0.0
-    tail = total - starts[-1] if len(starts) > len(ends) or (ends and ends[-1] >= total - 0.05) else 0.0
+    # The last silence runs to the end: unclosed, or closed at EOF (within a millisecond).
+    runs_to_end = len(starts) > len(ends) or (bool(ends) and ends[-1] >= total - 0.001)
+    tail = total - starts[-1] if starts and runs_to_end else 0.0
     return head, tail, total
 
 
@@ -138,16 +153,19 @@ def test_chapter_mp3s_pass_acx_by_independent_measurement(book):
     res = cli(env, "check-acx", *map(str, mp3s), "--json")
     assert res.returncode == 0, res.stdout + res.stderr
     reports = json.loads(res.stdout)
-    for path, rep in zip(mp3s, reports, strict=True):
+    masters = chapter_files(out, ".flac")
+    for path, master, rep in zip(mp3s, masters, reports, strict=True):
         stream = ffprobe(path)["streams"][0]
         assert int(stream["sample_rate"]) == 44100 and int(stream["channels"]) == 1
         assert int(stream["bit_rate"]) == 192000
         rms, peak = _astats(path)
         assert -23.0 <= rms <= -18.0, (path.name, rms)
         assert peak <= -3.0, (path.name, peak)
-        head, tail, _ = _edge_silences(path)
+        head, tail, decoded = _edge_silences(path)
         assert 0.5 <= head <= 1.0, (path.name, head)
         assert 1.0 <= tail <= 5.0, (path.name, tail)
+        # Gapless: the decoded MP3 is as long as its master, to the millisecond.
+        assert abs(decoded - sf.info(str(master)).duration) <= 0.001, (path.name, decoded)
         # The command under test agrees with ffmpeg's own figures.
         assert abs(rep["rms_db"] - rms) < 0.5 and abs(rep["peak_db"] - peak) < 0.5
         tags = {k.lower(): v for k, v in ffprobe(path)["format"].get("tags", {}).items()}
@@ -210,7 +228,7 @@ def test_lexicon_changes_the_word_and_rerenders_only_its_segments(book, tmp_path
     # The respelling reaches the engine: the phonemes of that line differ.
     from workers.engines import get_engine
 
-    eng = get_engine("kokoro")
+    eng = get_engine()
     assert eng.phonemize(using[0]) != eng.phonemize(using[0].replace("ee-sop", "ay-sop"))
     assert eng.phonemize(using[0]) != eng.phonemize(using[0].replace("ee-sop", "Aesop"))
 

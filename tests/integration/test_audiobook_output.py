@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import struct
 import subprocess
@@ -24,10 +25,12 @@ from orchestrator.output.audiobook import (
     encode_chapter_mp3,
     has_soxr,
     level_segment,
+    resample_filter,
     write_m4b,
 )
 from voicecast.acx import format_report, measure_acx
 from voicecast.errors import InputError
+from voicecast.level import DELIVERY_CUTOFF
 from voicecast.media import run_ffmpeg
 
 log = logging.getLogger(__name__)
@@ -87,9 +90,54 @@ def book(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     return {"dir": d, "masters": masters, "mp3s": mp3s, "m4b": m4b, "starts": starts}
 
 
-def test_soxr_is_used_when_available() -> None:
-    log.info("soxr available: %s", has_soxr())
-    assert isinstance(has_soxr(), bool)
+def _ffmpeg_built_with_soxr() -> bool:
+    """Independently of has_soxr(): ffmpeg's own build configuration."""
+    conf = subprocess.run(["ffmpeg", "-hide_banner", "-buildconf"], capture_output=True, text=True,
+                          check=True).stdout
+    return "--enable-libsoxr" in conf
+
+
+def _resample(wav: Path, filt: str) -> np.ndarray:
+    raw = subprocess.run(["ffmpeg", "-v", "error", "-nostdin", "-i", str(wav), "-af", filt,
+                          "-f", "f32le", "-ac", "1", "-"], capture_output=True, check=True).stdout
+    return np.frombuffer(raw, dtype="<f4")
+
+
+def test_soxr_is_used_when_available(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    available = _ffmpeg_built_with_soxr()
+    has_soxr.cache_clear()
+    try:
+        # Detection agrees with the build, and the delivery filter follows it.
+        assert has_soxr() is available
+        used = resample_filter(44100)
+        assert ("resampler=soxr" in used) is available
+        # What is delivered is soxr's output, not the fallback's: resampling white noise
+        # with the delivery filter gives exactly what soxr gives and differs from swr.
+        wav = tmp_path / "noise.wav"
+        sf.write(wav, np.random.default_rng(7).uniform(-0.5, 0.5, SR).astype(np.float32), SR,
+                 subtype="FLOAT")
+        out = _resample(wav, used)
+        swr = _resample(wav, f"aresample=44100:filter_size=128:phase_shift=12:cutoff={DELIVERY_CUTOFF}")
+        if available:
+            soxr = _resample(wav, f"aresample=44100:resampler=soxr:precision=28:cutoff={DELIVERY_CUTOFF}")
+            assert np.array_equal(out, soxr)
+            assert out.size == swr.size and np.abs(out - swr).max() > 1e-4
+        else:
+            assert np.array_equal(out, swr)
+        # An ffmpeg without soxr (a stand-in first on PATH that refuses it) gets the fallback.
+        real = subprocess.run(["which", "ffmpeg"], capture_output=True, text=True, check=True).stdout.strip()
+        stand_in = tmp_path / "bin" / "ffmpeg"
+        stand_in.parent.mkdir()
+        stand_in.write_text(f'#!/bin/sh\ncase "$*" in *resampler=soxr*) echo "no soxr" >&2; exit 1;; esac\n'
+                            f'exec {real} "$@"\n')
+        stand_in.chmod(0o755)
+        monkeypatch.setenv("PATH", f"{stand_in.parent}:{os.environ['PATH']}")
+        has_soxr.cache_clear()
+        assert has_soxr() is False
+        assert "soxr" not in resample_filter(44100)
+    finally:
+        monkeypatch.undo()
+        has_soxr.cache_clear()
 
 
 def test_mp3_format_and_tags(book: dict[str, Any]) -> None:

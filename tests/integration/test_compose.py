@@ -150,3 +150,26 @@ def test_environment_names_real_settings(compose: dict[str, Any]) -> None:
                     nested = field.annotation
                     assert isinstance(nested, type) and issubclass(nested, BaseModel), var
                     model = nested
+
+
+def test_each_service_runs_the_image_of_its_role(compose: dict[str, Any]) -> None:
+    """The control services build the torch-free target; synthesis runs a synth image; every
+    image installs an extra that pyproject.toml defines (scripts/check_role_install.sh runs them)."""
+    import re
+    import tomllib
+
+    services = compose["services"]
+    for name in ("migrate", "assemble-worker", "flower"):
+        assert services[name]["build"].get("target") == "control", name
+    assert services["synth-worker-cpu"]["build"]["target"] == "synth"
+    assert services["synth-worker-cpu"]["command"][:4] == ["voicecast", "worker", "--queue", "synth"]
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    extras = project["optional-dependencies"]
+    installs = {
+        path: re.findall(r'pip install "/src\[(\w+)\]"', (ROOT / path).read_text())
+        for path in ("deploy/Dockerfile", "deploy/Dockerfile.gpu")
+    }
+    assert installs == {"deploy/Dockerfile": ["control", "synth"], "deploy/Dockerfile.gpu": ["synth"]}
+    assert {"control", "synth"} <= set(extras)
+    heavy = ("torch", "onnx", "resemblyzer", "silero", "pyworld", "faster-whisper", "kokoro")
+    assert not any(d.startswith(heavy) for d in [*project["dependencies"], *extras["control"]])

@@ -53,8 +53,11 @@ def test_render_through_queue_survives_killed_worker(
     redis_server.flushall()
     env = {**voicecast_env, **redis_server.env(), **s3_server.env(),
            "VOICECAST_STORAGE__BUCKET": bucket, "VOICECAST_DATABASE_URL": db_url,
-           # A dead worker's task goes back to the queue after 60 s (longer than any task here).
+           # A dead worker's task goes back to the queue after 60 s, longer than any
+           # task here may run (settings refuse a visibility timeout under a time limit).
            "VOICECAST_QUEUE__VISIBILITY_TIMEOUT_S": "60",
+           **{f"VOICECAST_LIMITS__{k}_TIME_S": "50" for k in ("SYNTH", "ENROLL", "RECORD", "ASSEMBLE")},
+           "VOICECAST_LIMITS__SYNTH_TIME_MAX_S": "50", "VOICECAST_LIMITS__SOFT_MARGIN_S": "10",
            "VOICECAST_QUEUE__RESTORE_INTERVAL_S": "2"}
     synth_env = {k: v for k, v in env.items() if k != "VOICECAST_DATABASE_URL"}  # no DB creds
 

@@ -32,7 +32,7 @@ def test_search_enrollment_on_a_real_reference(tmp_path) -> None:
 
     # 1. every bundled voice and the mix of the two best were scored, then at
     #    least one generation of the search.
-    engine = get_engine(settings.engine.name, settings.engine)
+    engine = get_engine(settings.engine)
     n_bundled = len(engine.bundled_voices())
     assert meta["candidates"] >= n_bundled + 1 + voices.POPULATION
     assert [name for name, _ in meta["ranking"]] and len(meta["ranking"]) == n_bundled
@@ -76,5 +76,5 @@ def test_nearest_method_is_the_bundled_voice_unchanged(tmp_path) -> None:
     profile = voices.VoiceProfile.from_bytes(store.get_bytes(meta["profile_key"]))
     name = meta["method"].split(":", 1)[1]
     assert meta["method"].startswith("nearest:") and meta["ranking"][0][0] == name
-    engine = get_engine(settings.engine.name, settings.engine)
+    engine = get_engine(settings.engine)
     assert np.array_equal(profile.style, engine.bundled_voices()[name]) and profile.eq.size == 0

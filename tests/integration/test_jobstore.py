@@ -10,7 +10,23 @@ from sqlalchemy import inspect
 from orchestrator.store import db, jobs
 from orchestrator.store.models import Job, Segment
 from orchestrator.store.states import JobStatus
+from voicecast.queue import SegmentResult
 from voicecast.settings import Settings
+
+
+def _result(job_id: str, idx: int, content_hash: str, **figures: object) -> SegmentResult:
+    """A segment's result as a worker reports it (figures of a line fitted exactly)."""
+    stored = _stored(content_hash, **figures)
+    return SegmentResult.from_dict(stored).for_segment(job_id, idx, hit=False)
+
+
+def _stored(content_hash: str, **figures: object) -> dict[str, object]:
+    """A result record in the shape workers store next to the audio (no job, index or hit)."""
+    return {"content_hash": content_hash, "audio_key": f"segments/{content_hash[:2]}/{content_hash}.wav",
+            "sample_rate": 24000, "samples": 21600, "engine": "kokoro", "engine_version": "1",
+            "natural_s": 0.9, "slot_s": 0.9, "target_s": 0.9, "rate": 1.0, "engine_rate": 1.0,
+            "stretch": 1.0, "borrowed_s": 0.0, "overflow": False, "overflow_s": 0.0,
+            "engine_calls": 1, "final_s": 0.9, "error_s": 0.0, **figures}
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -82,10 +98,8 @@ def test_exactly_one_recorder_starts_assembly(settings):
     def record(i: int) -> None:
         barrier.wait()
         with db.session_scope(settings) as s:
-            claims.append(jobs.record_result(s, {
-                "job_id": job_id, "idx": i, "content_hash": f"{i:064x}", "hit": False,
-                "natural_s": 0.8, "error_s": 0.0005,
-            }))
+            claims.append(jobs.record_result(s, _result(job_id, i, f"{i:064x}", natural_s=0.8,
+                                                        error_s=0.0005)))
 
     threads = [threading.Thread(target=record, args=(i,)) for i in range(n)]
     for t in threads:
@@ -96,15 +110,17 @@ def test_exactly_one_recorder_starts_assembly(settings):
     with db.session_scope(settings) as s:
         p = jobs.progress(s, job_id)
         assert (p.status, p.done) == ("assembling", n)
-        assert jobs.get_job(s, job_id).segments[0].error_ms == pytest.approx(0.5)
+        seg = jobs.get_job(s, job_id).segments[0]
+        assert seg.error_ms == pytest.approx(0.5)
+        assert (seg.natural_s, seg.cache_hit, seg.engine_calls) == (pytest.approx(0.8), False, 1)
 
 
 def test_a_duplicate_or_stale_result_changes_nothing(settings):
     job_id = _job_with_segments(settings, 2)
     with db.session_scope(settings) as s:
-        assert not jobs.record_result(s, {"job_id": job_id, "idx": 0, "content_hash": "f" * 64})
+        assert not jobs.record_result(s, _result(job_id, 0, "f" * 64))
         assert jobs.progress(s, job_id).done == 0
-        rec = {"job_id": job_id, "idx": 0, "content_hash": f"{0:064x}"}
+        rec = _result(job_id, 0, f"{0:064x}")
         assert not jobs.record_result(s, rec)
         assert not jobs.record_result(s, rec)  # delivered twice after a worker died
         assert jobs.progress(s, job_id).done == 1
@@ -164,14 +180,36 @@ def test_resume_records_results_workers_stored_and_assembles(settings):
     for i in range(3):
         h = f"{i:064x}"
         store.put_bytes(segment_audio_key(h), b"RIFF")
-        store.put_bytes(segment_result_key(h), json.dumps({"content_hash": h, "error_s": 0.0}).encode())
+        store.put_bytes(segment_result_key(h), json.dumps(_stored(h, error_s=0.002)).encode())
     d = RecordingDispatcher()
     assert render.resume(settings, job_id, d) == "assembling"
     assert (d.submitted, d.assembled) == ([], [job_id])
     with db.session_scope(settings) as s:
-        assert jobs.progress(s, job_id).status == "assembling"
+        p = jobs.progress(s, job_id)
+        assert (p.status, p.hits) == ("assembling", 3)
+        assert [g.error_ms for g in jobs.get_job(s, job_id).segments] == [pytest.approx(2.0)] * 3
     # Resuming again (say the assembler died too) only re-queues the assembly.
     assert render.resume(settings, job_id, RecordingDispatcher()) == "assembling"
+
+
+def test_resume_renders_again_what_it_cannot_read_back(settings):
+    """A stored result missing a field of the contract is not a hit: the segment
+    is dispatched again (and re-rendering overwrites the record)."""
+    import json
+
+    from orchestrator import render
+    from voicecast.storage import get_store, segment_audio_key, segment_result_key
+
+    job_id = _job_with_segments(settings, 2)
+    _with_voice(settings, job_id)
+    store = get_store(settings)
+    for i, record in enumerate([_stored(f"{0:064x}"), {"content_hash": f"{1:064x}", "error_s": 0.0}]):
+        h = f"{i:064x}"
+        store.put_bytes(segment_audio_key(h), b"RIFF")
+        store.put_bytes(segment_result_key(h), json.dumps(record).encode())
+    d = RecordingDispatcher()
+    assert render.resume(settings, job_id, d) == "dispatched 1 segments"
+    assert (d.submitted, d.assembled) == ([1], [])
 
 
 def test_resume_dispatches_only_what_is_missing(settings):
@@ -181,10 +219,30 @@ def test_resume_dispatches_only_what_is_missing(settings):
     job_id = _job_with_segments(settings, 4)
     _with_voice(settings, job_id)
     with db.session_scope(settings) as s:
-        jobs.record_result(s, {"job_id": job_id, "idx": 1, "content_hash": f"{1:064x}"})
+        jobs.record_result(s, _result(job_id, 1, f"{1:064x}"))
         jobs.record_failure(s, job_id, 2, "engine crashed")
     d = RecordingDispatcher()
     assert render.resume(settings, job_id, d) == "dispatched 3 segments"
     assert sorted(d.submitted) == [0, 2, 3]
     with db.session_scope(settings) as s:
         assert jobs.get_job(s, job_id).status == "rendering"
+
+
+def test_upgrading_from_0002_drops_stored_urls_and_keeps_artifact_keys(settings):
+    """0003: an artifact row keeps its key and size; its (stale) presigned URL goes."""
+    from alembic import command
+    from sqlalchemy import text
+
+    job_id = _job_with_segments(settings, 1)
+    command.downgrade(db._alembic_config(settings), "0002")
+    with db.engine_for(settings).begin() as c:
+        c.execute(text("insert into artifacts (job_id, kind, key, url, size_bytes, created_at) "
+                       "values (:j, 'output', :k, :u, 123, CURRENT_TIMESTAMP)"),
+                  {"j": job_id, "k": f"jobs/{job_id}/output.wav",
+                   "u": "http://s3.example/voicecast/output.wav?X-Amz-Expires=3"})
+    command.upgrade(db._alembic_config(settings), "head")
+    columns = {c["name"] for c in inspect(db.engine_for(settings)).get_columns("artifacts")}
+    assert "url" not in columns and {"key", "size_bytes"} <= columns
+    with db.session_scope(settings) as s:
+        [art] = jobs.get_job(s, job_id).artifacts
+        assert (art.kind, art.key, art.size_bytes) == ("output", f"jobs/{job_id}/output.wav", 123)

@@ -47,7 +47,7 @@ def test_engine_contract(engine: KokoroEngine) -> None:
     assert engine.capabilities.native_rate
     sha = kokoro_mod.expected_model_sha256()
     assert sha[:12] in engine.version and f"g2p{kokoro_mod.G2P_VERSION}" in engine.version
-    assert get_engine("kokoro").name == "kokoro"
+    assert get_engine().name == "kokoro"
 
 
 def test_bundled_voices(engine: KokoroEngine) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 from orchestrator.output.bookjob import ChapterSpec, chapter_file_stem, chapter_key, chapter_specs
+from orchestrator.output.outline import BookOutline
 from voicecast.settings import BookSettings
 
 
@@ -14,8 +15,9 @@ def _segs(n: int) -> list[SimpleNamespace]:
 
 
 def test_chapter_specs_follow_the_outline_and_end_without_a_pause():
-    outline = {"chapters": [{"title": "One", "first": 0, "count": 3, "lead_s": 0.0},
-                            {"title": "Two", "first": 3, "count": 4, "lead_s": 1.5}]}
+    outline = BookOutline.model_validate(
+        {"chapters": [{"title": "One", "first": 0, "count": 3, "lead_s": 0.0},
+                      {"title": "Two", "first": 3, "count": 4, "lead_s": 1.5}]})
     one, two = chapter_specs(_segs(7), outline)
     assert (one.title, len(one.hashes), one.pauses) == ("One", 3, (0.9, 0.35, 0.0))
     assert (two.title, two.hashes[0], two.lead_s) == ("Two", f"{3:064x}", 1.5)

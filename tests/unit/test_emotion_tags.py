@@ -9,7 +9,10 @@ from audiocheck import ASS_STYLE as STYLE
 from audiocheck import ASS_STYLE_FORMAT as STYLE_FORMAT
 
 from orchestrator.inputs.subtitles import parse_subtitles_text
-from orchestrator.planning.planner import EmotionRules, clean_cue, plan_cues, plan_script, segment_hash
+from orchestrator.planning.cues import plan_cues
+from orchestrator.planning.markup import EmotionRules, clean_cue
+from orchestrator.planning.script import plan_script
+from orchestrator.planning.segments import segment_hash
 from voicecast.emotions import (
     DEFAULT_INTENSITY,
     EMOTIONS,

@@ -9,14 +9,10 @@ from pathlib import Path
 import pytest
 
 from orchestrator.inputs.subtitles import Cue, parse_subtitles, parse_subtitles_text
-from orchestrator.planning.planner import (
-    PlannedSegment,
-    clean_text,
-    plan_cues,
-    plan_script,
-    segment_hash,
-    split_label,
-)
+from orchestrator.planning.cues import plan_cues
+from orchestrator.planning.markup import clean_text, split_label
+from orchestrator.planning.script import plan_script
+from orchestrator.planning.segments import PlannedSegment, segment_hash
 from voicecast.errors import InputError
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "trailer.srt"

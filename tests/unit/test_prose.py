@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from orchestrator.inputs.books import Book, Chapter, Paragraph
-from orchestrator.planning.planner import EmotionRules, PlannedSegment
+from orchestrator.planning.markup import EmotionRules
 from orchestrator.planning.prose import BookPlan, plan_book, split_sentences
+from orchestrator.planning.segments import PlannedSegment
 from voicecast.errors import InputError
 from voicecast.settings import BookSettings
 

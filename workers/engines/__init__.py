@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import threading
+from collections import OrderedDict
 
 from voicecast.errors import VoicecastError
 from voicecast.settings import EngineSettings
@@ -15,14 +16,18 @@ from workers.engines.base import Capabilities, Engine, SynthesisRequest, Synthes
 
 __all__ = [
     "Capabilities", "Engine", "SynthesisRequest", "SynthesisResult",
-    "engine_sample_rate", "engine_version", "get_engine", "names",
+    "get_engine", "names",
 ]
 
 _REGISTRY: dict[str, str] = {
     "kokoro": "workers.engines.kokoro:KokoroEngine",
 }
 
-_loaded: dict[str, Engine] = {}
+#: Built engines, keyed by their full settings (most recently used last). A
+#: worker process uses one; the bound only stops a process that is handed many
+#: settings (tests, benchmarks) from keeping every model it ever loaded.
+_loaded: OrderedDict[str, Engine] = OrderedDict()
+MAX_ENGINES = 2
 _lock = threading.Lock()
 
 
@@ -30,26 +35,26 @@ def names() -> list[str]:
     return sorted(_REGISTRY)
 
 
-def get_engine(name: str, settings: EngineSettings | None = None) -> Engine:
-    """The process-wide instance of engine ``name``, built on first call."""
+def get_engine(settings: EngineSettings | None = None) -> Engine:
+    """The process's instance of the engine ``settings`` describe (default
+    settings when None), built on the first call with those exact settings:
+    the same settings give the same instance, different ones another."""
+    settings = settings or EngineSettings()
+    key = settings.model_dump_json()
     with _lock:
-        if name not in _loaded:
-            if name not in _REGISTRY:
-                raise VoicecastError(
-                    f"unknown engine {name!r}; available: {', '.join(names())}",
-                    field="engine.name",
-                )
-            module_name, cls_name = _REGISTRY[name].split(":")
-            cls = getattr(importlib.import_module(module_name), cls_name)
-            _loaded[name] = cls(settings or EngineSettings())
-        return _loaded[name]
+        if key in _loaded:
+            _loaded.move_to_end(key)
+            return _loaded[key]
+        if settings.name not in _REGISTRY:
+            raise VoicecastError(
+                f"unknown engine {settings.name!r}; available: {', '.join(names())}",
+                field="engine.name",
+            )
+        module_name, cls_name = _REGISTRY[settings.name].split(":")
+        cls = getattr(importlib.import_module(module_name), cls_name)
+        engine: Engine = cls(settings)
+        _loaded[key] = engine
+        while len(_loaded) > MAX_ENGINES:
+            _loaded.popitem(last=False)
+        return engine
 
-
-def engine_version(name: str) -> str:
-    """The engine's version string (part of every content hash). Engines build
-    cheaply and load weights on first synthesis, so this loads no model."""
-    return get_engine(name).version
-
-
-def engine_sample_rate(name: str) -> int:
-    return get_engine(name).capabilities.sample_rate

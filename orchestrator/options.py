@@ -1,0 +1,92 @@
+"""A render job's options: one validated model, built where a request enters
+(the CLI today, a service API later) and stored with the job.
+
+:class:`RenderOptions` is what ``voicecast render`` was asked for (its
+options, by their CLI names in :data:`CLI_FLAGS`), plus two figures planning
+derives from the input and assembly reads back (``lexicon_sha256``,
+``lead_s``). ``Job.options`` holds ``model_dump(mode="json")``; rows written
+before this model existed hold the same keys and load with
+:meth:`RenderOptions.from_stored`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from voicecast.errors import InputError
+
+#: The ``voicecast render`` option of each field a user gives.
+CLI_FLAGS: dict[str, str] = {
+    "mode": "--mode", "voices": "--voice", "duration": "--duration", "emotion": "--emotion",
+    "emotion_map": "--emotion-map", "ignore_unknown_tags": "--ignore-unknown-tags",
+    "lexicon": "--lexicon", "unmapped": "--unmapped", "cover": "--cover", "title": "--title",
+    "author": "--author",
+}
+
+
+class RenderOptions(BaseModel):
+    """What a render job was asked to do. Immutable; unknown keys (from a newer
+    version's stored row) are ignored."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    #: ``dub`` covers subtitle tracks and line-per-segment scripts; ``None``: from
+    #: the input's format (see :func:`orchestrator.render.job_kind`).
+    mode: Literal["dub", "audiobook"] | None = None
+    #: ``--voice`` values in order: ``VOICE`` (the narrator) or ``NAME=VOICE``
+    #: (read by :func:`orchestrator.voices.parse_voice_map` when the job is planned).
+    voices: list[str] = Field(default_factory=list)
+    #: Track length in seconds (subtitles); None: the last cue's end.
+    duration: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    #: Emotion of lines without a tag, ``EMOTION[:INTENSITY]``; None: neutral.
+    emotion: str | None = None
+    #: ``NAME=EMOTION[:INTENSITY]`` for an ASS style or a speaker.
+    emotion_map: list[str] = Field(default_factory=list)
+    ignore_unknown_tags: bool = False
+    #: Absolute path of the pronunciation lexicon.
+    lexicon: str | None = None
+    #: A character with no voice: an error, or read by the narrator.
+    unmapped: Literal["error", "narrator"] = "error"
+    #: Audiobooks: cover image path and metadata overrides.
+    cover: str | None = None
+    title: str | None = None
+    author: str | None = None
+
+    # Derived while planning (not given by the user), kept for the record and for assembly.
+    #: Digest of the lexicon as applied (its entries are in every content hash already).
+    lexicon_sha256: str | None = None
+    #: Scripts: silence before the first line from a leading ``[pause:S]``.
+    lead_s: float = Field(default=0.0, ge=0)
+
+    @classmethod
+    def from_cli(cls, **values: Any) -> RenderOptions:
+        """Validate options given on the command line; an invalid one raises
+        :class:`InputError` naming its option (the CLI exits 2)."""
+        unknown = set(values) - set(CLI_FLAGS)
+        if unknown:
+            raise TypeError(f"not a render option: {', '.join(sorted(unknown))}")
+        try:
+            options = cls.model_validate(values)
+        except ValidationError as e:
+            first = e.errors()[0]
+            name = str(first["loc"][0]) if first["loc"] else ""
+            raise InputError(f"{_input_repr(first.get('input'))}: {first['msg']}",
+                             field=CLI_FLAGS.get(name, name or None)) from None
+        if not options.voices:
+            raise InputError("give the narrator's voice", field="--voice")
+        return options
+
+    @classmethod
+    def from_stored(cls, stored: dict[str, Any] | None) -> RenderOptions:
+        """The options stored on a job (``Job.options``)."""
+        return cls.model_validate(stored or {})
+
+    def stored(self) -> dict[str, Any]:
+        """The JSON stored as ``Job.options``."""
+        return self.model_dump(mode="json")
+
+
+def _input_repr(value: Any) -> str:
+    return repr(value) if not isinstance(value, dict) else "(missing)"

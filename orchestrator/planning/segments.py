@@ -1,0 +1,119 @@
+"""The segment model of a plan and its content hash.
+
+A :class:`Plan` is the timeline of :class:`PlannedSegment` a job renders (cues
+planned by :mod:`orchestrator.planning.cues`, scripts by
+:mod:`orchestrator.planning.script`, prose by :mod:`orchestrator.planning.prose`);
+:func:`segment_hash` names a segment's audio in storage.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import unicodedata
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["HASH_SCHEMA_VERSION", "Plan", "PlannedSegment", "segment_hash"]
+
+#: Bumped whenever :func:`segment_hash`'s payload changes meaning.
+HASH_SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class PlannedSegment:
+    """One line to render: clean text in a time slot on the track.
+
+    ``idx`` is the 0-based position in the plan; the slot is ``[start, end)``
+    in seconds; ``max_end`` is the latest the line may run to by borrowing the
+    gap after it (the next segment's start, or the track end), never less than
+    ``end``. ``source_line`` is the first contributing cue's line in the
+    subtitle file and ``cue_indices`` the 1-based file positions of all cues
+    merged into it. ``speaker`` is who speaks it (None: the default voice, the
+    narrator). Segments without a slot (scripts, audiobooks) are placed one
+    after another by the assembler, with ``pause_after`` seconds of silence
+    after each; ``chapter`` is an audiobook segment's 0-based chapter (-1
+    otherwise).
+    """
+
+    idx: int
+    text: str
+    start: float
+    end: float
+    max_end: float
+    speaker: str | None = None
+    emotion: str = "neutral"
+    intensity: float = 0.0
+    source_line: int = 0
+    cue_indices: tuple[int, ...] = ()
+    #: ``[like:PATH]``: the clip as written (the service stores it and sets
+    #: ``emotion`` to ``like:<sha>`` before hashing).
+    clip: str | None = None
+    chapter: int = -1
+    pause_after: float = 0.0
+
+    @property
+    def slot(self) -> float:
+        """Length of the slot in seconds."""
+        return self.end - self.start
+
+
+@dataclass
+class Plan:
+    """The segments of a track in time order, what the planner had to change, and
+    the track's duration in seconds. ``lead_s`` is extra silence before the
+    first segment (a script's leading ``[pause:]``), on top of the usual head."""
+
+    segments: list[PlannedSegment]
+    warnings: list[str] = field(default_factory=list)
+    duration: float = 0.0
+    lead_s: float = 0.0
+
+
+# --------------------------------------------------------------------------- hashing
+
+
+def _ms(seconds: float) -> int:
+    return int(round(seconds * 1000))
+
+
+def segment_hash(
+    seg: PlannedSegment,
+    *,
+    voice_id: str,
+    voice_version: int,
+    engine: str,
+    engine_version: str,
+    fit: dict[str, Any],
+) -> str:
+    """Content hash (sha256 hex) of everything that determines a segment's audio.
+
+    The hash names the segment's audio in storage, so a segment is rendered
+    once and reused until something that shapes its sound changes. It covers:
+    the hash schema version, the spoken text (NFC-normalised), the voice id and
+    profile version, emotion and intensity (rounded to 3 places), the slot
+    length and the borrowable length (``max_end - start``) in whole
+    milliseconds, the engine name and version, and the fit settings.
+
+    It deliberately leaves out the absolute start time, the speaker name and
+    the segment's index: where a line sits on the track is the assembler's
+    business, so shifting a line (or inserting one before it) without changing
+    its length reuses its audio instead of re-rendering it. Lengths are
+    rounded to the millisecond so float noise from re-parsing cannot change the
+    hash. ``fit`` must be JSON-serialisable; its keys are sorted, so dict order
+    does not matter. The JSON is canonical (sorted keys, no spaces, UTF-8).
+    """
+    payload = {
+        "schema": HASH_SCHEMA_VERSION,
+        "text": unicodedata.normalize("NFC", seg.text),
+        "voice": {"id": voice_id, "version": int(voice_version)},
+        "emotion": seg.emotion,
+        # "+ 0.0" turns -0.0 into 0.0 so both spell the same.
+        "intensity": round(float(seg.intensity), 3) + 0.0,
+        "slot_ms": _ms(seg.end - seg.start),
+        "borrow_ms": _ms(seg.max_end - seg.start),
+        "engine": {"name": engine, "version": engine_version},
+        "fit": fit,
+    }
+    blob = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
