@@ -19,20 +19,17 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from concurrent.futures.process import BrokenProcessPool
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from celery.exceptions import TimeoutError as CeleryTimeoutError
 
 from orchestrator.store import jobs
 from orchestrator.store.db import session_scope
 from orchestrator.store.states import JobStatus
-from voicecast.errors import VoicecastError
-from voicecast.queue import BuiltinVoice, EngineFacts, SegmentResult, SegmentSpec
+from voicecast.errors import ReferenceAudioError, VoicecastError
+from voicecast.queue import BuiltinVoice, EngineFacts, ReferenceInfo, SegmentResult, SegmentSpec
 from voicecast.settings import Settings
 from workers import pool as worker_pool
-
-if TYPE_CHECKING:
-    from workers.reference import Reference
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +41,7 @@ class Dispatcher(Protocol):
 
     def facts(self) -> EngineFacts: ...
     def builtin_voice(self, voice_id: str, name: str) -> BuiltinVoice | None: ...
-    def load_references(self, paths: list[Path]) -> Reference: ...
+    def load_references(self, paths: list[Path]) -> ReferenceInfo: ...
     def enroll(self, ref_key: str, voice_id: str, version: int,
                tick: Callable[[], None] | None = None) -> dict[str, Any]: ...
     def warm(self) -> None: ...
@@ -53,12 +50,25 @@ class Dispatcher(Protocol):
     def drive(self, job_id: str, tick: Callable[[], None]) -> None: ...
 
 
-def load_references(paths: list[Path]) -> Reference:
-    """Decode and check reference clips (in this process: silero-vad and the
-    speaker encoder load here, so only a role with the ``synth`` extra can)."""
-    from workers.reference import load_references as load
+#: Largest reference clip accepted (bytes), checked before it is read or hashed.
+MAX_REFERENCE_BYTES = 200 * 1024 * 1024
 
-    return load(paths)
+
+def _reference_file(path: Path) -> Path:
+    """A reference clip must be a regular file of bounded size (not a device,
+    a pipe or a folder), checked before anything reads it."""
+    import stat
+
+    try:
+        st = path.stat()
+    except OSError as e:
+        raise ReferenceAudioError(f"cannot read the reference clip ({e.strerror})", file=path) from None
+    if not stat.S_ISREG(st.st_mode):
+        raise ReferenceAudioError("the reference clip is not a regular file", file=path)
+    if st.st_size > MAX_REFERENCE_BYTES:
+        raise ReferenceAudioError(f"the reference clip is larger than {MAX_REFERENCE_BYTES >> 20} MiB",
+                                  file=path)
+    return path
 
 
 def load_tasks(queue: str) -> None:
@@ -130,8 +140,13 @@ class EmbeddedDispatcher:
 
         return builtin_voice(self.settings, get_store(self.settings), voice_id, name)
 
-    def load_references(self, paths: list[Path]) -> Reference:
-        return load_references(paths)
+    def load_references(self, paths: list[Path]) -> ReferenceInfo:
+        """Check the clips in this process (embedded: the same machine runs the
+        synthesis role) and store the checked reference."""
+        from voicecast.storage import get_store
+        from workers.facts import check_reference
+
+        return check_reference(get_store(self.settings), [_reference_file(p) for p in paths])
 
     def warm(self) -> None:
         """Start the worker processes now (they import the synthesis code while
@@ -251,8 +266,25 @@ class CeleryDispatcher:
         found = self._ask("voicecast.builtin_voice", voice_id, name)
         return BuiltinVoice(**found) if found else None
 
-    def load_references(self, paths: list[Path]) -> Reference:
-        return load_references(paths)
+    def load_references(self, paths: list[Path]) -> ReferenceInfo:
+        """Upload the clips and have a synthesis worker check them (the control
+        role has no audio models): the answer names the user's file on failure."""
+        import hashlib
+
+        from voicecast.storage import get_store, upload_key
+
+        store = get_store(self.settings)
+        uploads = []
+        for path in paths:
+            data = _reference_file(path).read_bytes()
+            key = upload_key(hashlib.sha256(data).hexdigest())
+            if not store.exists(key):
+                store.put_bytes(key, data)
+            uploads.append([key, str(path)])
+        answer = self._ask("voicecast.check_reference", uploads, timeout_s=300.0)
+        if "error" in answer:
+            raise ReferenceAudioError(answer["error"])
+        return ReferenceInfo.from_dict(answer)
 
     def submit(self, job_id: str, specs: list[SegmentSpec]) -> None:
         from workers.tasks import synth_options, synth_segment

@@ -20,7 +20,7 @@ from orchestrator.store import jobs
 from orchestrator.store.db import session_scope
 from orchestrator.store.jobs import failing_job
 from orchestrator.store.models import Job, Segment, Voice
-from orchestrator.store.states import JobStatus, SegmentStatus
+from orchestrator.store.states import JobStatus, SegmentStatus, check_segment
 from orchestrator.voices import (
     NARRATOR,
     OnProgress,
@@ -374,7 +374,7 @@ def _record_stored(s: Any, store: ObjectStore, job: Job) -> bool:
         found = stored_result(store, seg.content_hash)
         if found is not None:
             if seg.status == SegmentStatus.FAILED:
-                seg.status = SegmentStatus.QUEUED
+                seg.status = check_segment(seg.status, SegmentStatus.QUEUED)
             ready = jobs.record_result(s, found.for_segment(job.id, seg.idx, hit=True)) or ready
     return ready
 

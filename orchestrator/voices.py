@@ -30,7 +30,6 @@ from voicecast.storage import (
     ObjectStore,
     get_store,
     read_progress,
-    reference_key,
     voice_meta_key,
     voice_profile_key,
     voice_progress_key,
@@ -204,7 +203,6 @@ def _looks_like_path(voice: str) -> bool:
 
 def _voice_from_reference(settings: Settings, path: Path, dispatcher: Dispatcher,
                           on_progress: OnProgress | None = None) -> Voice:
-    from voicecast.audio import to_wav_bytes
 
     store = get_store(settings)
     sha = _sha256_file(path)
@@ -215,10 +213,7 @@ def _voice_from_reference(settings: Settings, path: Path, dispatcher: Dispatcher
                 return existing
     ref = dispatcher.load_references([path])
     voice_id = f"ref-{ref.sha256[:16]}"
-    key = reference_key(ref.sha256)
-    if not store.exists(key):
-        store.put_bytes(key, to_wav_bytes(ref.audio, ref.sample_rate), content_type="audio/wav")
-    meta = _enroll(store, dispatcher, key, voice_id, 1, on_progress)
+    meta = _enroll(store, dispatcher, ref.key, voice_id, 1, on_progress)
     if "error" in meta:
         raise ReferenceAudioError(meta["error"], file=path)
     with session_scope(settings) as s:
@@ -298,7 +293,6 @@ def add_voice(settings: Settings, name: str, refs: list[Path], consent: str, dis
     changes every segment hash made with it). Nothing is stored when a check
     or the enrollment fails.
     """
-    from voicecast.audio import to_wav_bytes
 
     name = check_voice_name(name)
     consent = (consent or "").strip()
@@ -316,9 +310,7 @@ def add_voice(settings: Settings, name: str, refs: list[Path], consent: str, dis
         if current is not None and current.id != voice_id:
             voice_id = current.id  # keep the id it was first stored under
         version = current.version + 1 if current is not None else _retired_version(store, voice_id) + 1
-    key = reference_key(ref.sha256)
-    if not store.exists(key):
-        store.put_bytes(key, to_wav_bytes(ref.audio, ref.sample_rate), content_type="audio/wav")
+    key = ref.key
     t1 = time.perf_counter()
     meta = _enroll(store, dispatcher, key, voice_id, version, on_progress)
     if "error" in meta:
@@ -339,7 +331,7 @@ def add_voice(settings: Settings, name: str, refs: list[Path], consent: str, dis
             "consent_at": consent_at, "enrolled_at": _iso(datetime.now(UTC)),
             "reference": {"sha256": ref.sha256, "speech_s": round(ref.speech_s, 2),
                           "duration_s": round(ref.duration_s, 2), "key": key,
-                          "clips": [c.as_dict() for c in ref.clips]},
+                          "clips": list(ref.clips)},
             "enrollment": enrollment,
             "timings": {"check_s": round(check_s, 2), "enroll_wall_s": round(enroll_wall_s, 2)},
         }

@@ -19,12 +19,12 @@ Definitions
 ``max(loud - 30 dB, min(noise + 6 dB, loud - 20 dB), -55 dBFS)``, where *loud*
 is the 99th percentile of the frame levels (the loudest speech, robust to a
 click) and *noise* the 5th percentile (the pauses): the rule of
-:func:`voicecast.audio.activity_mask`, repeated here so that this module stays free
-of the workers package. Inactive runs shorter than :data:`MIN_PAUSE_S` (0.25 s)
-between active frames are counted as speech: stop closures and the short
-breaks between words are part of speaking, a pause of a quarter second or more
-is not (the usual articulation-rate convention). Leading and trailing silence
-never counts.
+:func:`voicecast.audio.activity_mask`, computed here on this module's own
+float64 10 ms grid (the one its pitch and syllable tracks share). Inactive
+runs shorter than :data:`MIN_PAUSE_S` (0.25 s) between active frames are
+counted as speech: stop closures and the short breaks between words are
+part of speaking, a pause of a quarter second or more is not (the usual
+articulation-rate convention). Leading and trailing silence never counts.
 
 *Pitch.* Praat's "To Pitch (ac)" (Boersma 1993) with a 10 ms step, floor
 :data:`PITCH_FLOOR` = 60 Hz and ceiling :data:`PITCH_CEILING` = 600 Hz: low

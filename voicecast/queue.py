@@ -158,3 +158,29 @@ class BuiltinVoice:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class ReferenceInfo:
+    """A checked reference recording, stored as 16 kHz WAV at ``key``
+    (``reference_key(sha256)``); the figures are those of
+    ``workers.reference.Reference`` and ``clips`` its per-clip records."""
+
+    sha256: str
+    key: str
+    speech_s: float
+    duration_s: float
+    peak_db: float
+    rms_db: float
+    clips: tuple[dict[str, Any], ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["clips"] = list(self.clips)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ReferenceInfo:
+        return cls(sha256=d["sha256"], key=d["key"], speech_s=float(d["speech_s"]),
+                   duration_s=float(d["duration_s"]), peak_db=float(d["peak_db"]),
+                   rms_db=float(d["rms_db"]), clips=tuple(d.get("clips") or ()))

@@ -32,6 +32,12 @@ def segment_result_key(content_hash: str) -> str:
     return f"segments/{content_hash[:2]}/{content_hash}.json"
 
 
+def upload_key(sha256: str) -> str:
+    """A file the control role uploaded for a worker to read (a reference clip
+    before its checks), named by the SHA-256 of its bytes."""
+    return f"uploads/{sha256}"
+
+
 def reference_key(sha256: str) -> str:
     return f"refs/{sha256}.wav"
 

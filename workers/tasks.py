@@ -109,3 +109,18 @@ def builtin_voice(self: Any, voice_id: str, name: str) -> dict[str, Any] | None:
     settings = get_settings()
     found = store_builtin(settings, get_store(settings), voice_id, name)
     return found.to_dict() if found else None
+
+
+@voicecast_task("voicecast.check_reference", queue=_q.synth_queue, ignore_result=False,
+                base=_AnswerTask, **_limits.celery_limits(_limits.enroll_time_s))
+def check_reference(self: Any, uploads: list[list[str]]) -> dict[str, Any]:
+    """Check uploaded reference clips (``[[key, file name], ...]``) and store the
+    checked reference; a problem with the clips is an answer (``{"error": ...}``)."""
+    from workers.facts import check_uploaded_reference
+
+    settings = get_settings()
+    try:
+        info = check_uploaded_reference(get_store(settings), [(k, n) for k, n in uploads])
+    except VoicecastError as e:
+        return {"error": str(e)}
+    return info.to_dict()

@@ -1,4 +1,9 @@
-"""Job store operations: the only code that changes job and segment rows.
+"""Job store operations: every status change of jobs and segments goes
+through here (checked by :mod:`orchestrator.store.states`), and so do results,
+failures, artifacts and the assembly claim. Planning (``orchestrator.render``)
+fills a new job's descriptive fields (kind, voice, warnings, options, book)
+and adds its segments; finishing (``orchestrator.output.finish``) records the
+assembled chapters.
 
 Completion is decided from recorded state: a job is ready to assemble when no
 segment is left undone, and exactly one caller wins the rendering->assembling

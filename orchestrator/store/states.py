@@ -1,4 +1,9 @@
-"""Job and segment status: one state machine, every transition checked here.
+"""Job and segment status: one state machine, its transitions defined here.
+
+Row-by-row changes check each transition (:func:`check_job`,
+:func:`check_segment`); the one bulk UPDATE (claiming assembly in
+:func:`orchestrator.store.jobs.claim_assembly`) names its allowed source
+state in its WHERE clause instead, so it can only make an allowed move.
 
 ::
 
