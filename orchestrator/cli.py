@@ -16,7 +16,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
@@ -34,6 +34,10 @@ from orchestrator.store.states import JobStatus, SegmentStatus
 from voicecast.errors import InputError, VoicecastError
 from voicecast.settings import Settings, get_settings
 from voicecast.storage import get_store
+
+if TYPE_CHECKING:
+    from orchestrator.options import RenderOptions
+    from orchestrator.preview import Preview
 
 log = logging.getLogger("voicecast")
 #: Statuses a job ends in.
@@ -182,10 +186,25 @@ def _finish(settings: Settings, job_id: str, out: Path | None, as_json: bool) ->
     return 0
 
 
+def _render_options(args: argparse.Namespace, kind: str, *, voice_required: bool = True) -> RenderOptions:
+    """The validated :class:`RenderOptions` of ``render`` (and ``plan``) arguments."""
+    from orchestrator.options import RenderOptions
+
+    return RenderOptions.from_cli(
+        voice_required=voice_required,
+        duration=args.duration, mode="audiobook" if kind == "audiobook" else "dub",
+        voices=list(args.voice or []), emotion=args.emotion, emotion_map=list(args.emotion_map or []),
+        ignore_unknown_tags=bool(args.ignore_unknown_tags), styles=list(args.styles or []),
+        strict_tags=bool(args.strict_tags), brackets=args.brackets,
+        lexicon=str(Path(args.lexicon).expanduser().resolve()) if args.lexicon else None,
+        unmapped=args.unmapped, cover=args.cover, title=args.title, author=args.author,
+        front_matter=bool(args.front_matter), back_matter=bool(args.back_matter), notes=args.notes,
+    )
+
+
 def cmd_render(args: argparse.Namespace, settings: Settings) -> int:
     from orchestrator import render
     from orchestrator.dispatch import dispatcher_for
-    from orchestrator.options import RenderOptions
     from orchestrator.store import jobs
     from orchestrator.store.db import ensure_schema
 
@@ -195,13 +214,7 @@ def cmd_render(args: argparse.Namespace, settings: Settings) -> int:
                              field="--detach")
     inp, out = Path(args.input), Path(args.out)
     kind = render.job_kind(inp, args.mode)
-    options = RenderOptions.from_cli(
-        duration=args.duration, mode="audiobook" if kind == "audiobook" else "dub",
-        voices=list(args.voice), emotion=args.emotion, emotion_map=list(args.emotion_map or []),
-        ignore_unknown_tags=bool(args.ignore_unknown_tags),
-        lexicon=str(Path(args.lexicon).expanduser().resolve()) if args.lexicon else None,
-        unmapped=args.unmapped, cover=args.cover, title=args.title, author=args.author,
-    )
+    options = _render_options(args, kind)
     job_id = render.create_job(settings, inp, out, options, kind=kind)
     dispatcher = dispatcher_for(settings)
     try:
@@ -222,6 +235,80 @@ def cmd_render(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         dispatcher.close()
     return _finish(settings, job_id, out, args.json)
+
+
+def cmd_plan(args: argparse.Namespace, settings: Settings) -> int:
+    """Parse and plan without rendering or storing anything (see :mod:`orchestrator.preview`)."""
+    from orchestrator import render
+    from orchestrator.dispatch import dispatcher_for
+    from orchestrator.preview import preview
+    from orchestrator.store.db import ensure_schema
+
+    inp = Path(args.input)
+    kind = render.job_kind(inp, args.mode)
+    options = _render_options(args, kind, voice_required=False)
+    if not inp.is_file():
+        raise InputError("input file not found", file=inp)
+    if args.lexicon and not Path(args.lexicon).expanduser().is_file():
+        raise InputError("lexicon file not found", file=args.lexicon)
+    if args.voice:
+        ensure_schema(settings, auto_upgrade=not settings.distributed)  # stored voices are looked up
+    dispatcher = dispatcher_for(settings)
+    try:
+        result = preview(settings, inp, options, dispatcher)
+    finally:
+        dispatcher.close()
+    if args.json:
+        print(json.dumps(result.as_dict(), indent=2, ensure_ascii=False))
+    else:
+        _print_preview(result)
+    return 0
+
+
+def _print_preview(p: Preview) -> None:
+    out = Console(soft_wrap=True, highlight=False)
+    what = {"audiobook": "book", "script": "script", "dub": "subtitle track"}.get(p.kind, p.kind)
+    head = f"[bold]{escape(p.input)}[/]: {what}, {len(p.segments)} segments"
+    if p.chapters:
+        head += f" in {len(p.chapters)} chapters"
+    if p.duration_s:
+        head += f", {p.duration_s:.1f} s track"
+    out.print(head)
+    if p.title:
+        out.print(f"  title: {escape(p.title)}" + (f"; author: {escape(p.author)}" if p.author else ""))
+    if p.voices:
+        out.print("  voices: " + ", ".join(f"{escape(k)}={escape(v)}" for k, v in p.voices.items()))
+    starts = {c.first: (n, c) for n, c in enumerate(p.chapters, 1)}
+    for g in p.segments:
+        if g.idx in starts:
+            n, c = starts[g.idx]
+            out.print(f"\n[bold]{n}. {escape(c.title)}[/] ({c.segments} segments)")
+        where = (f"{g.start_s:8.3f}-{g.end_s:8.3f}" if g.start_s is not None and g.end_s is not None
+                 else f"line {g.source_line}")
+        voice = g.speaker or "narrator"
+        if g.voice:
+            voice += f" ({g.voice})"
+        emotion = g.emotion if g.emotion == "neutral" else f"{g.emotion}:{g.intensity:g}"
+        fit = ""
+        if g.predicted_s is not None:
+            fit = f"  {g.predicted_s:.2f} s"
+            if g.rate is not None and g.start_s is not None:
+                fit += f" rate {g.rate:.2f}"
+            if g.overflow:
+                fit += f" [red]OVERFLOW {g.overflow_s:.2f} s[/]"
+            elif g.fast:
+                fit += " [yellow]fast[/]"
+        out.print(f"  {g.idx + 1:4d} {where}  {escape(f'[{voice} · {emotion}]')}{fit}  {escape(g.text)}")
+    flagged = p.flagged()
+    if p.predicted:
+        over = [g for g in flagged if g.overflow]
+        out.print(f"\npredicted: {len(flagged)} line(s) need more than the comfortable rate, "
+                  f"{len(over)} of them overflow (cut)"
+                  + (": " + ", ".join(str(g.idx + 1) for g in flagged) if flagged else ""))
+    if p.warnings:
+        out.print(f"\n{len(p.warnings)} warning(s):")
+        for w in p.warnings:
+            out.print(f"  [yellow]warning[/]: {escape(w)}")
 
 
 @contextmanager
@@ -467,24 +554,18 @@ def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="voicecast", description=__doc__.splitlines()[0] if __doc__ else None)
-    p.add_argument("-v", "--verbose", action="count", default=0)
-    sub = p.add_subparsers(dest="command", required=True)
-
-    r = sub.add_parser("render", help="render a subtitle track into a dubbing track, or a book "
-                                      "into an audiobook")
+def _add_render_options(r: argparse.ArgumentParser, *, plan: bool = False) -> None:
+    """The input and the options of ``render`` that shape the plan, shared by
+    ``plan`` (which takes them all; ``--voice`` is optional there)."""
     r.add_argument("input", help="subtitle file (.srt, .vtt, .ass), plain script (.txt, a line each) "
                                  "or book (.epub, .md, or .txt with --mode audiobook)")
     r.add_argument("--mode", choices=["dub", "audiobook"], default=None,
                    help="dub: timed to subtitles or a line-per-segment script (default for .srt .vtt "
                         ".ass .txt); audiobook: chapters to M4B + chapter MP3s (default for .epub .md)")
-    r.add_argument("--voice", required=True, action="append", metavar="[NAME=]VOICE",
+    r.add_argument("--voice", required=not plan, action="append", metavar="[NAME=]VOICE",
                    help="the narrator's voice (enrolled name, built-in voice such as jm_kumo, or a "
                         "reference recording); NAME=VOICE maps a character, ASS actor or WebVTT "
                         "speaker; repeatable")
-    r.add_argument("--out", required=True,
-                   help="output file: .wav .m4a .aac .mp3 .flac (dub), .m4b (audiobook)")
     r.add_argument("--lexicon", default=None, metavar="FILE",
                    help="pronunciation lexicon: WORD = respelling or WORD = /phonemes/ per line")
     r.add_argument("--unmapped", choices=["error", "narrator"], default="error",
@@ -492,6 +573,15 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--cover", default=None, metavar="IMAGE", help="audiobook cover (.jpg, .png)")
     r.add_argument("--title", default=None, help="audiobook title (default: from the book)")
     r.add_argument("--author", default=None, help="audiobook author (default: from the book)")
+    r.add_argument("--front-matter", action="store_true",
+                   help="books (EPUB): also read the front matter (title page, copyright, dedication, "
+                        "preface...), skipped by default")
+    r.add_argument("--back-matter", action="store_true",
+                   help="books (EPUB): also read the back matter (appendices, index, colophon...), "
+                        "skipped by default")
+    r.add_argument("--notes", choices=("skip", "paragraph", "chapter"), default="skip",
+                   help="books (EPUB): footnotes and endnotes are skipped (default), or read after the "
+                        "paragraph that refers to them, or at the end of its chapter")
     r.add_argument("--duration", type=float, default=None,
                    help="track length in seconds (default: the last cue's end)")
     r.add_argument("--workers", type=int, default=None, help="local worker processes (embedded mode)")
@@ -499,11 +589,48 @@ def build_parser() -> argparse.ArgumentParser:
                    help="emotion of lines without a tag (default neutral); e.g. calm or sad:0.5")
     r.add_argument("--emotion-map", action="append", metavar="NAME=EMOTION[:INTENSITY]",
                    help="emotion for an ASS style or a speaker (ASS actor, WebVTT <v Name>); repeatable")
-    r.add_argument("--ignore-unknown-tags", action="store_true",
-                   help="treat unknown leading [tags] as sound descriptions (SDH subtitles), not errors")
+    tags = r.add_mutually_exclusive_group()
+    tags.add_argument("--ignore-unknown-tags", action="store_true",
+                      help="read misspelt tags such as [hapy] as text too (sound descriptions in "
+                           "subtitles), not errors")
+    tags.add_argument("--strict-tags", action="store_true",
+                      help="an unknown [word] at the start of a line is an error, not a sound "
+                           "description or stage direction (scripts written for voicecast)")
+    r.add_argument("--brackets", choices=("skip", "speak"), default="skip",
+                   help="books: bracketed text that is not a tag ([1], [sic], stage directions) is "
+                        "skipped (default) or read")
+    r.add_argument("--styles", type=_style_names, default=None, metavar="NAME,NAME|all",
+                   help="ASS/SSA styles to speak, or all (default: every style but signs, songs, titles "
+                        "and typeset signs)")
+
+
+def _style_names(value: str) -> list[str]:
+    """``--styles``: comma-separated style names (ASS style names hold no commas)."""
+    names = [n.strip() for n in value.split(",") if n.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError("give style names separated by commas, or all")
+    return names
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="voicecast", description=__doc__.splitlines()[0] if __doc__ else None)
+    p.add_argument("-v", "--verbose", action="count", default=0)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    r = sub.add_parser("render", help="render a subtitle track into a dubbing track, or a book "
+                                      "into an audiobook")
+    _add_render_options(r)
+    r.add_argument("--out", required=True,
+                   help="output file: .wav .m4a .aac .mp3 .flac (dub), .m4b (audiobook)")
     r.add_argument("--json", action="store_true", help="print a JSON summary instead of progress")
     r.add_argument("--detach", action="store_true", help="submit and print the job id (distributed)")
     r.set_defaults(func=cmd_render)
+
+    pl = sub.add_parser("plan", help="parse and plan an input as render would, without rendering or "
+                                     "storing anything; with --voice, predict each line's length")
+    _add_render_options(pl, plan=True)
+    pl.add_argument("--json", action="store_true", help="print the plan as one JSON object")
+    pl.set_defaults(func=cmd_plan)
 
     for name, fn, hlp in (("status", cmd_status, "show a job"), ("wait", cmd_wait, "follow a job to its end"),
                           ("resume", cmd_resume, "continue an interrupted or failed job")):

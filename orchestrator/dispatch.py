@@ -27,7 +27,15 @@ from orchestrator.store import jobs
 from orchestrator.store.db import session_scope
 from orchestrator.store.states import JobStatus
 from voicecast.errors import ReferenceAudioError, VoicecastError
-from voicecast.queue import BuiltinVoice, EngineFacts, ReferenceInfo, SegmentResult, SegmentSpec
+from voicecast.queue import (
+    BuiltinVoice,
+    EngineFacts,
+    LinePrediction,
+    LineSlot,
+    ReferenceInfo,
+    SegmentResult,
+    SegmentSpec,
+)
 from voicecast.settings import Settings
 from workers import pool as worker_pool
 
@@ -42,6 +50,8 @@ class Dispatcher(Protocol):
     def facts(self) -> EngineFacts: ...
     def builtin_voice(self, voice_id: str, name: str) -> BuiltinVoice | None: ...
     def load_references(self, paths: list[Path]) -> ReferenceInfo: ...
+    def predict(self, profile_key: str | None, builtin: str | None,
+                lines: list[LineSlot]) -> list[LinePrediction]: ...
     def enroll(self, ref_key: str, voice_id: str, version: int,
                tick: Callable[[], None] | None = None) -> dict[str, Any]: ...
     def warm(self) -> None: ...
@@ -147,6 +157,19 @@ class EmbeddedDispatcher:
         from workers.facts import check_reference
 
         return check_reference(get_store(self.settings), [_reference_file(p) for p in paths])
+
+    def predict(self, profile_key: str | None, builtin: str | None,
+                lines: list[LineSlot]) -> list[LinePrediction]:
+        """Predict lines' lengths and fit (:func:`workers.facts.predict_lines`) in a
+        worker process of its own, with every core: this process (the CLI) never
+        loads the engine's runtime."""
+        with ProcessPoolExecutor(
+            max_workers=1, mp_context=mp.get_context("spawn"), initializer=worker_pool.init,
+            initargs=(self.settings.model_dump_json(), 1),
+        ) as solo:
+            found = solo.submit(worker_pool.predict_lines, profile_key, builtin,
+                                [line.to_dict() for line in lines]).result()
+        return [LinePrediction.from_dict(d) for d in found]
 
     def warm(self) -> None:
         """Start the worker processes now (they import the synthesis code while
@@ -285,6 +308,14 @@ class CeleryDispatcher:
         if "error" in answer:
             raise ReferenceAudioError(answer["error"])
         return ReferenceInfo.from_dict(answer)
+
+    def predict(self, profile_key: str | None, builtin: str | None,
+                lines: list[LineSlot]) -> list[LinePrediction]:
+        """Lines' predicted lengths and fit, from a synthesis worker (``voicecast.predict_lines``)."""
+        # About 35 ms a line on one core, plus the model's load on a fresh worker.
+        found = self._ask("voicecast.predict_lines", profile_key, builtin,
+                          [line.to_dict() for line in lines], timeout_s=120.0 + 0.2 * len(lines))
+        return [LinePrediction.from_dict(d) for d in found]
 
     def submit(self, job_id: str, specs: list[SegmentSpec]) -> None:
         from workers.tasks import synth_options, synth_segment

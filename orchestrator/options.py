@@ -22,7 +22,8 @@ CLI_FLAGS: dict[str, str] = {
     "mode": "--mode", "voices": "--voice", "duration": "--duration", "emotion": "--emotion",
     "emotion_map": "--emotion-map", "ignore_unknown_tags": "--ignore-unknown-tags",
     "lexicon": "--lexicon", "unmapped": "--unmapped", "cover": "--cover", "title": "--title",
-    "author": "--author",
+    "author": "--author", "styles": "--styles", "strict_tags": "--strict-tags", "brackets": "--brackets",
+    "front_matter": "--front-matter", "back_matter": "--back-matter", "notes": "--notes",
 }
 
 
@@ -44,7 +45,26 @@ class RenderOptions(BaseModel):
     emotion: str | None = None
     #: ``NAME=EMOTION[:INTENSITY]`` for an ASS style or a speaker.
     emotion_map: list[str] = Field(default_factory=list)
+    #: Misspelt tags (``[hapy]``) are text too, not errors (see :mod:`voicecast.emotions`).
     ignore_unknown_tags: bool = False
+    #: An unknown bracketed word at the start of a line (``[LAUGHS] Hi``) is an
+    #: error, not a sound description or stage direction.
+    strict_tags: bool = False
+    #: Books: bracketed text that is not a tag (``[1]``, ``[sic]``, stage
+    #: directions) is skipped (the default) or read.
+    brackets: Literal["skip", "speak"] = "skip"
+    #: Books (EPUB): read the front matter (title page, copyright page, dedication,
+    #: preface...) and the back matter (appendices, index, colophon...), which are
+    #: skipped by default (see :mod:`orchestrator.inputs.books.epub`).
+    front_matter: bool = False
+    back_matter: bool = False
+    #: Books (EPUB): notes are skipped, or read after the paragraph that refers to
+    #: them, or at the end of its chapter.
+    notes: Literal["skip", "paragraph", "chapter"] = "skip"
+    #: ASS/SSA styles to speak (``--styles NAME,NAME``); ``["all"]``: every style;
+    #: empty: all but sign, song and title styles and typeset signs
+    #: (see :mod:`orchestrator.planning.cue_select`).
+    styles: list[str] = Field(default_factory=list)
     #: Absolute path of the pronunciation lexicon.
     lexicon: str | None = None
     #: A character with no voice: an error, or read by the narrator.
@@ -61,9 +81,10 @@ class RenderOptions(BaseModel):
     lead_s: float = Field(default=0.0, ge=0)
 
     @classmethod
-    def from_cli(cls, **values: Any) -> RenderOptions:
+    def from_cli(cls, *, voice_required: bool = True, **values: Any) -> RenderOptions:
         """Validate options given on the command line; an invalid one raises
-        :class:`InputError` naming its option (the CLI exits 2)."""
+        :class:`InputError` naming its option (the CLI exits 2).
+        ``voice_required=False``: no ``--voice`` is fine (``voicecast plan``)."""
         unknown = set(values) - set(CLI_FLAGS)
         if unknown:
             raise TypeError(f"not a render option: {', '.join(sorted(unknown))}")
@@ -74,7 +95,7 @@ class RenderOptions(BaseModel):
             name = str(first["loc"][0]) if first["loc"] else ""
             raise InputError(f"{_input_repr(first.get('input'))}: {first['msg']}",
                              field=CLI_FLAGS.get(name, name or None)) from None
-        if not options.voices:
+        if voice_required and not options.voices:
             raise InputError("give the narrator's voice", field="--voice")
         return options
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -46,7 +47,10 @@ from voicecast.storage import (
 
 if TYPE_CHECKING:
     from orchestrator.dispatch import Dispatcher
+    from orchestrator.inputs.books.model import Book
     from orchestrator.planning.markup import EmotionRules
+    from orchestrator.planning.prose import BookPlan
+    from orchestrator.planning.segments import PlannedSegment
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +119,8 @@ def emotion_rules(options: RenderOptions) -> EmotionRules:
     """The job's emotion rules from its options. Raises :class:`InputError` naming the option."""
     from orchestrator.planning.markup import EmotionRules
 
-    return EmotionRules.from_options(options.emotion, options.emotion_map, options.ignore_unknown_tags)
+    return EmotionRules.from_options(options.emotion, options.emotion_map, options.ignore_unknown_tags,
+                                     options.strict_tags, options.brackets)
 
 
 def _store_emotion_clips(settings: Settings, segments: list[Any], input_path: Path, sr: int) -> list[Any]:
@@ -235,33 +240,46 @@ def _plan(settings: Settings, kind: str, input_path: Path, options: RenderOption
 
     rules = emotion_rules(options)
     if kind == "audiobook":
-        from orchestrator.inputs.books import read_book
+        from orchestrator.inputs.books import ReadOptions, read_book
         from orchestrator.planning.prose import plan_book
 
-        book = read_book(input_path)
+        book = read_book(input_path, ReadOptions(front_matter=options.front_matter,
+                                                 back_matter=options.back_matter, notes=options.notes))
+        if options.title or options.author:  # --title/--author: what the book is announced as, too
+            import dataclasses
+
+            book = dataclasses.replace(book, title=options.title or book.title,
+                                       author=options.author or book.author)
         bplan = plan_book(book, source=str(input_path), settings=settings.book, emotions=rules,
                           characters=characters)
-        return _Planned(bplan.segments, list(bplan.warnings), 0.0, (book, bplan))
+        # What the reader skipped (front matter, notes...), then what planning found.
+        return _Planned(bplan.segments, [*book.warnings, *bplan.warnings], 0.0, (book, bplan))
     if kind == "script":
         plan = plan_script(read_text(input_path), source=str(input_path), emotions=rules,
                            characters=characters)
     else:
         plan = plan_cues(parse_subtitles(input_path), source=str(input_path), track_end=options.duration,
-                         emotions=rules, characters=characters)
+                         emotions=rules, characters=characters, styles=options.styles)
     return _Planned(plan.segments, list(plan.warnings), plan.duration, None, plan.lead_s)
+
+
+def book_cover(book: Any, options: RenderOptions, input_path: Path) -> tuple[bytes | None, str | None]:
+    """The audiobook's cover (``--cover``, else the book's own) and its MIME
+    type; ``(None, None)``: none. Raises :class:`InputError` for one an M4B cannot carry."""
+    if options.cover:
+        return _read_cover(options.cover)
+    cover, mime = book.cover, book.cover_type
+    if cover and not _m4b_cover_ok(cover, mime):
+        # An M4B carries a JPEG or PNG cover only: say so now, not after rendering.
+        raise InputError(f"the book's cover is {mime or 'not an image'}, not JPEG or PNG; "
+                         "give one with --cover IMAGE", file=input_path)
+    return cover, mime
 
 
 def _book_outline(settings: Settings, book: Any, bplan: Any, options: RenderOptions,
                   narrator: str, input_path: Path) -> BookOutline:
     """What assembly needs to know of a book besides its segments (``Job.book``)."""
-    if options.cover:
-        cover, mime = _read_cover(options.cover)
-    else:
-        cover, mime = book.cover, book.cover_type
-        if cover and not _m4b_cover_ok(cover, mime):
-            # An M4B carries a JPEG or PNG cover only: say so now, not after rendering.
-            raise InputError(f"the book's cover is {mime or 'not an image'}, not JPEG or PNG; "
-                             "give one with --cover IMAGE", file=input_path)
+    cover, mime = book_cover(book, options, input_path)
     cover_key, cover_type = _store_cover(settings, cover, mime)
     return BookOutline(
         title=options.title or book.title, author=options.author or book.author,
@@ -271,10 +289,65 @@ def _book_outline(settings: Settings, book: Any, bplan: Any, options: RenderOpti
     )
 
 
+@dataclass(frozen=True)
+class InputPlan:
+    """An input parsed and planned, nothing stored: what :func:`plan_job`
+    persists and ``voicecast plan`` prints (:func:`plan_input`).
+
+    ``segments`` hold the text exactly as it will be spoken (lexicon applied);
+    a ``[like:CLIP]`` line still names its clip (``emotion == "like"``): the
+    clip is read and stored only when a job is planned. ``assigned`` maps each
+    casefolded speaker to its entry in ``voice_map`` (casefolded).
+    """
+
+    kind: str
+    segments: list[PlannedSegment]
+    warnings: list[str]
+    #: The track's length (subtitles, scripts); 0 for a book.
+    duration: float
+    voice_map: dict[str, str]
+    assigned: dict[str, str]
+    lexicon_sha256: str | None
+    #: Scripts: silence before the first line from a leading ``[pause:S]``.
+    lead_s: float = 0.0
+    #: Audiobooks: the book and its plan (``BookPlan``: chapters).
+    book: tuple[Book, BookPlan] | None = None
+
+    def voice_name(self, seg: PlannedSegment) -> str:
+        """The voice-map entry that reads ``seg`` (``narrator`` or a character's)."""
+        return self.assigned[seg.speaker.casefold()] if seg.speaker else NARRATOR.casefold()
+
+
+def plan_input(settings: Settings, input_path: Path, options: RenderOptions,
+               dispatcher: Dispatcher, *, need_voices: bool = True) -> InputPlan:
+    """Parse and plan an input of any kind with the job's options, storing
+    nothing: the job kind, the segments (emotion rules and lexicon applied),
+    each speaker's voice-map entry, and every warning.
+
+    ``need_voices=False`` (``voicecast plan`` without ``--voice``): no narrator
+    is required and speakers are not checked against the voice map (each is
+    read by the narrator). Raises the same user errors as a render, in the same
+    order (the engine's facts are asked for only after parsing and planning).
+    """
+    kind = job_kind(input_path, options.mode)
+    vmap = parse_voice_map(list(options.voices)) if need_voices or options.voices else {NARRATOR: ""}
+    characters = [n for n in vmap if n != NARRATOR]
+    planned = _plan(settings, kind, input_path, options, characters)
+    segments, warnings = planned.segments, planned.warnings
+    assigned, more = assign_voices(_speakers(segments), vmap, source=str(input_path),
+                                   unmapped=options.unmapped if vmap[NARRATOR] else "narrator",
+                                   explicit=kind == "audiobook" and bool(vmap[NARRATOR]))
+    warnings = warnings + more
+    segments, lex_digest = _apply_lexicon(segments, options.lexicon, dispatcher.facts().phoneme_symbols)
+    return InputPlan(kind=kind, segments=segments, warnings=warnings, duration=planned.duration,
+                     voice_map=vmap, assigned=assigned, lexicon_sha256=lex_digest,
+                     lead_s=planned.lead_s, book=planned.book)
+
+
 def plan_job(settings: Settings, job_id: str, input_path: Path, dispatcher: Dispatcher,
              options: RenderOptions, on_progress: OnProgress | None = None) -> list[SegmentSpec]:
-    """Parse, plan and persist a job of any kind (subtitle track, plain script
-    or book); return the specs to dispatch.
+    """Parse, plan (:func:`plan_input`) and persist a job of any kind (subtitle
+    track, plain script or book); return the specs to dispatch.
 
     ``options`` are the job's (see :class:`RenderOptions`): mode, voice map,
     emotion default and map, lexicon, what to do with unmapped characters, and
@@ -284,18 +357,10 @@ def plan_job(settings: Settings, job_id: str, input_path: Path, dispatcher: Disp
     from orchestrator.planning.segments import segment_hash
 
     with failing_job(settings, job_id):
-        kind = job_kind(input_path, options.mode)
-        vmap = parse_voice_map(list(options.voices))
-        characters = [n for n in vmap if n != NARRATOR]
-        planned_input = _plan(settings, kind, input_path, options, characters)
-        segments, warnings, total, book = planned_input[:4]
-        assigned, more = assign_voices(_speakers(segments), vmap, source=str(input_path),
-                                       unmapped=options.unmapped,
-                                       explicit=kind == "audiobook")
-        warnings += more
+        plan = plan_input(settings, input_path, options, dispatcher)
+        kind, vmap, book = plan.kind, plan.voice_map, plan.book
         facts = dispatcher.facts()
-        segments, lex_digest = _apply_lexicon(segments, options.lexicon, facts.phoneme_symbols)
-        planned = _store_emotion_clips(settings, segments, input_path, facts.sample_rate)
+        planned = _store_emotion_clips(settings, plan.segments, input_path, facts.sample_rate)
         outline = (_book_outline(settings, book[0], book[1], options, vmap[NARRATOR], input_path)
                    if book else None)
         voices = resolve_voice_map(settings, vmap, dispatcher, on_progress)
@@ -311,13 +376,13 @@ def plan_job(settings: Settings, job_id: str, input_path: Path, dispatcher: Disp
             job = jobs.get_job(s, job_id)
             job.kind = kind
             job.voice_id = narrator.id
-            job.duration_s = total
-            job.warnings = warnings
+            job.duration_s = plan.duration
+            job.warnings = plan.warnings
             job.book = outline.stored() if outline is not None else None
             job.options = options.model_copy(
-                update={"lexicon_sha256": lex_digest, "lead_s": planned_input.lead_s}).stored()
+                update={"lexicon_sha256": plan.lexicon_sha256, "lead_s": plan.lead_s}).stored()
             for seg in planned:
-                v = voices[assigned[seg.speaker.casefold()]] if seg.speaker else narrator
+                v = voices[plan.voice_name(seg)]
                 s.add(Segment(
                     job_id=job_id, idx=seg.idx, text=seg.text, speaker=seg.speaker,
                     emotion=seg.emotion, intensity=seg.intensity, start_s=seg.start,

@@ -11,6 +11,7 @@ import os
 import re
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -38,6 +39,7 @@ from voicecast.storage import (
 
 if TYPE_CHECKING:
     from orchestrator.dispatch import Dispatcher
+    from voicecast.queue import EngineFacts
 
 log = logging.getLogger(__name__)
 
@@ -76,12 +78,54 @@ def resolve_voice(settings: Settings, voice: str, dispatcher: Dispatcher,
     builtin = _builtin_voice(settings, voice, dispatcher)
     if builtin is not None:
         return builtin
+    raise _unknown_voice(settings, voice, dispatcher.facts())
+
+
+@dataclass(frozen=True)
+class VoiceLookup:
+    """A voice found without storing or enrolling anything (``voicecast plan``):
+    a stored profile (``profile_key``), or an engine's own voice not stored yet
+    (``builtin``), or neither (``note`` says why: a clip never enrolled)."""
+
+    voice: str
+    profile_key: str | None = None
+    builtin: str | None = None
+    note: str | None = None
+
+
+def lookup_voice(settings: Settings, voice: str, facts: EngineFacts) -> VoiceLookup:
+    """What :func:`resolve_voice` would use for ``voice``, read-only: a stored
+    voice by name, a reference clip enrolled before (by its hash), or one of
+    the engine's own voices. A clip not enrolled yet is not enrolled here.
+    Raises :class:`VoiceError` for an unknown voice, as a render would."""
+    if _looks_like_path(voice):
+        path = Path(voice).expanduser()
+        if not path.is_file():
+            raise ReferenceAudioError("reference clip not found", file=path)
+        sha = _sha256_file(path)
+        with session_scope(settings) as s:
+            found = s.get(Voice, f"ref-{sha[:16]}") if sha else None
+            if found is not None and get_store(settings).exists(found.profile_key):
+                return VoiceLookup(voice, profile_key=voice_profile_key(found.id, found.version))
+        return VoiceLookup(voice, note=f"{path.name} is a reference clip not enrolled yet (a render "
+                                       "enrolls it): no prediction")
+    with session_scope(settings) as s:
+        found = s.scalars(select(Voice).where(Voice.name == voice)).one_or_none()
+        if found is not None:
+            return VoiceLookup(voice, profile_key=voice_profile_key(found.id, found.version))
+    bare = voice.split(":", 1)[1] if voice.startswith(f"{facts.name}:") else voice
+    if bare in facts.voices:
+        return VoiceLookup(voice, builtin=bare)
+    raise _unknown_voice(settings, voice, facts)
+
+
+def _unknown_voice(settings: Settings, voice: str, facts: EngineFacts) -> VoiceError:
     with session_scope(settings) as s:
         names = s.scalars(select(Voice.name).where(~Voice.id.startswith("builtin-"))
                           .order_by(Voice.name)).all()
-    raise VoiceError(
+    return VoiceError(
         f"unknown voice {voice!r}; enrolled voices: {', '.join(names) or 'none'}; "
-        f"built-in voices: {', '.join(dispatcher.facts().voices) or 'none'} "
+        f"built-in voices: {', '.join(facts.voices) or 'none'} "
         "(or give the path of a reference recording)", field="--voice",
     )
 

@@ -103,3 +103,20 @@ def speech_like(seconds: float, seed: int, sr: int = 24000, level: float = 0.3) 
         out += [word, gap]
         total += n + gap.size
     return np.concatenate(out)[: int(seconds * sr)].astype(np.float32)
+
+
+def syllables(seconds: float, sr: int = 24000, f0: float = 140.0) -> np.ndarray:
+    """Speech-like audio: harmonic syllables of ~180 ms with short pauses."""
+    n = int(round(seconds * sr))
+    t = np.arange(n) / sr
+    voiced = sum((0.6 / k) * np.sin(2 * np.pi * f0 * k * t) for k in range(1, 6))
+    syl = 0.22
+    phase = (t % syl) / syl
+    env = np.where(phase < 0.8, np.sin(np.pi * np.clip(phase / 0.8, 0, 1)) ** 2, 0.0)
+    return (0.5 * voiced * env).astype(np.float32)
+
+
+def dominant_hz(x: np.ndarray, sr: int) -> float:
+    n = 1 << 20  # zero-padded: fine frequency grid whatever the length
+    spec = np.abs(np.fft.rfft(x * np.hanning(x.size), n=n))
+    return float(np.fft.rfftfreq(n, 1 / sr)[np.argmax(spec)])

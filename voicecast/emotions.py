@@ -21,15 +21,32 @@ script line); they apply to that segment and are never spoken::
   voice. ``PATH`` is relative to the script's folder. ``[like:PATH:0.5]``
   transfers half of it.
 
-Names are case-insensitive; spaces around ``:`` are allowed. A bracketed span
-that is not a tag (it contains a space, like ``[door slams]``) is not a tag:
-the subtitle cleaner treats it as a sound description and drops it. A
-tag-shaped span at the start of a line with an unknown name and words after
-it (``[hapy] Hello``) is an error listing the allowed tags, unless the job
-asks to treat such spans as sound descriptions (``--ignore-unknown-tags``, for
-subtitles for the hard of hearing); a cue that is only ``[MUSIC]`` is a sound
-description. More than one emotion tag on a line is an error, and so is a
-known tag in the middle of a line (where it would otherwise be silently lost).
+Names are case-insensitive; spaces around ``:`` are allowed.
+
+Brackets that are not tags
+--------------------------
+Square brackets are text unless they are tags (:func:`tag_kind`):
+
+* a bracketed span that is not tag-shaped (``[door slams]``, ``[1]``) or is
+  tag-shaped with an unknown name (``[GIF]``, ``[Intro]``, ``[Listens]``) is
+  text: the subtitle cleaner drops it as a sound description, the audiobook
+  planner skips or reads it (``--brackets``);
+* ``[Pause]``, ``[Voice]`` and ``[Like]`` without a value, capitalised or in
+  capitals, are words too (a stage direction), while ``[pause]`` is a pause
+  missing its seconds (an error);
+* a **misspelt tag** is an error that says "did you mean": a name one typing
+  slip away from a tag name (``[hapy]``, ``[vocie:Fox]``, ``[Pasue:1]``;
+  :func:`suggest_tag`) written the way tags are written, in lower case or with
+  a ``:value``. Stage directions and sound descriptions are capitalised
+  (``[Hapy]`` is a word) and derived words are not slips (``[Angrily]``,
+  ``[Whispering]``). ``--ignore-unknown-tags`` makes misspellings text too;
+* ``--strict-tags`` (for scripts written only for voicecast) makes any unknown
+  tag-shaped span at the start of a line, with words after it, an error.
+
+More than one emotion tag on a line is an error, and so is a known tag in the
+middle of a line written as a tag (``Hi [sad] there``, where it would
+otherwise be silently lost); an emotion name written like a stage direction
+in the middle of a line (``[Excited]``) is text.
 
 Speakers and pauses
 -------------------
@@ -57,9 +74,11 @@ Leading tags may come in any order: ``[voice:Fox] [sad] Hi`` is
 
 from __future__ import annotations
 
+import difflib
 import math
 import re
 from dataclasses import dataclass
+from typing import Literal
 
 from voicecast.errors import InputError
 
@@ -86,6 +105,9 @@ __all__ = [
     "reject_stray_tags",
     "split_directives",
     "split_tags",
+    "suggest_tag",
+    "tag_kind",
+    "written_as_markup",
 ]
 
 #: Every emotion the tag syntax accepts, neutral first.
@@ -200,6 +222,10 @@ def parse_emotion(spec: str, *, what: str = "emotion") -> Emotion:
             raise TagError(f"{what}: [like:...] needs a clip path, e.g. [like:take.wav]")
         return Emotion(LIKE, intensity, clip)
     if name not in EMOTIONS:
+        near = suggest_tag(name)
+        if near:
+            meant = f"[{near}:{value}]" if value else f"[{near}]"
+            raise TagError(f"{what}: unknown tag [{body}]: did you mean {meant}?")
         raise TagError(f"{what}: unknown tag [{body}]; allowed: {allowed_tags()}")
     intensity = _intensity(value, what) if value else DEFAULT_INTENSITY
     if name == "neutral":
@@ -271,6 +297,78 @@ def is_known_tag_name(name: str) -> bool:
     return name.strip().lower() in (*EMOTIONS, LIKE, VOICE, PAUSE)
 
 
+def _distance(a: str, b: str) -> int:
+    """Edits (insert, delete, substitute, swap two neighbours) from ``a`` to ``b``."""
+    prev2: list[int] = []
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        row = [i]
+        for j, cb in enumerate(b, 1):
+            cost = min(prev[j] + 1, row[j - 1] + 1, prev[j - 1] + (ca != cb))
+            if i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
+                cost = min(cost, prev2[j - 2] + 1)
+            row.append(cost)
+        prev2, prev = prev, row
+    return prev[-1]
+
+
+_TAG_NAMES: tuple[str, ...] = (*EMOTIONS, LIKE, VOICE, PAUSE)
+
+
+def suggest_tag(name: str) -> str | None:
+    """The tag name that ``name`` looks like a misspelling of (``hapy`` ->
+    ``happy``, ``vocie`` -> ``voice``, ``pasue`` -> ``pause``), or None.
+
+    A misspelling is one typing slip away from a tag name (a letter left out,
+    added, changed, or two swapped; two slips for names of seven letters or
+    more) and at least three letters long. A longer word that starts like the
+    tag name is a word of its own, not a slip: ``Angrily``, ``Sadly``,
+    ``Whispering``, ``Paused`` are stage directions.
+    """
+    key = name.strip().lower()
+    if len(key) < 3 or key in _TAG_NAMES:
+        return None
+    found = []
+    for cand in _TAG_NAMES:
+        if len(key) > len(cand) and key.startswith(cand[:-1]):
+            continue  # a derived word ("happily", "whispers")
+        dist = _distance(key, cand)
+        if dist <= (2 if len(cand) >= 7 else 1):
+            found.append((dist, -difflib.SequenceMatcher(None, key, cand).ratio(), cand))
+    return min(found)[2] if found else None
+
+
+def written_as_markup(m: re.Match[str]) -> bool:
+    """Whether a tag-shaped span (a :func:`find_tag` match) is written the way
+    tags are: its name in lower case (``[sad]``, ``[hapy]``) or with a value
+    (``[Sad:0.5]``, ``[Vocie:Fox]``). ``[Excited]``, ``[Pause]``, ``[MUSIC]``
+    are written the way stage directions and sound descriptions are."""
+    name = m.group(1)
+    return name == name.lower() or m.group(2) is not None
+
+
+def tag_kind(m: re.Match[str]) -> Literal["tag", "typo", "text"]:
+    """What a tag-shaped span (a :func:`find_tag` match) is.
+
+    * ``"tag"``: an emotion name (any case, with or without a value), or
+      ``like``, ``voice`` or ``pause`` written as markup (see
+      :func:`written_as_markup`): ``[Pause]`` and ``[Voice]`` with no value are
+      stage directions, while ``[pause]`` is a pause missing its seconds;
+    * ``"typo"``: written as markup and a misspelt tag name
+      (:func:`suggest_tag`): ``[hapy]``, ``[vocie:Fox]``, ``[Pasue:1]``;
+    * ``"text"``: anything else: ``[GIF]``, ``[Intro]``, ``[Listens]``, ``[Hapy]``.
+
+    Parsing a ``"tag"`` may still fail on its value (``[pause:0]``).
+    """
+    key = m.group(1).lower()
+    if key in EMOTIONS:
+        return "tag"
+    markup = written_as_markup(m)
+    if key in (LIKE, VOICE, PAUSE):
+        return "tag" if markup else "text"
+    return "typo" if markup and suggest_tag(key) else "text"
+
+
 def find_tag(text: str, pos: int = 0) -> re.Match[str] | None:
     """The tag-shaped span starting exactly at ``pos`` (``[word]`` or
     ``[word:value]``), or None. Group 1 is the name, group 2 the value."""
@@ -301,21 +399,23 @@ def _no_pauses(what: str) -> TagError:
 
 
 def split_directives(text: str, *, what: str = "line", ignore_unknown: bool = False,
-                     pauses: bool = True, check_rest: bool = True) -> Directives:
+                     pauses: bool = True, check_rest: bool = True, strict: bool = False) -> Directives:
     """Split a line's leading tags (emotion, ``[voice:]``, ``[pause:]``, in any
     order) and its trailing ``[pause:]`` tags off its words.
 
     ``pauses`` is False for subtitles, where any ``[pause:]`` is an error.
-    Raises :class:`TagError` for an unknown tag followed by words, a known tag
-    with a bad value, two emotion tags, two ``[voice:]`` tags, or a known tag
-    in the middle of the line (a ``[pause:]`` too: in a script it goes at the
-    start or the end of a line). An unknown tag-shaped span with no words
-    after it (a cue that is only ``[MUSIC]``), or any unknown leading span
-    when ``ignore_unknown`` is set (``[LAUGHS] Stop it.`` in subtitles for the
-    hard of hearing), is left in the text, where the subtitle cleaner drops it
+    Raises :class:`TagError` for a known tag with a bad value, two emotion
+    tags, two ``[voice:]`` tags, a known tag in the middle of the line (a
+    ``[pause:]`` too: in a script it goes at the start or the end of a line),
+    and a misspelt tag at the start (``[hapy] Hello``: "did you mean
+    [happy]?", see :func:`tag_kind`). Any other leading span (``[LAUGHS] Stop
+    it.``, ``[Intro]``) is left in the text, where the subtitle cleaner drops it
     as a sound description; so is an unknown span in the middle of the line.
-    ``check_rest=False`` leaves the check of the rest for known tags to the
-    caller (:func:`reject_stray_tags`), e.g. after it has read a speaker label.
+    ``ignore_unknown`` leaves misspelt tags too; ``strict`` makes any unknown
+    tag-shaped span at the start of a line with words after it an error (a
+    script written only for voicecast). ``check_rest=False`` leaves the check
+    of the rest for known tags to the caller (:func:`reject_stray_tags`), e.g.
+    after it has read a speaker label.
     """
     rest = text.lstrip()
     voice: str | None = None
@@ -323,18 +423,21 @@ def split_directives(text: str, *, what: str = "line", ignore_unknown: bool = Fa
     before = after = 0.0
     kept: list[str] = []
     while m := _TAG.match(rest):
-        try:
-            found = parse_tag(m.group(0), what=what)
-        except TagError as e:
+        kind = tag_kind(m)
+        if kind != "tag":
             alone = not _TAG.sub("", rest).strip()
-            if is_known_tag_name(m.group(1)) or not (ignore_unknown or alone):
-                hint = ("" if is_known_tag_name(m.group(1)) else
-                        " (for sound descriptions such as [LAUGHS] in subtitles "
-                        "for the hard of hearing, use --ignore-unknown-tags)")
-                raise TagError(f"{e}{hint}") from None
+            if not ignore_unknown and (kind == "typo" or (strict and not alone)):
+                hint = "" if kind == "typo" else (
+                    " (--strict-tags is set; without it, such spans are skipped as sound "
+                    "descriptions)")
+                try:
+                    parse_tag(m.group(0), what=what)
+                except TagError as e:
+                    raise TagError(f"{e}{hint}") from None
             kept.append(m.group(0))
             rest = rest[m.end():].lstrip()
             continue
+        found = parse_tag(m.group(0), what=what)
         if isinstance(found, Voice):
             if voice is not None:
                 raise TagError(f"{what}: more than one [voice:] tag ([voice:{voice}] and {m.group(0)})")
@@ -350,7 +453,7 @@ def split_directives(text: str, *, what: str = "line", ignore_unknown: bool = Fa
         rest = rest[m.end():].lstrip()
     while pauses and (t := _TRAILING_TAG.search(rest)) and (m := _TAG.fullmatch(t.group(0).rstrip())):
         # Only [pause:] tags end a line; anything else is left to the check below.
-        if m.group(1).lower() != PAUSE:
+        if m.group(1).lower() != PAUSE or tag_kind(m) != "tag":
             break
         after += _pause(m.group(2) or "", what).seconds
         rest = rest[:t.start()].rstrip()
@@ -363,10 +466,12 @@ def split_directives(text: str, *, what: str = "line", ignore_unknown: bool = Fa
 
 def reject_stray_tags(rest: str, *, what: str = "line", pauses: bool = True) -> None:
     """Raise :class:`TagError` for a known tag in ``rest``, the words after a
-    line's leading tags (where it would otherwise be silently lost); unknown
-    tag-shaped spans are left alone (sound descriptions, for the cleaner)."""
+    line's leading tags (where it would otherwise be silently lost). Unknown
+    tag-shaped spans are left alone (sound descriptions, for the cleaner), and
+    so are emotion names written like a sound description (``[Excited]``,
+    ``[ANGRY]``: see :func:`written_as_markup`)."""
     for stray in _TAG.finditer(rest):
-        if not is_known_tag_name(stray.group(1)):
+        if tag_kind(stray) != "tag" or not written_as_markup(stray):
             # "[Music]"-like captions are sound descriptions, for the cleaner.
             continue
         found = parse_tag(stray.group(0), what=what)  # a bad value raises here
@@ -381,14 +486,15 @@ def reject_stray_tags(rest: str, *, what: str = "line", pauses: bool = True) -> 
         )
 
 
-def split_tags(text: str, *, what: str = "line", ignore_unknown: bool = False) -> tuple[Emotion | None, str]:
+def split_tags(text: str, *, what: str = "line", ignore_unknown: bool = False,
+               strict: bool = False) -> tuple[Emotion | None, str]:
     """Split the leading emotion tag off a line: ``(emotion or None, rest)``.
 
     :func:`split_directives` for lines without speakers or pauses (it raises
     :class:`TagError` for a ``[voice:]`` or ``[pause:]`` tag, and for what
     :func:`split_directives` rejects).
     """
-    d = split_directives(text, what=what, ignore_unknown=ignore_unknown, pauses=False)
+    d = split_directives(text, what=what, ignore_unknown=ignore_unknown, pauses=False, strict=strict)
     if d.voice is not None:
         raise TagError(f"{what}: [voice:] is not supported here")
     return d.emotion, d.rest

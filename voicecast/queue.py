@@ -184,3 +184,49 @@ class ReferenceInfo:
         return cls(sha256=d["sha256"], key=d["key"], speech_s=float(d["speech_s"]),
                    duration_s=float(d["duration_s"]), peak_db=float(d["peak_db"]),
                    rms_db=float(d["rms_db"]), clips=tuple(d.get("clips") or ()))
+
+
+@dataclass(frozen=True)
+class LineSlot:
+    """A line whose length the control role asks the synthesis role to predict
+    (``voicecast plan``): its text as it will be spoken, its emotion, and its
+    slot and the most it may take in seconds (``slot_s == 0``: no slot, a
+    script or book line read at its natural length)."""
+
+    text: str
+    emotion: str = "neutral"
+    intensity: float = 0.0
+    slot_s: float = 0.0
+    max_s: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> LineSlot:
+        return cls(**{f.name: d[f.name] for f in fields(cls) if f.name in d})
+
+
+@dataclass(frozen=True)
+class LinePrediction:
+    """What the engine's duration predictor says of a :class:`LineSlot`, and the
+    fit the worker would plan on it (``workers.fitting.plan_rate``), without
+    rendering. ``natural_s`` is ``None`` when it cannot be told without a render
+    (an engine without a predictor, emotion by example). ``rate`` is
+    ``natural / target`` (1.0 without a slot); ``fast``: above the comfortable
+    rate even after borrowing the gap; ``overflow``: above the hard rate, cut."""
+
+    natural_s: float | None
+    target_s: float | None = None
+    rate: float | None = None
+    borrowed_s: float = 0.0
+    overflow: bool = False
+    overflow_s: float = 0.0
+    fast: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> LinePrediction:
+        return cls(**{f.name: d[f.name] for f in fields(cls) if f.name in d})

@@ -172,6 +172,9 @@ class BookSettings(BaseModel):
     chapter_tail_s: float = Field(default=2.5, ge=0, le=60)
     #: Speak each chapter's title as its first segment.
     speak_titles: bool = True
+    #: Open the book with its title and author ("Emma, by Jane Austen."), as
+    #: audiobooks do.
+    announce: bool = True
     #: A sentence longer than this (characters) is split at clause punctuation.
     max_segment_chars: int = Field(default=300, ge=20, le=5000)
     #: Loudness profile "acx": each segment's speech is levelled to this RMS

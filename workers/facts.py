@@ -8,15 +8,17 @@ small task on the ``synth`` queue (distributed mode).
 from __future__ import annotations
 
 import hashlib
+import math
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 from voicecast.errors import VoicecastError
-from voicecast.queue import BuiltinVoice, EngineFacts, ReferenceInfo
+from voicecast.queue import BuiltinVoice, EngineFacts, LinePrediction, LineSlot, ReferenceInfo
 from voicecast.settings import Settings
 from voicecast.storage import ObjectStore, reference_key, voice_profile_key
-from workers.engines import get_engine
-from workers.voices import builtin_profile, builtin_voices
+from workers.engines import Engine, get_engine
+from workers.voices import VoiceProfile, builtin_profile, builtin_voices
 
 
 def engine_facts(settings: Settings) -> EngineFacts:
@@ -77,3 +79,126 @@ def check_uploaded_reference(store: ObjectStore, uploads: list[tuple[str, str]])
         except VoicecastError as e:  # name the user's file, not this worker's copy
             raise type(e)(e.message, file=names.get(e.file or "", e.file), line=e.line,
                           field=e.field) from None
+
+
+#: Sentences of every length a line may have, rendered once per voice by
+#: :func:`predict_lines` to learn how much edge silence the fit's trim removes
+#: from that voice's takes (none is a line of any test or example).
+EDGE_SENTENCES = (
+    "Not yet.",
+    "She closed the door.",
+    "The wind had dropped by the evening.",
+    "Nobody on the ferry could tell us when the road would open again.",
+    "We walked along the old canal, past the mill and the shuttered boathouses, until the lights of "
+    "the town came into view.",
+    "Keep it.",
+    "Where did you leave the keys?",
+    "A cold wind swept across the harbour as the last boats came home.",
+)
+
+
+@dataclass(frozen=True)
+class EdgeModel:
+    """A voice's edge silence (leading plus trailing audio the fit trims) as a
+    function of the raw take's length at speed 1.0: ``a + b * ln(raw_s)``.
+    Kokoro picks its style row by the line's token count, so the edges of a
+    voice's short lines differ from its long ones', and from other voices'."""
+
+    a: float
+    b: float
+
+    def edge_s(self, raw_s: float) -> float:
+        return max(0.0, self.a + self.b * math.log(max(raw_s, 1e-3)))
+
+
+_edge_models: dict[tuple[str, str], EdgeModel] = {}
+
+
+def edge_model(engine: Engine, profile: VoiceProfile, voice: str, trim_db: float) -> EdgeModel:
+    """The voice's :class:`EdgeModel`, fitted on :data:`EDGE_SENTENCES` rendered
+    at speed 1.0 and trimmed as the fit trims (cached per voice in the process).
+    Least squares; a slope that the sentences do not support is dropped."""
+    import numpy as np
+
+    from voicecast.audio import speech_bounds
+    from workers.voices import speak
+
+    key = (voice, f"{engine.name}-{engine.version}-{trim_db}")
+    if key in _edge_models:
+        return _edge_models[key]
+    sr = engine.capabilities.sample_rate
+    raw, edge = [], []
+    for text in EDGE_SENTENCES:
+        audio = np.asarray(speak(engine, profile, text, 1.0), dtype=np.float32)
+        bounds = speech_bounds(audio, sr, trim_db)
+        if bounds is None:
+            continue
+        raw.append(audio.size / sr)
+        edge.append((audio.size - (bounds[1] - bounds[0] + 1)) / sr)
+    if len(raw) < 2:
+        model = EdgeModel(float(getattr(engine, "edge_silence_s", 0.0)), 0.0)
+    else:
+        x = np.log(np.asarray(raw))
+        b, a = np.polyfit(x, np.asarray(edge), 1)
+        model = EdgeModel(float(a), float(b)) if b >= 0 else EdgeModel(float(np.mean(edge)), 0.0)
+    _edge_models[key] = model
+    return model
+
+
+def predict_lines(settings: Settings, store: ObjectStore, profile_key: str | None, builtin: str | None,
+                  lines: list[LineSlot]) -> list[LinePrediction]:
+    """Each line's natural length from the engine's duration predictor, and the
+    fit :func:`workers.fitting.plan_rate` plans on it, without rendering the
+    lines (``voicecast plan``). The voice is a stored profile (``profile_key``)
+    or one of the engine's own voices (``builtin``, not stored).
+
+    The request is the one :func:`workers.synth.render_segment` makes (the
+    line's emotion's speed and style); its predicted raw length at speed 1.0
+    less the edge silence the fit trims is the natural length the render
+    measures. The edge silence is the voice's (:func:`edge_model`: a few short
+    sentences rendered once per voice, since it depends on the voice and the
+    line's length: 0.92 s on average for jm_kumo, 1.0 s for jf_alpha), at the
+    emotion's speed. An engine without a predictor gives ``natural_s=None``.
+    """
+    import numpy as np
+
+    from workers.fitting import FitPolicy, plan_rate
+    from workers.synth import load_profile
+    from workers.voices import line_prosody, predict
+
+    engine = get_engine(settings.engine)
+    if builtin is not None:
+        packs = engine.bundled_voices() if builtin_voices(engine) else {}
+        if builtin not in packs:
+            raise VoicecastError(f"the engine has no voice {builtin!r}", field="--voice")
+        # The style pack is all a prediction needs (the embedding is for enrollment).
+        profile = VoiceProfile(style=packs[builtin], embedding=np.zeros(0, np.float32))
+    elif profile_key is not None:
+        profile = load_profile(store, profile_key)
+    else:
+        raise ValueError("predict_lines needs a profile key or a built-in voice")
+    policy = FitPolicy.from_settings(settings.fit)
+    edges: EdgeModel | None = None
+    out = []
+    for line in lines:
+        prosody = line_prosody(engine, profile, line.text, line.emotion, line.intensity)
+        raw1 = predict(engine, profile, line.text, 1.0, emotion=line.emotion, intensity=line.intensity,
+                       prosody=prosody)
+        if raw1 is None or raw1 <= 0:
+            out.append(LinePrediction(natural_s=None))
+            continue
+        if edges is None:
+            edges = edge_model(engine, profile, builtin or profile_key or "", policy.trim_db)
+        # The edges at the engine speed the emotion asks for (they scale as 1 / speed),
+        # and never more than half the take (as fit_to_slot assumes).
+        edge = edges.edge_s(raw1 * prosody.rate) / prosody.rate
+        natural = raw1 - min(edge, 0.5 * raw1)
+        if line.slot_s <= 0:
+            out.append(LinePrediction(natural_s=natural, target_s=natural, rate=1.0))
+            continue
+        target, borrowed, overflow, overflow_s = plan_rate(natural, line.slot_s, line.max_s, policy)
+        rate = natural / target
+        out.append(LinePrediction(natural_s=natural, target_s=target, rate=rate, borrowed_s=borrowed,
+                                  overflow=overflow, overflow_s=overflow_s,
+                                  fast=overflow or rate > policy.comfortable_max + 1e-9))
+    return out

@@ -60,3 +60,14 @@ def enroll(ref_key: str, voice_id: str, version: int) -> dict[str, Any]:
         return enroll_reference(ref_key, voice_id, version, store=store, settings=s, progress=progress)
     except VoicecastError as e:
         return {"error": str(e)}
+
+
+def predict_lines(profile_key: str | None, builtin: str | None,
+                  lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Predict lines' lengths and fit (:func:`workers.facts.predict_lines`)."""
+    from voicecast.queue import LineSlot
+    from workers.facts import predict_lines as predict
+
+    s = _ready()
+    found = predict(s, get_store(s), profile_key, builtin, [LineSlot.from_dict(d) for d in lines])
+    return [p.to_dict() for p in found]

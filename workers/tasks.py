@@ -111,6 +111,21 @@ def builtin_voice(self: Any, voice_id: str, name: str) -> dict[str, Any] | None:
     return found.to_dict() if found else None
 
 
+@voicecast_task("voicecast.predict_lines", queue=_q.synth_queue, ignore_result=False,
+                base=_AnswerTask, **_limits.celery_limits(_limits.enroll_time_s))
+def predict_lines(self: Any, profile_key: str | None, builtin: str | None,
+                  lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Lines' predicted lengths and fit for ``voicecast plan`` (no rendering):
+    ``[LineSlot]`` in, ``[LinePrediction]`` out, as JSON."""
+    from voicecast.queue import LineSlot
+    from workers.facts import predict_lines as predict
+
+    settings = get_settings()
+    found = predict(settings, get_store(settings), profile_key, builtin,
+                    [LineSlot.from_dict(d) for d in lines])
+    return [p.to_dict() for p in found]
+
+
 @voicecast_task("voicecast.check_reference", queue=_q.synth_queue, ignore_result=False,
                 base=_AnswerTask, **_limits.celery_limits(_limits.enroll_time_s))
 def check_reference(self: Any, uploads: list[list[str]]) -> dict[str, Any]:

@@ -12,20 +12,26 @@ Formats:
   do (BOM, CRLF, extra or missing blank lines, ``.`` instead of ``,`` in times,
   a missing index line, trailing whitespace, position coordinates after the
   timing, blank lines inside a cue's text) and rejects what it cannot read with
-  the line number: a bad timing line, a cue that ends before it starts, a
-  non-numeric index.
+  the line number: a bad timing line, a non-numeric index. A cue that ends
+  before (or when) it starts is kept: it is never on screen, and the planner
+  skips it with a warning.
 * **WebVTT** has its own parser too: the ``WEBVTT`` header is required, NOTE,
   STYLE and REGION blocks are skipped, hours are optional, cue settings after
   the timing are ignored and the first ``<v Name>`` voice span gives the
-  speaker.
+  cue's speaker (a cue with several voices is split by the planner).
 * **ASS/SSA** is read by pysubs2; only ``Dialogue`` events become cues
   (``Comment`` events are skipped), the Name/Actor field gives the speaker and
-  the style is kept. Event lines are checked here first so that errors name
-  their line.
+  the style, layer and effect are kept: which of them are spoken (signs,
+  songs, karaoke effects, vector drawings, duplicate layers) is decided by the
+  planner (:mod:`orchestrator.planning.cues`). Event lines are checked here
+  first so that errors name their line.
 
-Files are decoded as UTF-8 (BOM or not), UTF-16 when it has a BOM, and
-otherwise as Windows-1252 with a logged warning, since that is what most
-non-UTF-8 subtitle files in the wild are.
+Files are decoded as UTF-8 (BOM or not), UTF-16 or UTF-32 (either byte order)
+when they start with a byte order mark, and otherwise as Windows-1252 with a
+logged warning, since that is what most non-UTF-8 subtitle files in the wild
+are. The decoded text then has its mojibake repaired (``e-mailedâ\x80\x94`` →
+``e-mailed—``) and its control characters removed
+(:mod:`orchestrator.inputs.textfix`), with a logged warning saying how much.
 """
 
 from __future__ import annotations
@@ -55,7 +61,10 @@ class Cue:
     file writes above it), ``start``/``end`` are seconds, ``text`` is raw (tags,
     override blocks and line breaks kept), ``line`` is the 1-based line where
     the cue starts in the source (its index or timing line; for ASS the
-    ``Dialogue:`` line; 0 if unknown).
+    ``Dialogue:`` line; 0 if unknown). A cue may end before it starts or
+    at its start (never on screen): the planner skips those with a warning.
+    ASS/SSA cues also keep their ``style``, ``layer`` and ``effect`` fields,
+    which the planner uses to tell dialogue from signs, songs and effects.
     """
 
     index: int
@@ -65,6 +74,8 @@ class Cue:
     speaker: str | None = None
     line: int = 0
     style: str | None = None
+    layer: int = 0
+    effect: str | None = None
 
 
 # --------------------------------------------------------------------------- files
@@ -107,17 +118,40 @@ def read_text(path: Path) -> str:
     return decode_text(data, str(path))
 
 
+# Byte order marks, longest first: a UTF-32 LE mark starts with the UTF-16 LE one.
+_BOMS: tuple[tuple[bytes, str], ...] = (
+    (b"\xff\xfe\x00\x00", "utf-32-le"),
+    (b"\x00\x00\xfe\xff", "utf-32-be"),
+    (b"\xff\xfe", "utf-16-le"),
+    (b"\xfe\xff", "utf-16-be"),
+)
+
+
 def decode_text(data: bytes, source: str, what: str = "subtitle file") -> str:
-    """Text of a file: UTF-8 (BOM or not), UTF-16 with a BOM, else Windows-1252
-    with a logged warning (what most non-UTF-8 text files in the wild are).
-    ``what`` names the kind of file in error messages. Raises :class:`InputError`
-    naming the file (and the line of a NUL byte or of the first bad byte)."""
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        try:
-            return data.decode("utf-16")
-        except UnicodeDecodeError as exc:
-            raise InputError(f"invalid UTF-16 text ({exc.reason}); re-save the file as UTF-8",
-                             file=source) from None
+    """:func:`_decode` the bytes, then repair mojibake and remove control characters
+    (:func:`orchestrator.inputs.textfix.repair`, with a logged warning saying how much)."""
+    from orchestrator.inputs.textfix import repair
+
+    fixed = repair(_decode(data, source, what))
+    if summary := fixed.summary():
+        log.warning("%s: %s", source, summary)
+    return fixed.text
+
+
+def _decode(data: bytes, source: str, what: str) -> str:
+    """Text of a file: UTF-8 (BOM or not); UTF-16 or UTF-32 (either byte order)
+    when it starts with a byte order mark; else Windows-1252 with a logged
+    warning (what most non-UTF-8 text files in the wild are). The BOM is not part
+    of the text. ``what`` names the kind of file in error messages. Raises
+    :class:`InputError` naming the file (and the line of a NUL byte or of the
+    first bad byte)."""
+    for bom, codec in _BOMS:
+        if data.startswith(bom):
+            try:
+                return data[len(bom):].decode(codec)
+            except UnicodeDecodeError as exc:
+                raise InputError(f"invalid {codec[:6].upper()} text ({exc.reason}); "
+                                 "re-save the file as UTF-8", file=source) from None
     if b"\x00" in data:
         line = data[: data.index(b"\x00")].count(b"\n") + 1
         raise InputError(f"binary data (NUL byte), not a text {what}", file=source, line=line)
@@ -129,7 +163,7 @@ def decode_text(data: bytes, source: str, what: str = "subtitle file") -> str:
         text = data.decode("cp1252")
     except UnicodeDecodeError:
         raise InputError(
-            "unreadable text encoding: not UTF-8, UTF-16 (with BOM) or Windows-1252; "
+            "unreadable text encoding: not UTF-8, UTF-16/UTF-32 (with BOM) or Windows-1252; "
             "re-save the file as UTF-8",
             file=source,
             line=bad_line,
@@ -212,16 +246,6 @@ def _parse_srt_timing(raw: str, source: str, line: int) -> tuple[float, float]:
     groups = m.groups()
     start = _srt_time(groups[:4], raw, source, line)
     end = _srt_time(groups[4:], raw, source, line)
-    return _ordered(start, end, source, line)
-
-
-def _ordered(start: float, end: float, source: str, line: int) -> tuple[float, float]:
-    if end < start:
-        raise InputError(
-            f"cue ends ({_fmt_time(end)}) before it starts ({_fmt_time(start)})",
-            file=source,
-            line=line,
-        )
     return start, end
 
 
@@ -353,8 +377,7 @@ def _parse_vtt(text: str, source: str) -> list[Cue]:
         if m is None:
             raise InputError(f"{_VTT_EXPECTED}, got {raw!r}", file=source, line=line)
         g = m.groups()
-        start, end = _ordered(_vtt_time(g[:4], raw, source, line),
-                              _vtt_time(g[4:], raw, source, line), source, line)
+        start, end = _vtt_time(g[:4], raw, source, line), _vtt_time(g[4:], raw, source, line)
         body = "\n".join(ln.strip() for ln in block[t + 1 :])
         voice = _VTT_VOICE.search(body)
         cues.append(
@@ -435,12 +458,6 @@ def _parse_ass(text: str, fmt: str, source: str) -> list[Cue]:
         if ev.is_comment:
             continue
         start, end = ev.start / 1000, ev.end / 1000
-        if end < start:
-            raise InputError(
-                f"event ends ({_fmt_time(end)}) before it starts ({_fmt_time(start)})",
-                file=source,
-                line=line or None,
-            )
         cues.append(
             Cue(
                 index=len(cues) + 1,
@@ -450,20 +467,9 @@ def _parse_ass(text: str, fmt: str, source: str) -> list[Cue]:
                 speaker=ev.name.strip() or None,
                 line=line,
                 style=ev.style.strip() or None,
+                layer=ev.layer if isinstance(ev.layer, int) else 0,
+                effect=ev.effect.strip() or None,
             )
         )
     return cues
 
-
-# --------------------------------------------------------------------------- helpers
-
-
-def _fmt_time(seconds: float) -> str:
-    """``H:MM:SS.mmm`` for messages."""
-    ms = round(seconds * 1000)
-    sign = "-" if ms < 0 else ""
-    ms = abs(ms)
-    h, rem = divmod(ms, 3_600_000)
-    m, rem = divmod(rem, 60_000)
-    s, ms = divmod(rem, 1000)
-    return f"{sign}{h}:{m:02d}:{s:02d}.{ms:03d}"

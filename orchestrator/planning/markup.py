@@ -6,6 +6,8 @@ Text cleaning (:func:`clean_text`)
 Subtitles are written to be read; the planner keeps only what is to be spoken.
 In order:
 
+0. Control characters left in the text (see
+   :mod:`orchestrator.inputs.textfix`, which every reader applies) are removed.
 1. ASS override and comment blocks (``{\\an8}``, ``{\\i1}``, ``{note}``) are
    removed; ``\\N`` and ``\\n`` become line breaks and ``\\h`` a space.
 2. HTML-like tags are removed: ``<i>``, ``<b>``, ``<u>``, ``<font ...>``,
@@ -13,6 +15,9 @@ In order:
    timestamps such as ``<00:00:01.000>``; the text inside them stays.
    HTML entities (``&amp;``, ``&nbsp;``) are decoded afterwards, so an escaped
    ``&lt;i&gt;`` stays as literal text.
+   A line that is wholly in italics and names only sounds
+   (``<i>Laughter</i>``, ``<i>Applause and cheering</i>``; the words in
+   :data:`SOUND_WORDS`) is a sound description, as if written in parentheses.
 3. Any line containing a music note (``♪ ♫ ♬ ♩``) is lyrics or a music cue
    and is removed whole.
 4. Sound descriptions for the deaf and hard of hearing are removed: any
@@ -28,6 +33,21 @@ In order:
    dropped.
 7. Text with no letter or digit left (``...``, ``-``) is empty. A cue whose
    text is empty is dropped from the plan with a warning.
+
+What rules 3-4 removed is reported once per file, grouped
+(:class:`MarkupLog`): ``skipped 37 sound descriptions ([Music] ×20,
+(laughs) ×9, ...)``.
+
+Brackets and errors
+-------------------
+An unknown bracketed word at the start of a cue (``[Intro] Welcome back``) is a
+sound description, dropped like any other (see :mod:`voicecast.emotions`,
+"Brackets that are not tags"); with ``--strict-tags`` it is an error. A
+misspelt tag (``[hapy] Hello``) is an error saying "did you mean [happy]?"
+unless ``--ignore-unknown-tags`` is set. Errors are collected over the whole
+file and reported together (:func:`raise_collected`): one
+:class:`~voicecast.errors.InputError` listing each ``file:line: message``
+(the first :data:`MAX_REPORTED`, then how many more).
 
 Speakers (:func:`read_line`)
 ----------------------------
@@ -56,9 +76,10 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Collection, Sequence
+from collections import Counter
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from orchestrator.inputs.subtitles import Cue
 from voicecast.emotions import (
@@ -72,18 +93,26 @@ from voicecast.emotions import (
 from voicecast.errors import InputError
 
 __all__ = [
+    "MAX_REPORTED",
+    "SOUND_WORDS",
     "EmotionRules",
     "LineWords",
+    "MarkupLog",
     "clean_cue",
     "clean_text",
     "cue_words",
     "emotion_fields",
+    "raise_collected",
     "read_line",
     "split_label",
 ]
 
 # --------------------------------------------------------------------------- cleaning
 
+# Controls a reader left (see orchestrator.inputs.textfix): ESC sequences, C0 but
+# tab/LF/CR, DEL, C1. Cues built in code (tests, other callers) pass here too.
+_ESCAPE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|[@-Z\\-_])")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _ASS_BLOCK = re.compile(r"\{[^{}]*\}")
 _TAG = re.compile(r"</?(?:[A-Za-z][^<>]*|\d[\d:.]*)>")
 _MUSIC = re.compile(r"[♪♫♬♩]")
@@ -94,24 +123,73 @@ _WS = re.compile(r"\s+")
 _SPEAKABLE = re.compile(r"[^\W_]")
 
 
+#: Words that make a line wholly in italics a sound description (``<i>Laughter</i>``):
+#: every word of the line is one of these (or a joining word such as "and").
+SOUND_WORDS: frozenset[str] = frozenset("""
+    applause applauding beep beeping bell bells birds chatter chattering cheering cheers chuckle
+    chuckles chuckling clapping coughing coughs crowd crying dramatic explosion footsteps gasp gasps
+    groans grunts gunfire gunshot gunshots humming inaudible indistinct intro knocking laugh laughing
+    laughs laughter music murmuring noise outro ringing screaming screams sigh sighs silence sirens
+    sniffles sobbing static thunder upbeat whistling
+""".split())
+_JOINING_WORDS = frozenset("and continues continuing in the of loud soft distant distance".split())
+_ITALIC_LINE = re.compile(r"^[ \t]*<i>([^<>\n]*)</i>[ \t]*$", re.MULTILINE | re.IGNORECASE)
+
+
+def _italic_sound(m: re.Match[str]) -> str:
+    words = re.findall(r"[^\W\d_]+", m.group(1).lower())
+    if words and len(words) <= 5 and all(w in SOUND_WORDS or w in _JOINING_WORDS for w in words) \
+            and any(w in SOUND_WORDS for w in words):
+        return f"({m.group(1).strip()})"
+    return m.group(0)
+
+
 def _strip_markup(raw: str) -> str:
-    """Rules 1-2: ASS blocks and HTML-like tags out, entities decoded."""
-    text = _ASS_BLOCK.sub("", raw)
+    """Rules 0-2: controls, ASS blocks and HTML-like tags out, entities decoded."""
+    text = _ASS_BLOCK.sub("", _CONTROL.sub("", _ESCAPE.sub("", raw)))
     text = text.replace("\\N", "\n").replace("\\n", "\n").replace("\\h", " ")
+    if "<" in text:
+        text = _ITALIC_LINE.sub(_italic_sound, text.replace("\r", "\n"))
     text = _TAG.sub("", text)
     return html.unescape(text).replace("\r", "\n")
 
 
-def _strip_spoken(text: str) -> str:
-    """Rules 3-7 on markup-free text."""
-    lines = [ln for ln in text.split("\n") if not _MUSIC.search(ln)]
+# Stands for a span removed by rule 4 while nested spans are still being removed.
+_HOLE = re.compile(r"\ue000(\d+)\ue001")
+
+
+def _strip_spoken(text: str, skipped: list[str] | None = None) -> str:
+    """Rules 3-7 on markup-free text; what rules 3-4 removed goes to ``skipped``."""
+    lines = []
+    for ln in text.split("\n"):
+        if _MUSIC.search(ln):
+            if skipped is not None and ln.strip():
+                skipped.append(ln.strip())
+        else:
+            lines.append(ln)
     text = "\n".join(lines)
-    # Repeat so nested spans ("[man (whispering)]") go from the inside out.
+    # Repeat so nested spans ("[man (whispering)]") go from the inside out. Each
+    # removed span is held as a numbered hole, so that what is reported is the
+    # span as written; the holes become spaces at the end.
+    spans: list[str] = []
+
+    def hole(m: re.Match[str]) -> str:
+        spans.append(m.group(0))
+        return f"\ue000{len(spans) - 1}\ue001"
+
+    text = text.replace("\ue000", "").replace("\ue001", "")
     while True:
-        stripped = _SDH_SPAN.sub(" ", text)
+        stripped = _SDH_SPAN.sub(hole, text)
         if stripped == text:
             break
         text = stripped
+    if spans:
+        if skipped is not None:
+            def written(k: int) -> str:
+                return _HOLE.sub(lambda m: written(int(m.group(1))), spans[k])
+
+            skipped.extend(written(int(m.group(1))) for m in _HOLE.finditer(text))
+        text = _HOLE.sub(" ", text)
     lines = [_LEAD_DASH.sub("", ln.strip()) for ln in text.split("\n")]
     text = _WS.sub(" ", " ".join(ln for ln in lines if ln)).strip()
     text = _SPACE_BEFORE_PUNCT.sub(r"\1", text).lstrip(",;: ")
@@ -168,7 +246,8 @@ class LineWords:
     ``speaker`` is from ``[voice:NAME]`` or a speaker label (None: neither);
     ``pause_before``/``pause_after`` are the seconds of its leading/trailing
     ``[pause:]`` tags; ``bare`` is true when the line held nothing but tags
-    (and a label).
+    (and a label); ``skipped`` are the sound descriptions and music lines
+    removed, as written (rules 3-4).
     """
 
     emotion: Emotion | None
@@ -177,6 +256,7 @@ class LineWords:
     pause_before: float = 0.0
     pause_after: float = 0.0
     bare: bool = False
+    skipped: tuple[str, ...] = ()
 
 
 def _merge(first: Directives, second: Directives, what: str) -> Directives:
@@ -193,20 +273,22 @@ def _merge(first: Directives, second: Directives, what: str) -> Directives:
 
 
 def read_line(raw: str, *, what: str, ignore_unknown: bool = False, pauses: bool = False,
-              characters: Collection[str] = ()) -> LineWords:
+              characters: Collection[str] = (), strict: bool = False) -> LineWords:
     """Read one subtitle cue (``pauses=False``) or script line (``pauses=True``).
 
     In order: markup out (rules 1-2), a leading dialogue dash, the leading tags
     (:func:`voicecast.emotions.split_directives`), a speaker label
     (:func:`split_label`; tags may also follow it: ``FOX: [sad] No.``), then
-    the words cleaned (rules 3-7). ``[voice:NAME]`` wins over a label. Raises
+    the words cleaned (rules 3-7). ``[voice:NAME]`` wins over a label.
+    ``ignore_unknown`` and ``strict`` are
+    :func:`~voicecast.emotions.split_directives`'. Raises
     :class:`~voicecast.emotions.TagError`.
     """
     text = _strip_markup(raw).lstrip()
     dash = _LEAD_DASH.match(text)
     head = dash.group(0) if dash else ""
     d = split_directives(text[len(head):], what=what, ignore_unknown=ignore_unknown, pauses=pauses,
-                         check_rest=False)
+                         check_rest=False, strict=strict)
     label, rest = split_label(d.rest, characters)
     if label is not None:
         # Tags may follow a label. Unknown spans there were mid-line before
@@ -214,9 +296,10 @@ def read_line(raw: str, *, what: str, ignore_unknown: bool = False, pauses: bool
         d = _merge(d, split_directives(rest, what=what, ignore_unknown=True, pauses=pauses), what)
     else:
         reject_stray_tags(d.rest, what=what, pauses=pauses)
-    spoken = _strip_spoken(head + d.rest)
+    skipped: list[str] = []
+    spoken = _strip_spoken(head + d.rest, skipped)
     return LineWords(d.emotion, d.voice or label, spoken, d.pause_before, d.pause_after,
-                     bare=not d.rest.strip())
+                     bare=not d.rest.strip(), skipped=tuple(skipped))
 
 
 def clean_cue(raw: str, *, what: str, ignore_unknown: bool = False) -> tuple[Emotion | None, str]:
@@ -243,18 +326,29 @@ class EmotionRules:
     speaker (``[voice:NAME]``, a speaker label, the ASS actor or WebVTT
     ``<v Name>``); ``by_name`` looked up with its ASS style;
     ``default`` (the job's ``--emotion``). Names match case-insensitively.
-    ``ignore_unknown`` treats unknown leading tags as sound descriptions.
+
+    It also carries how the job's markup is read (:mod:`voicecast.emotions`,
+    "Brackets that are not tags"): ``ignore_unknown`` (``--ignore-unknown-tags``)
+    reads misspelt tags as text too; ``strict`` (``--strict-tags``) makes an
+    unknown bracketed word at the start of a line an error; ``brackets``
+    (``--brackets``, books only) skips or speaks bracketed text that is not a tag.
     """
 
     default: Emotion = field(default_factory=lambda: Emotion("neutral", 0.0))
     by_name: dict[str, Emotion] = field(default_factory=dict)
     ignore_unknown: bool = False
+    strict: bool = False
+    brackets: Literal["skip", "speak"] = "skip"
 
     @classmethod
     def from_options(cls, default: str | None = None, mapping: Sequence[str] = (),
-                     ignore_unknown: bool = False) -> EmotionRules:
+                     ignore_unknown: bool = False, strict: bool = False,
+                     brackets: Literal["skip", "speak"] = "skip") -> EmotionRules:
         """Build from CLI/job options: ``default`` like ``sad:0.6``, ``mapping``
         items like ``NAME=happy:0.8``. Raises :class:`InputError` naming the option."""
+        if strict and ignore_unknown:
+            raise InputError("--strict-tags and --ignore-unknown-tags contradict each other; give one",
+                             field="--strict-tags")
         try:
             dflt = parse_emotion(default, what="--emotion") if default else Emotion("neutral", 0.0)
             by_name: dict[str, Emotion] = {}
@@ -265,7 +359,7 @@ class EmotionRules:
                 by_name[name.strip().casefold()] = parse_emotion(spec, what=f"--emotion-map {name.strip()}")
         except TagError as e:
             raise InputError(str(e), field="emotion") from None
-        return cls(dflt, by_name, ignore_unknown)
+        return cls(dflt, by_name, ignore_unknown, strict, brackets)
 
     def resolve(self, tag: Emotion | None, speaker: str | None, style: str | None) -> Emotion:
         """The emotion of a segment with this tag (or None), speaker and style."""
@@ -286,12 +380,103 @@ def emotion_fields(emotion: Emotion) -> dict[str, Any]:
 
 
 def cue_words(cue: Cue, source: str, rules: EmotionRules, *, what: str, pauses: bool,
-               characters: Collection[str]) -> tuple[Emotion, str | None, LineWords]:
-    """A cue's words, its speaker (tag, label, then the cue's own) and its emotion."""
+              characters: Collection[str], log: MarkupLog | None = None,
+              ) -> tuple[Emotion, str | None, LineWords]:
+    """A cue's words, its speaker (tag, label, then the cue's own) and its emotion.
+
+    Without ``log`` a markup error raises :class:`InputError` at the cue's
+    line. With it, the error is recorded there (raised with the others by
+    :meth:`MarkupLog.check`) and the cue comes back with no words; the sound
+    descriptions removed are recorded too.
+    """
     try:
         words = read_line(cue.text, what=what, ignore_unknown=rules.ignore_unknown, pauses=pauses,
-                          characters=characters)
+                          characters=characters, strict=rules.strict)
     except TagError as e:
-        raise InputError(str(e), file=source, line=cue.line or None) from None
+        error = InputError(str(e), file=source, line=cue.line or None)
+        if log is None:
+            raise error from None
+        log.fail(error)
+        words = LineWords(None, None, "")
+    if log is not None:
+        log.skip("sound", words.skipped)
     speaker = words.speaker or cue.speaker
     return rules.resolve(words.emotion, speaker, cue.style), speaker, words
+
+
+# --------------------------------------------------------------------------- reporting
+
+#: At most this many errors are listed in one report; the rest are counted.
+MAX_REPORTED = 20
+#: How each kind of skipped text is reported (:meth:`MarkupLog.warnings`).
+_SKIP_MESSAGES: dict[str, str] = {
+    "sound": "skipped {n} sound description(s) and music line(s)",
+    "brackets": "skipped {n} bracketed span(s) that are not tags (citation keys, notes, "
+                "stage directions; --brackets speak reads them)",
+    "directions": "read {n} emotion name(s) in the middle of a paragraph as stage directions, "
+                  "not tags (an emotion tag applies at the start of a paragraph or before a "
+                  "quotation; write it in lower case there)",
+}
+
+
+def raise_collected(errors: Sequence[InputError], source: str) -> None:
+    """Raise the errors found in one input together: the error itself when
+    there is one, else one :class:`InputError` naming ``source`` that lists
+    each (``file:line: message``, the first :data:`MAX_REPORTED`, then "and
+    N more"). Returns when there are none."""
+    if not errors:
+        return
+    if len(errors) == 1:
+        raise errors[0]
+    shown = "\n  ".join(str(e) for e in errors[:MAX_REPORTED])
+    more = f"\n  and {len(errors) - MAX_REPORTED} more" if len(errors) > MAX_REPORTED else ""
+    raise InputError(f"{len(errors)} markup errors:\n  {shown}{more}", file=source)
+
+
+@dataclass
+class MarkupLog:
+    """What reading one input's lines found, collected so that the user hears
+    it once: markup errors (raised together by :meth:`check`) and the text
+    skipped by kind (``sound``: sound descriptions and music; ``brackets``:
+    bracketed text in books; ``directions``: emotion names read as stage
+    directions), as written, for one grouped warning per kind."""
+
+    source: str
+    errors: list[InputError] = field(default_factory=list)
+    skipped: dict[str, Counter[str]] = field(default_factory=dict)
+
+    def fail(self, error: InputError) -> None:
+        self.errors.append(error)
+
+    def skip(self, kind: str, spans: Iterable[str]) -> None:
+        for span in spans:
+            self.skipped.setdefault(kind, Counter())[" ".join(span.split())] += 1
+
+    def merge(self, other: MarkupLog) -> None:
+        """Add what ``other`` collected (a trial reading that was kept)."""
+        self.errors.extend(other.errors)
+        for kind, counts in other.skipped.items():
+            self.skipped.setdefault(kind, Counter()).update(counts)
+
+    def check(self) -> None:
+        """Raise the collected errors (:func:`raise_collected`), if any."""
+        raise_collected(self.errors, self.source)
+
+    def warnings(self) -> list[str]:
+        """One line per kind of skipped text: how many, and the most frequent
+        (up to five, each shortened to 40 characters, with its count)."""
+        out = []
+        for kind, counts in self.skipped.items():
+            n = sum(counts.values())
+            if not n:
+                continue
+            examples = [f"{_short(span)} ×{k}" if k > 1 else _short(span)
+                        for span, k in counts.most_common(5)]
+            more = ", ..." if len(counts) > 5 else ""
+            message = _SKIP_MESSAGES.get(kind, "skipped {n} " + kind).format(n=n)
+            out.append(f"{self.source}: {message}: {', '.join(examples)}{more}")
+        return out
+
+
+def _short(span: str, limit: int = 40) -> str:
+    return span if len(span) <= limit else span[: limit - 1].rstrip() + "…"

@@ -6,6 +6,17 @@ it. The rules below are the user reference for audiobook markup.
 
 Segments
 --------
+* With ``announce`` on (the default, ``VOICECAST_BOOK__ANNOUNCE``), the book
+  opens as audiobooks do, with its title and author read by the narrator as
+  the first segment of the first chapter, followed by ``title_pause_s``:
+  ``Alice's Adventures in Wonderland, by Lewis Carroll.`` (``by`` in English,
+  French ``de``, German ``von``, Spanish and Portuguese ``de``, Italian
+  ``di``; in other languages ``Title. Author.``); ``Title.`` when the author is
+  unknown. The title and author are the book's (EPUB metadata, front matter,
+  a Markdown or text header), or ``--title``/``--author``. A book whose title
+  is only its file name and which has no author is not announced. When the
+  first chapter is titled with the book's title (the text before the first
+  chapter heading), its title is not spoken again after the announcement.
 * With ``speak_titles`` on (the default), each chapter starts with its title,
   spoken by the narrator, followed by ``title_pause_s`` of silence.
 * Each paragraph is split into sentences (pysbd, for the book's language).
@@ -22,8 +33,17 @@ Segments
 * A sentence is also cut where the voice changes (a quotation inside
   narration, below) and at a ``[pause:]`` tag.
 * Text is kept as written except that runs of whitespace become one space
-  and the markup tags are removed. Parentheses and brackets that are not tags
-  are read (``(he said)``, ``[sic]``): a book is not a subtitle file.
+  and the markup tags are removed. Parentheses are read (``(he said)``): a
+  book is not a subtitle file. **Square brackets that are not tags**
+  (citation keys ``[GIF]``, ``[1]``, ``[Smith 2001]``, editorial ``[sic]``,
+  stage directions ``[Listens]``, ``[Pause]``; see :mod:`voicecast.emotions`,
+  "Brackets that are not tags") are skipped by default, with one warning
+  counting them, because a listener expects neither citation keys nor
+  editorial marks read aloud; ``--brackets speak``
+  (:class:`~orchestrator.planning.markup.EmotionRules` ``brackets``) reads
+  them as written. An emotion name written as a stage direction in the middle
+  of a paragraph (``[Excited]``, capitalised) is such text too, with a
+  warning; at the start of a paragraph it is an emotion tag.
   Quotation marks are kept in the text (the engine does not pronounce them).
   A piece with no letter or digit (``* * *``, a lone dash) is not spoken.
 
@@ -70,6 +90,17 @@ Everything is the narrator's (speaker None) unless marked:
   of the paragraph (with a warning). ``[voice:Crow] [voice:Fox]“Hi,” I said.``
   at the start of a paragraph is Crow's paragraph with Fox's quotation.
 
+* **Plays** (a Markdown play, see :mod:`orchestrator.inputs.books.markdown`):
+  a paragraph's speaker (:attr:`Paragraph.speaker`, from its speech label)
+  speaks it, as a label would; a ``[voice:]`` tag wins over it. Its **stage
+  directions** (:attr:`Paragraph.directions`) are the narrator's, read
+  without their brackets (``[Blows out candle]`` → ``Blows out candle``),
+  each ending a sentence -- or skipped, with one grouped warning, when the
+  job's ``--brackets`` is ``skip`` (:class:`~orchestrator.planning.markup.EmotionRules`).
+  A direction that only asks for a pause (``[Pause]``, ``[A long pause.]``)
+  is :data:`DIRECTION_PAUSE_S` seconds of silence either way. A direction is
+  words, never a tag: ``_[Excited]_`` is not the emotion.
+
 Example::
 
     [voice:Fox]“What fine grapes,” said the Fox. [voice:Fox][sad]“But sour.”
@@ -93,12 +124,16 @@ Errors
 ------
 An :class:`~voicecast.errors.InputError` naming the chapter's file and the
 paragraph's line (in an EPUB document, which has no lines worth naming, the
-paragraph's number): an unknown tag at the start of a paragraph or before a
-quotation (``[hapy] Hello``; elsewhere a ``[word]`` in brackets is ordinary
-text), a bad value (``[pause:0]``, ``[voice:]``), two ``[voice:]`` or two
-emotion tags for one paragraph or quotation, a ``[voice:]`` in the middle of
-a paragraph that is not before a quotation, an emotion tag in the middle of a
-paragraph, or a ``[voice:]`` or emotion tag inside a quotation. A book with
+paragraph's number): a misspelt tag (``[hapy] Hello``, ``[vocie:Fox]“Hi”``:
+"did you mean [happy]?"; unless ``--ignore-unknown-tags``), a bad value
+(``[pause:0]``, ``[voice:]``), two ``[voice:]`` or two emotion tags for one
+paragraph or quotation, a ``[voice:]`` in the middle of a paragraph that is
+not before a quotation, an emotion tag written as a tag (lower case, or with
+a value) in the middle of a paragraph, or a ``[voice:]`` or emotion tag inside
+a quotation. Any other bracketed word is text, never an error, unless
+``--strict-tags`` is set: then an unknown one at the start of a paragraph or
+before a quotation is an error. The errors of the whole book are reported
+together (:func:`~orchestrator.planning.markup.raise_collected`). A book with
 nothing to speak is an error too.
 """
 
@@ -108,10 +143,11 @@ import re
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from functools import lru_cache
+from pathlib import Path
 from typing import Any, NoReturn
 
 from orchestrator.inputs.books import Book, Chapter, Paragraph
-from orchestrator.planning.markup import EmotionRules, emotion_fields, split_label
+from orchestrator.planning.markup import EmotionRules, MarkupLog, emotion_fields, split_label
 from orchestrator.planning.segments import PlannedSegment
 from voicecast.emotions import (
     PAUSE,
@@ -121,13 +157,14 @@ from voicecast.emotions import (
     TagError,
     Voice,
     find_tag,
-    is_known_tag_name,
     parse_tag,
+    tag_kind,
+    written_as_markup,
 )
 from voicecast.errors import InputError
 from voicecast.settings import BookSettings
 
-__all__ = ["BookPlan", "ChapterPlan", "plan_book", "split_sentences"]
+__all__ = ["BookPlan", "ChapterPlan", "announcement", "plan_book", "split_sentences"]
 
 #: Opening quotation marks and the marks that close each.
 QUOTES: dict[str, str] = {
@@ -268,11 +305,13 @@ def _ends_sentence(text: str) -> bool:
 
 @dataclass
 class _Run:
-    """Text spoken by one voice with one emotion tag (None: none given)."""
+    """Text spoken by one voice with one emotion tag (None: none given);
+    ``direction``: a play's stage direction (the narrator's)."""
 
     text: str
     speaker: str | None
     tag: Emotion | None
+    direction: bool = False
 
 
 @dataclass
@@ -335,15 +374,82 @@ def _closing(text: str, open_at: int) -> int | None:
     return None
 
 
+def _collapse_spans(text: str, spans: tuple[tuple[int, int], ...]) -> tuple[str, dict[int, int]]:
+    """``text`` with runs of whitespace as one space and stripped, and
+    ``spans`` moved to match, as ``start -> end``."""
+    out: list[str] = []
+    at: list[int] = []  # index in the output of each input index
+    space = True  # at the start: leading whitespace is dropped
+    for ch in text:
+        at.append(len(out))
+        if ch.isspace():
+            if not space:
+                out.append(" ")
+            space = True
+        else:
+            out.append(ch)
+            space = False
+    at.append(len(out))
+    collapsed = "".join(out).rstrip()
+    moved = {at[a]: min(at[b], len(collapsed)) for a, b in spans if 0 <= a < b <= len(text)}
+    return collapsed, {a: b for a, b in moved.items() if a < b}
+
+
+#: Stage directions that only ask for a pause: a second of silence, not words.
+_PAUSE_DIRECTION = re.compile(r"\(?(?:a\s+)?(?:(?:long|short|brief|slight)\s+)?pause\)?[.!]?",
+                              re.IGNORECASE)
+#: Seconds of silence for a ``[Pause]`` stage direction.
+DIRECTION_PAUSE_S = 1.0
+
+
+def _bracket_end(text: str, start: int, end: int) -> int | None:
+    """Where the bracketed span opened at ``start`` ends (after its ``]``;
+    brackets inside it nest), or None when it is not closed before ``end``."""
+    depth = 0
+    for k in range(start, end):
+        if text[k] == "[":
+            depth += 1
+        elif text[k] == "]":
+            depth -= 1
+            if depth == 0:
+                return k + 1
+    return None
+
+
+# What may follow a skipped span with no space before it ("word [1].").
+_CLOSING_PUNCT = frozenset(",.;:!?…)]}”’»›\"'")
+
+
+def _skip_bracket(buf: list[str], text: str, close: int, end: int) -> int:
+    """Skip a bracketed span ending at ``close`` without leaving two spaces or
+    a space before punctuation: returns where reading goes on."""
+    nxt = text[close] if close < end else ""
+    if nxt == " " and (not buf or buf[-1] == " "):
+        return close + 1  # "wrote [sic] it" -> "wrote it"
+    if buf and buf[-1] == " " and (not nxt or nxt in _CLOSING_PUNCT):
+        buf.pop()  # "a word [1]." -> "a word."
+    return close
+
+
 class _Paragraph:
     """Reads one paragraph's markup into runs of text and pauses."""
 
-    def __init__(self, text: str, *, what: str, characters: Collection[str]) -> None:
-        self.text = _WS.sub(" ", text).strip()
+    def __init__(self, text: str, *, what: str, characters: Collection[str], speaker: str | None = None,
+                 directions: tuple[tuple[int, int], ...] = (), speak_directions: bool = True,
+                 rules: EmotionRules | None = None) -> None:
+        self.text, self.directions = _collapse_spans(text, directions)
         self.what = what
         self.characters = characters
+        self.speak_directions = speak_directions
+        self.rules = rules or EmotionRules()
+        self.skipped: list[str] = []
+        # Bracketed text that is not a tag, skipped (--brackets skip); emotion
+        # names written as stage directions in the middle of the paragraph.
+        self.brackets: list[str] = []
+        self.named: list[str] = []
         self.voice: str | None = None
-        self.label: str | None = None
+        # A play's speech label, read by the book's reader (never spoken).
+        self.label: str | None = speaker
         self.emotion: Emotion | None = None
         self.items: list[_Run | _Gap] = []
         self.unclosed: list[str] = []
@@ -357,14 +463,21 @@ class _Paragraph:
 
     def _head(self) -> int:
         """Leading tags and a speaker label; returns where the words start."""
-        text, pos, labelled = self.text, 0, False
+        text, pos, labelled = self.text, 0, self.label is not None
         while True:
             pos = _skip_ws(text, pos)
+            if pos in self.directions:
+                return pos  # a stage direction is words, never a tag
             m = find_tag(text, pos)
             if m:
                 if m.group(1).lower() == VOICE and _quote_follows(text, m.end()):
                     break  # a quotation's attribution: the body reads it
-                found = parse_tag(m.group(0), what=self.what)  # unknown: an error here
+                kind = tag_kind(m)
+                if kind == "text" or (kind == "typo" and self.rules.ignore_unknown):
+                    if self.rules.strict:
+                        self._unknown(m.group(0))
+                    return pos  # a bracketed word ("[GIF]", "[Listens]"): text, for the body
+                found = parse_tag(m.group(0), what=self.what)  # a misspelt tag: "did you mean"
                 if isinstance(found, Voice):
                     if self.voice is not None:
                         raise TagError(f"{self.what}: more than one [voice:] tag "
@@ -401,36 +514,67 @@ class _Paragraph:
 
         i = start
         while i < end:
+            if i in self.directions and self.directions[i] <= end:
+                flush()
+                self._direction(text[i:self.directions[i]])
+                i = self.directions[i]
+                continue
             m = find_tag(text, i) if text[i] == "[" else None
-            if m is None or m.end() > end:
+            if text[i] != "[" or (m is not None and m.end() > end):
                 buf.append(text[i])
                 i += 1
                 continue
-            name = m.group(1).lower()
-            if name == PAUSE:
+            kind = tag_kind(m) if m is not None else "text"
+            name = m.group(1).lower() if m is not None else ""
+            if m is not None and kind == "tag" and name == PAUSE:
                 flush()
                 found = parse_tag(m.group(0), what=self.what)
                 assert isinstance(found, Pause)
                 self.items.append(_Gap(found.seconds))
                 i = m.end()
-            elif name == VOICE:
+                continue
+            if m is not None and kind == "tag" and name == VOICE:
                 if quoted:
                     raise TagError(f"{self.what}: {m.group(0)} inside a quotation (is the quotation "
                                    "before it closed?)")
                 flush()
                 i = self._quotation(m, end)
-            elif is_known_tag_name(name):
+                continue
+            if m is not None and kind == "tag" and written_as_markup(m):
                 parse_tag(m.group(0), what=self.what)  # a bad value says so first
                 where = "inside a quotation" if quoted else "in the middle of a paragraph"
                 raise TagError(f"{self.what}: {m.group(0)} {where}: an emotion tag goes at the start "
                                "of a paragraph, or right after [voice:NAME] before a quotation")
-            elif not quoted and _quote_follows(text, m.end()):
-                self._unknown(m.group(0))  # a misspelt [voice:]?
+            if m is not None and kind == "tag":
+                # An emotion name written as a stage direction ("[Excited]"): words.
+                self.named.append(m.group(0))
+            elif m is not None and not self.rules.ignore_unknown and (
+                    kind == "typo" or (self.rules.strict and not quoted and _quote_follows(text, m.end()))):
+                self._unknown(m.group(0))  # "[hapy]", a misspelt [voice:] before a quotation
+            close = _bracket_end(text, i, end)
+            if close is None:
+                buf.append(text[i])  # a "[" never closed: a character like any other
+                i += 1
+            elif self.rules.brackets == "speak":
+                buf.append(text[i:close])  # bracketed text that is not a tag ("[sic]"), read
+                i = close
             else:
-                # An ordinary bracketed word ("[sic]"): read as text.
-                buf.append(m.group(0))
-                i = m.end()
+                self.brackets.append(text[i:close])
+                i = _skip_bracket(buf, text, close, end)
         flush()
+
+    def _direction(self, span: str) -> None:
+        """A stage direction (``[Exit.]``, brackets included): the narrator's
+        words without the brackets, a pause, or nothing when they are skipped."""
+        words = span.strip()
+        if words.startswith("[") and words.endswith("]"):
+            words = words[1:-1].strip()
+        if _PAUSE_DIRECTION.fullmatch(words):
+            self.items.append(_Gap(DIRECTION_PAUSE_S))
+        elif not self.speak_directions:
+            self.skipped.append(span)
+        elif _SPEAKABLE.search(words):
+            self.items.append(_Run(words, None, None, direction=True))
 
     def _unknown(self, spec: str) -> NoReturn:
         parse_tag(spec, what=self.what)  # raises, listing the allowed tags
@@ -502,7 +646,7 @@ def _pieces(items: list[_Run | _Gap], language: str, limit: int) -> tuple[float,
                     continue
                 if j < len(parts) - 1:
                     boundary = _CLAUSE
-                elif k < len(sentences) - 1 or _ends_sentence(part):
+                elif k < len(sentences) - 1 or _ends_sentence(part) or item.direction:
                     boundary = _SENTENCE
                 else:
                     boundary = _CLAUSE  # the voice changes mid-sentence, or a [pause:] cut it
@@ -512,12 +656,42 @@ def _pieces(items: list[_Run | _Gap], language: str, limit: int) -> tuple[float,
     return before, pieces
 
 
+#: "by" in an announcement ("Emma, by Jane Austen."), by the book's language;
+#: in other languages the announcement is "Title. Author."
+_BY = {"en": "by", "fr": "de", "de": "von", "es": "de", "it": "di", "pt": "de"}
+
+
+def announcement(book: Book, source: str) -> str | None:
+    """What opens the book (module docstring): ``"Title, by Author."``, or
+    None when the book's title is only its file name and it has no author."""
+    title = _WS.sub(" ", book.title).strip()
+    author = _WS.sub(" ", book.author or "").strip()
+    if not _SPEAKABLE.search(title) or (not author and title == Path(source).stem):
+        return None
+    if not author:
+        return title if _ends_sentence(title) else f"{title}."
+    by = _BY.get((book.language or "en").replace("_", "-").split("-")[0].lower())
+    end = "" if _ends_sentence(author) else "."
+    if _ends_sentence(title):
+        return f"{title} {by.capitalize()} {author}{end}" if by else f"{title} {author}{end}"
+    return f"{title}, {by} {author}{end}" if by else f"{title}. {author}{end}"
+
+
+def _same_title(a: str, b: str) -> bool:
+    def norm(text: str) -> str:
+        return " ".join(re.sub(r"[^\w\s]", " ", text).casefold().split())
+
+    return norm(a) == norm(b)
+
+
 def plan_book(book: Book, *, source: str, settings: BookSettings, emotions: EmotionRules | None = None,
               characters: Collection[str] = ()) -> BookPlan:
     """Plan a book's segments by the rules in the module docstring.
 
     ``source`` names the book in messages (a chapter's own ``source`` wins);
-    ``characters`` are the job's mapped character names (for speaker labels).
+    ``characters`` are the job's mapped character names (for speaker labels);
+    a play's stage directions are read (by the narrator) or skipped as
+    ``emotions.brackets`` says (``--brackets``).
     Segments have no slot (``start == end == max_end == 0``); ``idx`` runs
     across the book in reading order; ``source_line`` is the paragraph's line
     (0 for EPUB) and ``chapter`` the 0-based chapter index.
@@ -543,16 +717,29 @@ def plan_book(book: Book, *, source: str, settings: BookSettings, emotions: Emot
             first_line[name] = line
         return speakers[key]
 
+    log = MarkupLog(source)
+    opening = announcement(book, source) if settings.announce else None
+    skipped: list[str] = []
     for ci, chapter in enumerate(book.chapters):
         file = chapter.source or source
         first, lead = len(pieces), 0.0
         title = _WS.sub(" ", chapter.title).strip()
-        if settings.speak_titles and _SPEAKABLE.search(title):
+        if ci == 0 and opening:
+            pieces.append((ci, _Piece(opening, None, None, _TITLE)))
+        # A first chapter titled with the book's title (its foreword) was just announced.
+        said = ci == 0 and opening is not None and _same_title(title, book.title)
+        if settings.speak_titles and _SPEAKABLE.search(title) and not said:
             pieces.append((ci, _Piece(title, None, None, _TITLE, line=chapter.line)))
         for pk, para in enumerate(chapter.paragraphs):
             what = "paragraph" if para.line else f"paragraph {pk + 1}"
-            before, found = _plan_paragraph(para, what=what, file=file, language=language, limit=limit,
-                                            characters=characters, warnings=warnings)
+            try:
+                before, found = _plan_paragraph(para, what=what, file=file, language=language,
+                                                limit=limit, characters=characters, warnings=warnings,
+                                                speak_directions=rules.brackets == "speak",
+                                                skipped=skipped, rules=rules, log=log)
+            except InputError as e:
+                log.fail(e)  # every markup error of the book is reported at once
+                continue
             if len(pieces) > first:
                 pieces[-1][1].extra += before
             else:
@@ -565,8 +752,15 @@ def plan_book(book: Book, *, source: str, settings: BookSettings, emotions: Emot
             warnings.append(f"{file}: chapter {ci + 1} ({title or 'untitled'}) has no speakable text")
         chapters.append((chapter, first, len(pieces) - first, lead))
 
+    log.check()
+    warnings.extend(log.warnings())
     if not pieces:
         raise InputError("no speakable text in the book", file=source)
+    if skipped:
+        shown = ", ".join(x if len(x) <= 40 else x[:37] + "...]" for x in skipped[:3])
+        shown += ", ..." if len(skipped) > 3 else ""
+        warnings.append(f"{source}: skipped {len(skipped)} stage direction(s) ({shown}); "
+                        "--brackets speak reads them")
 
     segments: list[PlannedSegment] = []
     for idx, (ci, piece) in enumerate(pieces):
@@ -589,13 +783,22 @@ def plan_book(book: Book, *, source: str, settings: BookSettings, emotions: Emot
 
 
 def _plan_paragraph(para: Paragraph, *, what: str, file: str, language: str, limit: int,
-                    characters: Collection[str], warnings: list[str]) -> tuple[float, list[_Piece]]:
-    """One paragraph's pieces, with tag errors as :class:`InputError` at its line."""
-    reader = _Paragraph(para.text, what=what, characters=characters)
+                    characters: Collection[str], warnings: list[str], speak_directions: bool = True,
+                    skipped: list[str] | None = None, rules: EmotionRules | None = None,
+                    log: MarkupLog | None = None) -> tuple[float, list[_Piece]]:
+    """One paragraph's pieces, with tag errors as :class:`InputError` at its line;
+    stage directions not spoken are added to ``skipped``."""
+    reader = _Paragraph(para.text, what=what, characters=characters, speaker=para.speaker,
+                        directions=para.directions, speak_directions=speak_directions, rules=rules)
     try:
         items = reader.read()
     except TagError as e:
         raise InputError(str(e), file=file, line=para.line or None) from None
+    if skipped is not None:
+        skipped.extend(reader.skipped)
+    if log is not None:
+        log.skip("brackets", reader.brackets)
+        log.skip("directions", reader.named)
     where = f"{file}:{para.line}" if para.line else f"{file} ({what})"
     for name in reader.unclosed:
         warnings.append(f"{where}: the quotation after [voice:{name}] is not closed; "

@@ -16,7 +16,7 @@ from collections.abc import Collection
 from dataclasses import replace
 
 from orchestrator.inputs.subtitles import Cue
-from orchestrator.planning.markup import EmotionRules, cue_words, emotion_fields
+from orchestrator.planning.markup import EmotionRules, MarkupLog, cue_words, emotion_fields
 from orchestrator.planning.segments import Plan, PlannedSegment
 from voicecast.errors import InputError
 
@@ -34,10 +34,14 @@ def plan_script(text: str, *, source: str, emotions: EmotionRules | None = None,
     start of a line, or on a line of its own, adds S seconds after the
     previous line (before the first line: :attr:`Plan.lead_s`); at the end of
     a line, after that line (:attr:`PlannedSegment.pause_after`). A line with
-    no speakable words left is dropped with a warning. Raises
-    :class:`InputError` naming the line.
+    no speakable words left is dropped with a warning, and the sound
+    descriptions removed are counted in one warning. Raises
+    :class:`InputError` naming the line; markup errors are collected over the
+    whole script and raised together
+    (:func:`~orchestrator.planning.markup.raise_collected`).
     """
     rules = emotions or EmotionRules()
+    log = MarkupLog(source)
     segments: list[PlannedSegment] = []
     dropped: list[int] = []
     lead = 0.0
@@ -57,7 +61,7 @@ def plan_script(text: str, *, source: str, emotions: EmotionRules | None = None,
             continue
         emotion, speaker, words = cue_words(Cue(len(segments) + 1, 0.0, 0.0, raw, line=n), source,
                                             rules, what="script line", pauses=True,
-                                            characters=characters)
+                                            characters=characters, log=log)
         pause(words.pause_before)
         if not words.text:
             # A line of nothing but [pause:] is a pause, not a lost line.
@@ -70,8 +74,9 @@ def plan_script(text: str, *, source: str, emotions: EmotionRules | None = None,
             source_line=n, cue_indices=(n,), pause_after=words.pause_after,
             **emotion_fields(emotion),
         ))
+    log.check()
     if not segments:
         raise InputError("no speakable text in the script", file=source)
-    warnings = [f"{source}: dropped {len(dropped)} line(s) with no speakable text: "
-                + ", ".join(f"line {n}" for n in dropped[:10])] if dropped else []
+    warnings = log.warnings() + ([f"{source}: dropped {len(dropped)} line(s) with no speakable text: "
+                                  + ", ".join(f"line {n}" for n in dropped[:10])] if dropped else [])
     return Plan(segments=segments, warnings=warnings, duration=0.0, lead_s=lead)

@@ -393,7 +393,8 @@ def test_an_epub_renders_with_its_chapters_metadata_and_cover(tmp_path):
     out = tmp_path / "small.m4b"
     res = cli(env, "render", str(path), "--voice", NARRATOR, "--out", str(out), "--json")
     assert res.returncode == 0, res.stderr
-    assert json.loads(res.stdout)["segments"] == 4  # two titles, two sentences
+    # "The Small Book, by Ann Author.", two titles, two sentences
+    assert json.loads(res.stdout)["segments"] == 5
     probe = ffprobe(out)
     assert [c["tags"]["title"] for c in probe["chapters"]] == ["Morning", "Evening"]
     tags = {k.lower(): v for k, v in probe["format"]["tags"].items()}

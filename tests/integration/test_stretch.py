@@ -4,27 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from audiocheck import dominant_hz, syllables
 
 from voicecast import audio
 
 SR = 24000
-
-
-def syllables(seconds: float, sr: int = SR, f0: float = 140.0) -> np.ndarray:
-    """Speech-like audio: harmonic syllables of ~180 ms with short pauses."""
-    n = int(round(seconds * sr))
-    t = np.arange(n) / sr
-    voiced = sum((0.6 / k) * np.sin(2 * np.pi * f0 * k * t) for k in range(1, 6))
-    syl = 0.22
-    phase = (t % syl) / syl
-    env = np.where(phase < 0.8, np.sin(np.pi * np.clip(phase / 0.8, 0, 1)) ** 2, 0.0)
-    return (0.5 * voiced * env).astype(np.float32)
-
-
-def dominant_hz(x: np.ndarray, sr: int) -> float:
-    n = 1 << 20  # zero-padded: fine frequency grid whatever the length
-    spec = np.abs(np.fft.rfft(x * np.hanning(x.size), n=n))
-    return float(np.fft.rfftfreq(n, 1 / sr)[np.argmax(spec)])
 
 
 @pytest.mark.parametrize("ratio", [0.7, 0.8, 1.25, 1.4])

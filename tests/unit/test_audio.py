@@ -7,6 +7,7 @@ import subprocess
 
 import numpy as np
 import pytest
+from audiocheck import dominant_hz, syllables
 
 from voicecast import audio, media
 
@@ -16,23 +17,6 @@ SR = 24000
 def tone(freq: float, seconds: float, sr: int = SR, amp: float = 0.5) -> np.ndarray:
     t = np.arange(int(round(seconds * sr))) / sr
     return (amp * np.sin(2 * np.pi * freq * t)).astype(np.float32)
-
-
-def syllables(seconds: float, sr: int = SR, f0: float = 140.0) -> np.ndarray:
-    """Speech-like audio: harmonic syllables of ~180 ms with short pauses."""
-    n = int(round(seconds * sr))
-    t = np.arange(n) / sr
-    voiced = sum((0.6 / k) * np.sin(2 * np.pi * f0 * k * t) for k in range(1, 6))
-    syl = 0.22
-    phase = (t % syl) / syl
-    env = np.where(phase < 0.8, np.sin(np.pi * np.clip(phase / 0.8, 0, 1)) ** 2, 0.0)
-    return (0.5 * voiced * env).astype(np.float32)
-
-
-def dominant_hz(x: np.ndarray, sr: int) -> float:
-    n = 1 << 20  # zero-padded: fine frequency grid whatever the length
-    spec = np.abs(np.fft.rfft(x * np.hanning(x.size), n=n))
-    return float(np.fft.rfftfreq(n, 1 / sr)[np.argmax(spec)])
 
 
 # --- levels ---------------------------------------------------------------------------

@@ -52,7 +52,7 @@ def test_bad_specs_say_why(spec: str, why: str) -> None:
 
 def test_unknown_tag_lists_the_allowed_ones() -> None:
     with pytest.raises(TagError) as info:
-        split_tags("[joyful] Hello")
+        split_tags("[joyful] Hello", strict=True)
     for name in EMOTIONS:
         assert f"[{name}]" in str(info.value)
     assert "[like:CLIP.wav]" in str(info.value)
@@ -66,10 +66,11 @@ def test_split_tags() -> None:
     assert split_tags("[like:take.wav] Go") == (Emotion("like", 1.0, "take.wav"), "Go")
     # a cue that is only a sound description is not a tag error
     assert split_tags("[MUSIC]") == (None, "[MUSIC]")
-    # SDH spans before words are kept for the cleaner when asked
+    # SDH spans before words are kept for the cleaner; fatal only when strict
     assert split_tags("[LAUGHS] Stop it", ignore_unknown=True) == (None, "[LAUGHS] Stop it")
-    with pytest.raises(TagError, match="--ignore-unknown-tags"):
-        split_tags("[LAUGHS] Stop it")
+    assert split_tags("[LAUGHS] Stop it") == (None, "[LAUGHS] Stop it")
+    with pytest.raises(TagError, match="--strict-tags"):
+        split_tags("[LAUGHS] Stop it", strict=True)
     with pytest.raises(TagError, match="more than one"):
         split_tags("[sad][happy] Both")
     with pytest.raises(TagError, match="start of the line"):
@@ -214,7 +215,7 @@ def test_emotion_is_part_of_the_content_hash() -> None:
 
 def test_allowed_tags_list_voice_and_pause() -> None:
     with pytest.raises(TagError) as info:
-        split_directives("[joyful] Hello")
+        split_directives("[joyful] Hello", strict=True)
     assert "[voice:NAME]" in str(info.value) and "[pause:SECONDS]" in str(info.value)
 
 

@@ -90,9 +90,10 @@ def test_drops_empty_and_sdh_cues_with_warning() -> None:
         source="x.srt",
     )
     assert [s.text for s in plan.segments] == ["Hi"]
-    assert len(plan.warnings) == 1
-    assert "dropped 2" in plan.warnings[0]
-    assert "line 10" in plan.warnings[0] and "line 30" in plan.warnings[0]
+    assert len(plan.warnings) == 2
+    assert plan.warnings[0] == "x.srt: skipped 1 sound description(s) and music line(s): [MUSIC]"
+    assert "dropped 2" in plan.warnings[1]
+    assert "line 10" in plan.warnings[1] and "line 30" in plan.warnings[1]
     # The timeline still runs to the end of the dropped cue.
     assert plan.duration == 3.0
     assert plan.segments[0].max_end == 3.0
@@ -110,11 +111,11 @@ def test_no_cues_at_all() -> None:
 
 
 @pytest.mark.parametrize(("start", "end"), [(2.0, 2.0), (2.0, 1.0)])
-def test_zero_or_negative_length_names_line(start: float, end: float) -> None:
-    with pytest.raises(InputError, match="zero or negative length") as info:
-        plan_cues([cue(1, 0.0, 1.0), cue(2, start, end, line=7)], source="x.srt")
-    assert (info.value.file, info.value.line) == ("x.srt", 7)
-    assert str(info.value).startswith("x.srt:7: ")
+def test_zero_or_negative_length_is_skipped_naming_line(start: float, end: float) -> None:
+    plan = plan_cues([cue(1, 0.0, 1.0), cue(2, start, end, line=7)], source="x.srt")
+    assert [s.cue_indices for s in plan.segments] == [(1,)]
+    assert plan.warnings == ["x.srt: skipped 1 cue(s) never on screen (zero or negative length, "
+                             "or fully transparent): line 7"]
 
 
 def test_zero_length_sdh_cue_is_just_dropped() -> None:
@@ -317,7 +318,10 @@ def test_srt_to_plan() -> None:
         ("Hi. Hello.", 2.5, 3.5, 5),
         ("Overlap.", 3.5, 5.0, 10),
     ]
-    assert len(plan.warnings) == 2
+    # skipped [MUSIC], its cue dropped, the clipped overlap, and the dash dialogue spoken by one voice
+    assert len(plan.warnings) == 4
+    assert "skipped 1 sound description" in plan.warnings[0]
+    assert any("dash dialogue" in w for w in plan.warnings)
 
 
 def test_bundled_example() -> None:
@@ -419,7 +423,8 @@ def test_script_speakers_and_pauses() -> None:
     assert [(s.text, s.speaker, s.pause_after, s.source_line) for s in plan.segments] == [
         ("Once.", "NARRATOR", 0.5, 2), ("Twice.", "Fox", 5.25, 3), ("Thrice.", None, 0.0, 6),
     ]
-    assert plan.warnings == ["s.txt: dropped 1 line(s) with no speakable text: line 5"]
+    assert plan.warnings == ["s.txt: skipped 1 sound description(s) and music line(s): (sighs)",
+                             "s.txt: dropped 1 line(s) with no speakable text: line 5"]
 
 
 def test_script_pause_in_the_middle_is_an_error() -> None:

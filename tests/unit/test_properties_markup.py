@@ -9,11 +9,15 @@ Runs under the deterministic Hypothesis profile of tests/conftest.py.
 from __future__ import annotations
 
 import math
+import re
 
 from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
-from orchestrator.planning.markup import clean_text, read_line, split_label
+from orchestrator.inputs.books import Book, Chapter, Paragraph
+from orchestrator.inputs.textfix import repair_text
+from orchestrator.planning.markup import EmotionRules, clean_text, read_line, split_label
+from orchestrator.planning.prose import plan_book
 from orchestrator.planning.script import plan_script
 from voicecast.emotions import (
     EMOTIONS,
@@ -35,6 +39,9 @@ TAG_FRAGMENTS = [
     "[like:take.wav:0.5]", "[like:]", "[like::]", "[LAUGHS]", "[door slams]", "[1]", "[", "]", "[]",
     "[:]", "[neutral:0.9]", "FOX:", "MR. SMITH:", "Note:", "- ", "— ", "<i>", "</i>", "{\\an8}", "\\N",
     "&amp;", "&#0;", "&#x110000;", "♪", "(sighs)", "Hello", "world.", " ", ":",
+    # brackets that are not tags, misspelt tags, sound descriptions, controls
+    "[hapy]", "[Hapy]", "[vocie:Fox]", "[Pause]", "[pause]", "[Excited]", "[GIF]", "[Smith 2001]",
+    "<i>Laughter</i>", "\n", "“", "”", "\x07", "\x1b[31m", "\x92", "Ã©",
 ]
 lines = st.lists(st.one_of(st.sampled_from(TAG_FRAGMENTS), st.text(max_size=12)), max_size=12).map(
     " ".join
@@ -61,10 +68,11 @@ def test_any_tag_text_parses_or_is_a_user_error(spec: str) -> None:
             assert 0.0 < found.seconds <= MAX_PAUSE_S
 
 
-@given(any_line, st.booleans(), st.booleans())
-def test_any_line_splits_or_is_a_user_error(text: str, pauses: bool, ignore_unknown: bool) -> None:
+@given(any_line, st.booleans(), st.booleans(), st.booleans())
+def test_any_line_splits_or_is_a_user_error(text: str, pauses: bool, ignore_unknown: bool,
+                                            strict: bool) -> None:
     try:
-        d = split_directives(text, pauses=pauses, ignore_unknown=ignore_unknown)
+        d = split_directives(text, pauses=pauses, ignore_unknown=ignore_unknown, strict=strict)
     except VoicecastError:
         return
     assert d.pause_before >= 0 and d.pause_after >= 0
@@ -130,6 +138,37 @@ def test_any_script_plans_or_is_a_user_error(text: str) -> None:
     assert plan.segments and all(s.text for s in plan.segments)
     assert [s.idx for s in plan.segments] == list(range(len(plan.segments)))
     assert plan.lead_s >= 0 and all(s.pause_after >= 0 for s in plan.segments)
+
+
+@given(st.lists(any_line, max_size=6), st.sampled_from(["skip", "speak"]), st.booleans(), st.booleans())
+def test_any_book_plans_or_is_a_user_error(paragraphs: list[str], brackets: str, ignore: bool,
+                                           strict: bool) -> None:
+    from voicecast.settings import BookSettings
+
+    book = Book("B", (Chapter("C", tuple(Paragraph(p, k + 1) for k, p in enumerate(paragraphs)), "b.md", 1),))
+    rules = EmotionRules(ignore_unknown=ignore, strict=strict and not ignore, brackets=brackets)  # type: ignore[arg-type]
+    try:
+        plan = plan_book(book, source="b.md", settings=BookSettings(announce=False), emotions=rules)
+    except VoicecastError:
+        return
+    assert all(s.text == s.text.strip() and any(ch.isalnum() for ch in s.text) for s in plan.segments)
+    if brackets == "skip":
+        # nothing bracketed is spoken but what a reader left unclosed
+        assert not any(re.search(r"\[[^\[\]]*\]", s.text) for s in plan.segments)
+
+
+@given(st.text())
+def test_repaired_text_has_no_control_characters(text: str) -> None:
+    fixed = repair_text(text)
+    assert not re.search(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]", fixed)
+    assert fixed.count("\n") == text.count("\n")  # lines keep their numbers
+
+
+@given(st.text(alphabet=st.characters(blacklist_categories=("Cc", "Cs"))))
+def test_text_without_mojibake_markers_is_unchanged(text: str) -> None:
+    # ftfy only touches text holding characters that mojibake is made of.
+    assume(not re.search(r"[\x80-\xff\u0100-\u024f\u2000-\u206f\u02c6-\u02dc\ufeff\ufff9-\ufffc]", text))
+    assert repair_text(text) == text
 
 
 # --- lexicon --------------------------------------------------------------------------------

@@ -3,8 +3,9 @@
 - segments come in time order and never overlap;
 - every segment's interval lies inside its slot or the gap it may borrow:
   ``start <= end <= max_end <= next start`` (the track's end for the last one);
-- every spoken cue lands in exactly one segment, and a segment starts where its
-  earliest cue starts;
+- every spoken cue lands in exactly one segment, or in a run of consecutive
+  segments that share its slot (a cue split into speaker turns), and a segment
+  (the first of such a run) starts where its earliest cue starts;
 - the segment hash does not depend on the absolute start: shifting every cue by the
   same whole number of milliseconds gives the same hashes;
 - any cue times and texts give a plan or a :class:`VoicecastError`, never another
@@ -26,7 +27,8 @@ from orchestrator.planning.segments import Plan, segment_hash
 from voicecast.errors import VoicecastError
 
 TEXTS = ["Hello there.", "No!", "[sad] Why?", "FOX: Run.", "[voice:Hare] Slowly.", "[MUSIC]", "",
-         "<i>Quiet</i> now", "♪ la la ♪", "(sighs)", "- Yes.\n- No.", "[happy:0.3] Fine."]
+         "<i>Quiet</i> now", "♪ la la ♪", "(sighs)", "- Yes.\n- No.", "[happy:0.3] Fine.",
+         "- FOX: Yes.\n- BOB: No, never.", "<v Ann>Hi.</v>\n<v Bo>Yo!</v>"]
 cue_text = st.one_of(st.sampled_from(TEXTS), st.text(alphabet="abc XYZ.,!?", max_size=20))
 # Whole milliseconds, as subtitle files give them; lengths from 1 ms, overlaps likely.
 timed = st.lists(st.tuples(st.integers(0, 600_000), st.integers(1, 8_000), cue_text), min_size=1, max_size=30)
@@ -61,12 +63,17 @@ def test_segments_are_ordered_disjoint_and_inside_their_gap(items: list[tuple[in
         nxt = segs[k + 1].start if k + 1 < len(segs) else plan.duration
         assert 0 <= s.start < s.end <= s.max_end <= nxt + 1e-9, (k, s)
         assert s.text.strip()
-    # Every cue that was kept is in exactly one segment; a segment starts at its earliest cue.
-    placed = [i for s in segs for i in s.cue_indices]
+    # Every cue that was kept is in exactly one segment or one run of segments sharing its
+    # slot; a segment (the first of a run) starts at its earliest cue.
+    runs = [s.cue_indices for k, s in enumerate(segs) if k == 0 or s.cue_indices != segs[k - 1].cue_indices]
+    placed = [i for r in runs for i in r]
     assert len(placed) == len(set(placed))
     by_index = {c.index: c for c in cues}
-    for s in segs:
-        assert s.start == min(by_index[i].start for i in s.cue_indices)
+    for k, s in enumerate(segs):
+        if k == 0 or s.cue_indices != segs[k - 1].cue_indices:
+            assert s.start == min(by_index[i].start for i in s.cue_indices)
+        else:
+            assert len(s.cue_indices) == 1 and s.start == segs[k - 1].end
         assert s.end <= max(by_index[i].end for i in s.cue_indices)
 
 

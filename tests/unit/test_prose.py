@@ -11,8 +11,9 @@ from orchestrator.planning.segments import PlannedSegment
 from voicecast.errors import InputError
 from voicecast.settings import BookSettings
 
-S = BookSettings(speak_titles=False, sentence_pause_s=0.3, clause_pause_s=0.2, paragraph_pause_s=0.9,
-                 title_pause_s=1.5, max_segment_chars=300)
+# No announcement: these tests are about the paragraphs (it has tests of its own).
+S = BookSettings(speak_titles=False, announce=False, sentence_pause_s=0.3, clause_pause_s=0.2,
+                 paragraph_pause_s=0.9, title_pause_s=1.5, max_segment_chars=300)
 
 
 def book(*paragraphs: str, title: str = "One", source: str = "b.md") -> Book:
@@ -67,8 +68,11 @@ def test_titles_are_spoken_with_their_pause() -> None:
 
 
 def test_brackets_and_parentheses_are_read_and_whitespace_collapsed() -> None:
-    p = plan(book("He paused (he always did) and wrote [sic] the   word.", "* * *", "— ", "After."))
-    assert texts(p) == ["He paused (he always did) and wrote [sic] the word.", "After."]
+    b = book("He paused (he always did) and wrote [sic] the   word.", "* * *", "— ", "After.")
+    speak = EmotionRules(brackets="speak")
+    assert texts(plan(b, emotions=speak)) == ["He paused (he always did) and wrote [sic] the word.", "After."]
+    # by default bracketed text that is not a tag is skipped; parentheses are read
+    assert texts(plan(b)) == ["He paused (he always did) and wrote the word.", "After."]
 
 
 def test_editing_one_sentence_changes_exactly_one_segment() -> None:
@@ -242,7 +246,7 @@ def test_nothing_to_speak_is_an_error() -> None:
 
 
 @pytest.mark.parametrize("text, why", [
-    ("[hapy] Hello.", r"unknown tag \[hapy\]; allowed: .*\[voice:NAME\], \[pause:SECONDS\]"),
+    ("[hapy] Hello.", r"unknown tag \[hapy\]: did you mean \[happy\]\?$"),
     ("Hello [voice:Fox] there.", r"must come right before a quotation mark"),
     ("Hello [sad] there.", r"\[sad\] in the middle of a paragraph"),
     ("[voice:Fox]“Hello [sad] there.”", r"\[sad\] inside a quotation"),
@@ -268,8 +272,10 @@ def test_errors_without_lines_name_the_chapter_source_and_paragraph() -> None:
 
 
 def test_bracketed_words_elsewhere_are_text() -> None:
-    got = texts(plan(book("He wrote [sic] it. [Editor] notes.")))
-    assert got == ["He wrote [sic] it.", "[Editor] notes."]
+    b = book("He wrote [sic] it. [Editor] notes.")
+    speak = EmotionRules(brackets="speak")
+    assert texts(plan(b, emotions=speak)) == ["He wrote [sic] it.", "[Editor] notes."]
+    assert texts(plan(b)) == ["He wrote it.", "notes."]
 
 
 def test_paragraph_voice_then_quotation_voice() -> None:

@@ -115,10 +115,10 @@ def test_srt_seconds_out_of_range() -> None:
     assert err.line == 2
 
 
-def test_srt_end_before_start_names_line() -> None:
-    err = srt_error(SRT + "\n3\n00:00:09,000 --> 00:00:08,000\nBackwards.\n")
-    assert err.line == 11
-    assert "before it starts" in err.message
+def test_srt_end_before_start_is_kept_for_the_planner() -> None:
+    # Never on screen; the planner skips it with a warning (tests/unit/test_subtitles_wild.py).
+    cues = parse_subtitles_text(SRT + "\n3\n00:00:09,000 --> 00:00:08,000\nBackwards.\n", "srt", "s.srt")
+    assert (cues[2].start, cues[2].end, cues[2].line) == (9.0, 8.0, 10)
 
 
 def test_srt_non_numeric_index_names_line() -> None:
@@ -274,11 +274,10 @@ def test_vtt_block_without_timing_names_line() -> None:
     assert info.value.line == 4
 
 
-def test_vtt_end_before_start() -> None:
+def test_vtt_end_before_start_is_kept_for_the_planner() -> None:
     text = "WEBVTT\n\n00:05.000 --> 00:02.000\nBackwards\n"
-    with pytest.raises(InputError, match="before it starts") as info:
-        parse_subtitles_text(text, "vtt", "a.vtt")
-    assert info.value.line == 3
+    cue, = parse_subtitles_text(text, "vtt", "a.vtt")
+    assert (cue.start, cue.end, cue.line) == (5.0, 2.0, 3)
 
 
 # --------------------------------------------------------------------------- ASS

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from orchestrator.inputs.books.epub import read_epub
 from orchestrator.inputs.books.markdown import read_markdown
-from orchestrator.inputs.books.model import Book, Chapter, Paragraph, _read_bytes
+from orchestrator.inputs.books.model import Book, Chapter, NoteMode, Paragraph, ReadOptions, _read_bytes
 from orchestrator.inputs.books.plaintext import read_plain_text
 from orchestrator.inputs.subtitles import decode_text
 from voicecast.errors import InputError
@@ -30,7 +30,9 @@ __all__ = [
     "BOOK_FORMATS",
     "Book",
     "Chapter",
+    "NoteMode",
     "Paragraph",
+    "ReadOptions",
     "read_book",
     "read_epub",
     "read_markdown",
@@ -42,11 +44,12 @@ log = logging.getLogger(__name__)
 BOOK_FORMATS: tuple[str, ...] = (".epub", ".md", ".markdown", ".txt")
 
 
-def read_book(path: Path) -> Book:
+def read_book(path: Path, options: ReadOptions | None = None) -> Book:
     """Read a book file into chapters, choosing the reader by its suffix
     (``.epub``, ``.md``/``.markdown``, ``.txt``; see the module docstring for
-    the rules). Raises :class:`InputError` naming the file for anything that
-    cannot be read."""
+    the rules). ``options`` say what is read besides the body (front and back
+    matter, notes: EPUB only). Raises :class:`InputError` naming the file for
+    anything that cannot be read."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in BOOK_FORMATS:
@@ -56,7 +59,7 @@ def read_book(path: Path) -> Book:
             file=path,
         )
     if suffix == ".epub":
-        book = read_epub(path)
+        book = read_epub(path, options)
     else:
         text = decode_text(_read_bytes(path), str(path), "book (save an EPUB with a .epub suffix)")
         if suffix == ".txt":

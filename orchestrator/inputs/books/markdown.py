@@ -8,14 +8,47 @@ Markdown (``.md``, ``.markdown``)
   book's fields; every other key (``narrator`` included) goes to
   :attr:`Book.meta`, keys lower-cased. A missing closing line, or a line that
   is not ``key: value``, is an error with its line.
-* **Chapters** start at ATX headings (``#`` then a space): level 1 (``# Title``)
-  normally. When the file has **no** level-1 heading but has level-2 ones, or
-  has **exactly one** level-1 heading that comes before all its level-2
-  headings, level-2 headings (``## Title``) are the chapters and that single
-  ``#`` heading is the book's title (not spoken). Headings below the chapter
-  level are spoken, each as its own paragraph. Setext headings (text underlined
-  with ``===``) are not headings; the underline is skipped as a rule. A chapter
-  heading with no text is an error.
+* **Metadata header**: at the top of the body (after any front matter),
+  before the first paragraph of text and the second heading that is not
+  metadata, a heading of any level (``# Title: Alice's Adventures in
+  Wonderland``, ``## Author: Lewis Carroll``, ``## Year: 1865``) or a
+  paragraph made only of lines (``Author: Lewis Carroll``) of the form ``Key:
+  value``, with a key of
+  :data:`~orchestrator.inputs.books.plaintext.HEADER_KEYS` (``Title``,
+  ``Author``, ``Year``, ``Translator``, ``Language``, ``Narrator``, ...; any
+  case), is metadata: neither a chapter nor text. Below a heading that is
+  not metadata (``# Alice``), such a paragraph is metadata only when it gives
+  the title, subtitle, author, translator, editor, illustrator, narrator or
+  language (``Date: Monday`` there is a diary's first words). Title, author and language
+  fill the book's fields, the others go to :attr:`Book.meta` (``year``,
+  ``translator``, ...); front matter wins over the header. A heading ``by
+  NAME`` there, after another heading, is the author. Rules (``-------``)
+  and blank lines between header lines are skipped.
+* **Chapters** start at ATX headings (``#`` to ``######``, then a space). The
+  chapter level is decided from the headings after the metadata header:
+
+  1. A **book-title heading**: when the shallowest level has a single heading,
+     first of all, and other headings follow, that heading is the book's
+     title (not spoken) -- if some level below it has more than one heading,
+     or if the next level down (``#`` then ``##``) has headings.
+  2. The **chapter level** is the shallowest level (title heading aside)
+     with more than one heading: ``# Title`` then ``### One``, ``### Two``
+     gives chapters One and Two. With no level used twice, it is the
+     shallowest level (the title heading's next level when there is one).
+  3. **Parts**: when every heading at that level names a part (``Part``,
+     ``Book``, ``Volume`` or ``Act``, then a word: ``## Part One``) and a
+     deeper level has more than one heading, the chapters are that deeper
+     level.
+  4. A heading **above the chapter level** (a part; not the title) is not a
+     chapter of its own when the next chapter heading follows it directly:
+     its title leads that chapter's title, joined with `` — `` (``Part One —
+     Chapter 1``). When it has text of its own before its first chapter (an
+     epigraph), it is a chapter titled with its title.
+  5. Headings **below the chapter level** are spoken, each as its own
+     paragraph.
+
+  Setext headings (text underlined with ``===``) are not headings; the
+  underline is skipped as a rule. A chapter heading with no text is an error.
 * **Title text** (headings and paragraphs alike) has inline Markdown removed:
   ``*x*``, ``_x_``, ``**x**``, ``__x__``, ``~~x~~`` → ``x``; ``[text](url)`` →
   ``text``; ```code``` → ``code``; ``<https://url>`` → ``https://url``; inline
@@ -30,8 +63,32 @@ Markdown (``.md``, ``.markdown``)
   error), HTML comments ``<!-- -->`` (may span lines; an unclosed one is an
   error), horizontal rules and scene breaks (``---``, ``***``, ``* * *``,
   ``___``), and images ``![alt](src)``.
-* **Book title**: front matter ``title``, else the single ``#`` book-title
-  heading (see above), else the file name without its suffix.
+* **Book title**: front matter ``title``, else the header's ``Title:``, else
+  the book-title heading (see above), else the file name without its suffix.
+* **Plays**: a book in which at least :data:`PLAY_MIN_LABELS` paragraphs
+  start with a speech label in bold -- ``**LOPAKHIN.**``, ``**LOPAKHIN:**``,
+  ``**LOPAKHIN**.``, or ``**LOPAKHIN**`` alone on the paragraph's first line
+  -- naming at least two characters, is a play. The name is one to five ALL
+  CAPS words (``**THE VOICE OF VARYA.**``); a bold word in mixed case
+  (``**Curtain.**``) is not a label. In a play:
+
+  - a labelled paragraph is its character's (:attr:`Paragraph.speaker`; map
+    a voice with ``--voice LOPAKHIN=VOICE``); the label is not spoken. A
+    label alone in its paragraph names the next paragraph's speaker. Without
+    bold, ``NAME. text`` is a label too when NAME was labelled in bold
+    elsewhere or has two or more words (``VOICE AT THE DOOR. Ermolai!``);
+  - an unlabelled paragraph continues the speech of the paragraph before it
+    (a song, a long speech), unless a heading or a paragraph made only of
+    stage directions comes between: then it is the narrator's;
+  - **stage directions** are a bracketed span in italics (``_[Blows out
+    candle]_``, ``*[Exit]*``), a bracketed span that is not a voicecast tag
+    (``[Enter Anya]``; ``[sad]`` stays a tag), or a whole paragraph in bold
+    or italics (``**Curtain.**``). They are kept in the text, brackets
+    included, as :attr:`Paragraph.directions`; the planner gives them to the
+    narrator, or skips them (``--brackets``; see
+    :mod:`orchestrator.planning.prose`).
+
+  A book with fewer labels is not a play: ``**Note.**`` is bold text.
 * **Text before the first chapter heading** (after the front matter and the
   book-title heading), such as a foreword, becomes a first chapter titled with
   the book title, if it has speakable text. A file with no chapter headings at
@@ -45,9 +102,13 @@ from __future__ import annotations
 
 import html
 import re
+from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
 from orchestrator.inputs.books.model import Book, _assemble, _collapse, _Item, _speakable
+from orchestrator.inputs.books.plaintext import header_field
+from voicecast.emotions import find_tag, is_known_tag_name
 from voicecast.errors import InputError
 
 #: A voicecast tag (same grammar as :mod:`voicecast.emotions`), not a link text.
@@ -137,10 +198,21 @@ def _front_matter(lines: list[str], source: str) -> tuple[dict[str, str], int]:
     return meta, end + 1
 
 
-def _markdown_blocks(lines: list[str], start: int, source: str) -> list[tuple[str, int, str, int]]:
-    """Blocks of the Markdown body: ``("heading", level, text, line)`` and
-    ``("para", 0, text, line)``, with code, comments, rules and images gone."""
-    blocks: list[tuple[str, int, str, int]] = []
+@dataclass(frozen=True)
+class _Block:
+    """A block of the Markdown body: a heading (``level`` 1 to 6) or a
+    paragraph (``level`` 0), its text with inline markup removed, its first
+    line, and (paragraphs) its source lines as written, for plays."""
+
+    level: int
+    text: str
+    line: int
+    raw: tuple[str, ...] = ()
+
+
+def _markdown_blocks(lines: list[str], start: int, source: str) -> list[_Block]:
+    """Blocks of the Markdown body, with code, comments, rules and images gone."""
+    blocks: list[_Block] = []
     para: list[str] = []
     para_line = 0
     fence: str | None = None
@@ -151,7 +223,7 @@ def _markdown_blocks(lines: list[str], start: int, source: str) -> list[tuple[st
     def flush() -> None:
         nonlocal para
         if para:
-            blocks.append(("para", 0, _strip_inline(" ".join(para)), para_line))
+            blocks.append(_Block(0, _strip_inline(" ".join(para)), para_line, tuple(para)))
             para = []
 
     for index in range(start, len(lines)):
@@ -194,7 +266,7 @@ def _markdown_blocks(lines: list[str], start: int, source: str) -> list[tuple[st
             continue
         if m := _ATX.match(line):
             flush()
-            blocks.append(("heading", len(m.group(1)), _strip_inline(m.group(2) or ""), number))
+            blocks.append(_Block(len(m.group(1)), _strip_inline(m.group(2) or ""), number))
             continue
         if _RULE.match(line):
             flush()
@@ -226,35 +298,229 @@ def _markdown_blocks(lines: list[str], start: int, source: str) -> list[tuple[st
     return blocks
 
 
+# Metadata a plain "Key: value" paragraph may give under a heading.
+_BYLINE_FIELDS = frozenset({"title", "subtitle", "author", "translator", "editor", "illustrator",
+                            "narrator", "language"})
+# "## by Lewis Carroll" under the title: the author.
+_BY = re.compile(r"^by\s+(\S.{0,79})$", re.IGNORECASE)
+# Headings that name a part of the book rather than a chapter.
+_PART = re.compile(r"^(?:part|book|volume|act)\s+\S", re.IGNORECASE)
+# A speech label at the start of a paragraph: **NAME.**, **NAME:**, **NAME**. or __NAME.__
+_SPEECH = re.compile(
+    r"^[ \t]*(\*\*|__)[ \t]*(?P<name>[^*_\[\]]+?)[ \t]*(?P<in>[.:])?\1(?P<out>[.:])?(?:[ \t]+|$)"
+)
+_NAME = re.compile(r"[^\W\d_][\w .'’-]*")
+# The same without bold, in a play: "VOICE AT THE DOOR. Ermolai!"
+_PLAIN_SPEECH = re.compile(r"^[ \t]*(?P<name>[^\W\d_][^.:!?]{0,39}?)(?P<in>[.:])[ \t]+(?=\S)")
+# A paragraph all in bold or italics (**Curtain.**); in a play, a stage direction.
+_WHOLE_EMPHASIS = re.compile(r"(\*\*|__|\*|_)(?=\S)((?:(?!\1).)+?)(?<=\S)\1")
+# Stage directions: a bracketed span in italics (_[Exit]_, *[Exit]*), or in brackets alone.
+_DIRECTION = re.compile(r"(?<!\w)([_*])\[([^\[\]]+)\]\1(?!\w)|\[([^\[\]]+)\](?!\()")
+_DIRECTION_HOLD = re.compile("\ue002(\\d+)\ue003")
+#: A book is a play when at least this many paragraphs start with a speech
+#: label, naming at least two characters.
+PLAY_MIN_LABELS = 3
+
+
+def _metadata_header(lines: list[str], start: int) -> dict[str, str]:
+    """Metadata from the top of the body (rules in the module docstring); the
+    lines read are blanked in ``lines`` so that they are neither chapters nor text."""
+    meta: dict[str, str] = {}
+    i, titled = start, False
+    while i < len(lines):
+        line = lines[i]
+        if not line.strip() or _RULE.match(line):
+            i += 1
+            continue
+        if m := _ATX.match(line):
+            text = _strip_inline(m.group(2) or "")
+            if found := header_field(text):
+                meta.setdefault(*found)
+            elif titled and (by := _BY.match(text)):
+                meta.setdefault("author", by.group(1))
+            elif titled:
+                break  # a second ordinary heading: the chapters have begun
+            else:
+                titled = True  # an ordinary heading (the title?): the header may go on below it
+                i += 1
+                continue
+            lines[i] = ""
+            i += 1
+            continue
+        end = i
+        while end < len(lines) and lines[end].strip() and not _ATX.match(lines[end]):
+            end += 1
+        fields = [header_field(_strip_inline(raw)) for raw in lines[i:end]]
+        # Under a heading, "Date: Monday" may be a chapter's first words: only authorship there.
+        if not all(f and (not titled or f[0] in _BYLINE_FIELDS) for f in fields):
+            break
+        for k in range(i, end):
+            found = fields[k - i]
+            assert found is not None  # checked just above
+            meta.setdefault(*found)
+            lines[k] = ""
+        i = end
+    return meta
+
+
+def _structure(headings: list[_Block]) -> tuple[_Block | None, int]:
+    """``(book-title heading or None, chapter level)`` by the rule of the
+    module docstring."""
+    if not headings:
+        return None, 1
+    top = min(h.level for h in headings)
+    title: _Block | None = None
+    rest = headings
+    if len(headings) > 1 and headings[0].level == top and sum(h.level == top for h in headings) == 1:
+        title, rest = headings[0], headings[1:]
+    counts = Counter(h.level for h in rest)
+    repeated = sorted(level for level, n in counts.items() if n > 1)
+    if repeated:
+        level = repeated[0]
+        deeper = [d for d in repeated if d > level]
+        if deeper and all(_PART.match(h.text) for h in rest if h.level == level):
+            level = deeper[0]  # "Part One", "Part Two": the chapters are the level below
+        return title, level
+    if title is not None and min(counts) == title.level + 1:
+        return title, title.level + 1
+    return None, top
+
+
+def _speech_label(raw: tuple[str, ...], known: frozenset[str] = frozenset(), *,
+                  plain: bool = False) -> tuple[str, tuple[str, ...]] | None:
+    """``(NAME, the paragraph's lines without the label)`` when a paragraph
+    starts with a speech label (module docstring), else None. ``plain``: also a
+    label without bold (``NAME. text``), if NAME is in ``known`` (casefolded)
+    or has more than one word."""
+    m = _SPEECH.match(raw[0])
+    bold = m is not None
+    if m is None and plain:
+        m = _PLAIN_SPEECH.match(raw[0])
+    if m is None:
+        return None
+    name = " ".join(m.group("name").split())
+    rest = raw[0][m.end():]
+    if (
+        not _NAME.fullmatch(name)
+        or name != name.upper()
+        or len(name.split()) > 5
+        or len(name) > 40
+        or (bold and not (m.group("in") or m.group("out") or not rest.strip()))  # **NAME** text: emphasis
+        or (not bold and name.casefold() not in known and len(name.split()) < 2)  # "NO. I won't."
+    ):
+        return None
+    return name, ((rest,) if rest.strip() else ()) + raw[1:]
+
+
+def _play_paragraph(raw: tuple[str, ...]) -> tuple[str, tuple[tuple[int, int], ...]]:
+    """A play paragraph's text with inline markup removed and its stage
+    directions as spans of that text (their brackets kept, italics removed)."""
+    joined = " ".join(raw).strip()
+    if whole := _WHOLE_EMPHASIS.fullmatch(joined):
+        text = _strip_inline(whole.group(2))  # **Curtain.**: all of it a direction
+        return text, ((0, len(text)),) if text else ()
+    directions: list[str] = []
+
+    def hold(m: re.Match[str]) -> str:
+        content = m.group(2) if m.group(2) is not None else m.group(3)
+        if m.group(3) is not None and (tag := find_tag(m.group(0))) and tag.end() == len(m.group(0)) \
+                and is_known_tag_name(tag.group(1)):
+            return m.group(0)  # a voicecast tag, not a direction
+        directions.append(f"[{_strip_inline(content)}]")
+        return f"\ue002{len(directions) - 1}\ue003"
+
+    text = _strip_inline(_DIRECTION.sub(hold, joined))
+    out: list[str] = []
+    spans: list[tuple[int, int]] = []
+    pos = 0
+    for m in _DIRECTION_HOLD.finditer(text):
+        out.append(text[pos:m.start()])
+        begin = sum(len(part) for part in out)
+        out.append(directions[int(m.group(1))])
+        spans.append((begin, begin + len(out[-1])))
+        pos = m.end()
+    out.append(text[pos:])
+    return "".join(out), tuple(spans)
+
+
+def _only_directions(text: str, spans: tuple[tuple[int, int], ...]) -> bool:
+    rest, pos = [], 0
+    for begin, end in spans:
+        rest.append(text[pos:begin])
+        pos = end
+    rest.append(text[pos:])
+    return bool(spans) and not _speakable("".join(rest))
+
+
+def _paragraph_items(blocks: list[_Block]) -> dict[int, _Item]:
+    """A play's paragraphs as items with their speaker and stage directions,
+    by block index; empty when the book is not a play (module docstring)."""
+    labels = {k: found for k, b in enumerate(blocks) if b.level == 0 and (found := _speech_label(b.raw))}
+    known = frozenset(name.casefold() for name, _ in labels.values())
+    if len(labels) < PLAY_MIN_LABELS or len(known) < 2:
+        return {}
+    items: dict[int, _Item] = {}
+    current: str | None = None  # who speaks an unlabelled paragraph: the speech goes on
+    for k, block in enumerate(blocks):
+        if block.level:
+            current = None
+            continue
+        found = labels.get(k) or _speech_label(block.raw, known, plain=True)
+        speaker, raw = found or (current, block.raw)
+        current = speaker
+        if not raw:  # a label alone: it names the next paragraph's speaker, and is not spoken
+            items[k] = _Item("para", "", block.line)
+            continue
+        text, spans = _play_paragraph(raw)
+        if found is None and _only_directions(text, spans):
+            speaker = current = None  # a stage direction between speeches: the narrator's
+        items[k] = _Item("para", text, block.line, speaker, spans)
+    return items
+
+
 def read_markdown(text: str, *, source: str) -> Book:
     """Read a Markdown book (rules in the module docstring). ``source`` names
     the file in errors and in :attr:`Chapter.source`; its stem is the fallback
     book title."""
     lines = text.lstrip("\ufeff").splitlines()
     meta, start = _front_matter(lines, source)
+    for key, value in _metadata_header(lines, start).items():
+        meta.setdefault(key, value)
     blocks = _markdown_blocks(lines, start, source)
+    title_heading, chapter_level = _structure([b for b in blocks if b.level])
+    play = _paragraph_items(blocks)
 
-    level1 = [b for b in blocks if b[0] == "heading" and b[1] == 1]
-    level2 = [b for b in blocks if b[0] == "heading" and b[1] == 2]
-    title_heading: tuple[str, int, str, int] | None = None
-    chapter_level = 1
-    if level2 and (not level1 or (len(level1) == 1 and level1[0][3] < level2[0][3])):
-        chapter_level = 2
-        title_heading = level1[0] if level1 else None
-
-    book_title = meta.pop("title", None) or (title_heading[2] if title_heading else "") or Path(source).stem
+    book_title = meta.pop("title", None) or (title_heading.text if title_heading else "") or Path(source).stem
     items: list[_Item] = []
-    for kind, level, value, number in blocks:
-        if kind == "heading" and level == chapter_level:
-            if not _speakable(value):
+    parts: list[_Block] = []  # headings above the chapter level not yet followed by text
+
+    def open_parts() -> None:
+        # A part heading with text of its own before its first chapter is a chapter itself.
+        if parts:
+            items.append(_Item("heading", " — ".join(p.text for p in parts), parts[0].line))
+            parts.clear()
+
+    for k, block in enumerate(blocks):
+        if block is title_heading:
+            continue
+        if block.level and block.level <= chapter_level:
+            if not _speakable(block.text):
                 raise InputError(
                     "chapter heading has no title; write the title after the '#' marks",
                     file=source,
-                    line=number,
+                    line=block.line,
                 )
-            items.append(_Item("heading", value, number))
-        elif (kind, level, value, number) != title_heading:
-            items.append(_Item("para", value, number))
+            if block.level < chapter_level:
+                parts.append(block)
+            else:
+                items.append(_Item("heading", " — ".join([*(p.text for p in parts), block.text]), block.line))
+                parts.clear()
+            continue
+        item = play.get(k) or _Item("para", block.text, block.line)
+        if _speakable(item.text):
+            open_parts()
+        items.append(item)
+    open_parts()
     marker = "#" * chapter_level
     chapters = _assemble(
         items,

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from voicecast.errors import InputError
 
@@ -34,10 +35,18 @@ from voicecast.errors import InputError
 class Paragraph:
     """One paragraph as written (markup such as ``[voice:Fox]`` kept), with the
     1-based line where it starts in the source file (0 when the format has no
-    lines worth naming, e.g. inside an EPUB document)."""
+    lines worth naming, e.g. inside an EPUB document).
+
+    In a play (see :mod:`~orchestrator.inputs.books.markdown`), ``speaker`` is
+    the character whose speech label the paragraph started with (the label is
+    not in ``text``), and ``directions`` are the ``(start, end)`` spans of
+    ``text`` that are stage directions, brackets included (``[Exit.]``; a
+    paragraph all in bold, ``Curtain.``, has none)."""
 
     text: str
     line: int = 0
+    speaker: str | None = None
+    directions: tuple[tuple[int, int], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -63,6 +72,27 @@ class Book:
     cover: bytes | None = None
     cover_type: str | None = None
     meta: dict[str, str] = field(default_factory=dict)
+    #: What the reader skipped or repaired, for the user: one line per kind,
+    #: with a count and a few examples ("skipped front matter (3): Title Page,
+    #: Copyright, Contents; --front-matter reads it").
+    warnings: tuple[str, ...] = ()
+
+
+#: Where a book's notes are read: not at all, after the paragraph that refers to
+#: them, or at the end of the chapter.
+NoteMode = Literal["skip", "paragraph", "chapter"]
+
+
+@dataclass(frozen=True)
+class ReadOptions:
+    """What a reader keeps besides the body of the book (the EPUB reader uses
+    them; Markdown and plain text have no such structure)."""
+
+    #: Read front matter (title page, copyright page, dedication, preface...).
+    front_matter: bool = False
+    #: Read back matter (appendices, index, glossary, colophon...).
+    back_matter: bool = False
+    notes: NoteMode = "skip"
 
 
 # --------------------------------------------------------------------------
@@ -101,6 +131,8 @@ class _Item:
     kind: str  # "heading" or "para"
     text: str
     line: int
+    speaker: str | None = None  # a play's paragraph: see Paragraph
+    directions: tuple[tuple[int, int], ...] = ()
 
 
 def _assemble(items: list[_Item], *, source: str, book_title: str, fix: str) -> tuple[Chapter, ...]:
@@ -132,7 +164,7 @@ def _assemble(items: list[_Item], *, source: str, book_title: str, fix: str) -> 
             close()
             title, line, paras = item.text, item.line, []
         elif _speakable(item.text):
-            paras.append(Paragraph(item.text, item.line))
+            paras.append(Paragraph(item.text, item.line, item.speaker, item.directions))
     close()
     if not chapters:
         raise InputError(f"no chapters found: the book has no text to speak; {fix}", file=source)

@@ -34,12 +34,15 @@ Plain text (``.txt``)
   paragraph that is not a heading (so the chapter keeps some text). A heading
   line with more lines under it, or a titled heading with any line under it, is
   ordinary text.
-* **Header**: a first paragraph made only of ``Title:``, ``Author:``,
-  ``Language:`` or ``Narrator:`` lines is metadata, not text: title, author
-  and language fill the book's fields, narrator goes to :attr:`Book.meta`. In a
-  Project Gutenberg file, everything up to the ``*** START OF THE PROJECT
-  GUTENBERG EBOOK`` line is the header (those four keys are read from it) and
-  everything from ``*** END OF THE PROJECT GUTENBERG EBOOK`` on is dropped.
+* **Header**: leading paragraphs made only of metadata lines (``Key: value``
+  with a key of :data:`HEADER_KEYS`: ``Title:``, ``Author:``, ``Year:``,
+  ``Translator:``, ``Language:``, ``Narrator:``, ...; any case) are metadata,
+  not text: title, author and language fill the book's fields, the others go
+  to :attr:`Book.meta` (``Translated by:`` as ``translator``, ``Year:`` as
+  ``year``). The first value of a key wins. In a Project Gutenberg file,
+  everything up to the ``*** START OF THE PROJECT GUTENBERG EBOOK`` line is
+  the header (the same keys are read from it) and everything from ``*** END
+  OF THE PROJECT GUTENBERG EBOOK`` on is dropped.
 * **Book title**: the header's ``Title:``, else the file name without suffix.
   Text before the first heading becomes a first chapter titled with the book
   title; a text with no heading at all is one chapter titled with the book
@@ -76,9 +79,34 @@ _HEADING = re.compile(
     re.IGNORECASE,
 )
 _SCENE_BREAK = re.compile(r"^[*#~\-=_•\s]+$")
-_HEADER_KEY = re.compile(r"^(title|author|language|narrator)\s*:\s*(\S.*)$", re.IGNORECASE)
+#: Metadata keys a header may give (as written, any case) and the field each
+#: fills: ``title``, ``author`` and ``language`` fill the book's fields, the
+#: others go to :attr:`Book.meta` under the name on the right.
+HEADER_KEYS: dict[str, str] = {
+    "title": "title", "subtitle": "subtitle", "author": "author", "authors": "author",
+    "translator": "translator", "translators": "translator", "translated by": "translator",
+    "editor": "editor", "edited by": "editor", "illustrator": "illustrator",
+    "illustrated by": "illustrator", "year": "year", "date": "date", "published": "date",
+    "release date": "date", "publisher": "publisher", "language": "language", "narrator": "narrator",
+    "read by": "narrator", "series": "series", "source": "source", "license": "license",
+    "licence": "license", "copyright": "copyright", "isbn": "isbn",
+}
+_HEADER_KEY = re.compile(
+    r"^(" + "|".join(sorted((k.replace(" ", r"\s+") for k in HEADER_KEYS), key=len, reverse=True))
+    + r")\s*:\s*(\S.*)$",
+    re.IGNORECASE,
+)
 _GUTENBERG_START = re.compile(r"^\*{3}\s*START OF (?:THE|THIS) PROJECT GUTENBERG", re.IGNORECASE)
 _GUTENBERG_END = re.compile(r"^\*{3}\s*END OF (?:THE|THIS) PROJECT GUTENBERG", re.IGNORECASE)
+
+
+def header_field(line: str) -> tuple[str, str] | None:
+    """``(field, value)`` when ``line`` is a metadata line such as ``Author:
+    Lewis Carroll`` (a key of :data:`HEADER_KEYS`, a colon, a value), else None."""
+    m = _HEADER_KEY.match(line.strip())
+    if m is None:
+        return None
+    return HEADER_KEYS[" ".join(m.group(1).lower().split())], m.group(2).strip()
 
 
 def _heading(line: str) -> tuple[str, bool] | None:
@@ -129,8 +157,8 @@ def read_plain_text(text: str, *, source: str) -> Book:
     start = next((i for i, line in enumerate(lines) if _GUTENBERG_START.match(line)), None)
     if start is not None:
         for line in lines[:start]:
-            if m := _HEADER_KEY.match(line):
-                meta.setdefault(m.group(1).lower(), m.group(2).strip())
+            if found := header_field(line):
+                meta.setdefault(*found)
         first = start + 1
     end = next((i for i in range(first, len(lines)) if _GUTENBERG_END.match(lines[i])), None)
     if end is not None:
@@ -150,12 +178,13 @@ def read_plain_text(text: str, *, source: str) -> Book:
     if current:
         blocks.append((last - len(current) + 1, current))
 
-    if blocks and start is None and all(_HEADER_KEY.match(line) for line in blocks[0][1]):
-        for line in blocks[0][1]:
-            m = _HEADER_KEY.match(line)
-            assert m is not None  # checked just above
-            meta.setdefault(m.group(1).lower(), m.group(2).strip())
-        blocks.pop(0)
+    # Leading paragraphs made only of metadata lines are the header (one
+    # paragraph of "Title:/Author:" lines, or one line each between blank lines).
+    while blocks and start is None and all(header_field(line) for line in blocks[0][1]):
+        for line in blocks.pop(0)[1]:
+            found = header_field(line)
+            assert found is not None  # checked just above
+            meta.setdefault(*found)
 
     items: list[_Item] = []
     i = 0
