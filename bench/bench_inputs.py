@@ -118,7 +118,7 @@ RESIDUE: dict[str, re.Pattern[str]] = {
     # A lowercase letter (or closing punctuation) then 1-3 digits ending the word, not after
     # a backslash (an ASS tag named in text); or digits glued before a word, not an ordinal.
     "note": re.compile(r"(?<![\w\\-])(?:[^\W\d_]*[a-z][.,;:!?\")”]?\d{1,3}(?![\d.,]?\d)(?!\w)"
-                       r"|\d{1,4}(?!(?:st|nd|rd|th|s|er|e|ème|o|a|º|ª)\b)[^\W\d_]{2,})"),
+                       r"|\d{1,4}(?!(?i:st|nd|rd|th|s|er|e|ème|o|a|º|ª)\b)[^\W\d_]{2,})"),
 }
 #: Chapter titles that name front or back matter (the ``matter`` column).
 MATTER_TITLE = re.compile(

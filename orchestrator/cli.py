@@ -284,7 +284,7 @@ def _print_preview(p: Preview) -> None:
             n, c = starts[g.idx]
             out.print(f"\n[bold]{n}. {escape(c.title)}[/] ({c.segments} segments)")
         where = (f"{g.start_s:8.3f}-{g.end_s:8.3f}" if g.start_s is not None and g.end_s is not None
-                 else f"line {g.source_line}")
+                 else f"line {g.source_line}" if g.source_line else "")
         voice = g.speaker or "narrator"
         if g.voice:
             voice += f" ({g.voice})"

@@ -149,3 +149,23 @@ def test_plan_input_raises_the_renders_input_errors(settings: Settings, tmp_path
         plan_input(settings, bad, RenderOptions.from_cli(voice_required=False), FakeDispatcher(),
                    need_voices=False)
     assert e.value.exit_code == 2 and "bad.srt" in str(e.value)
+
+
+def test_distributed_predict_is_one_answer_task_on_the_synth_queue(monkeypatch: pytest.MonkeyPatch) -> None:
+    from orchestrator.dispatch import CeleryDispatcher
+
+    sent: list[tuple[str, tuple[object, ...]]] = []
+
+    def ask(self: CeleryDispatcher, task: str, *args: object, timeout_s: float = 120.0) -> object:
+        sent.append((task, args))
+        return [LinePrediction(natural_s=1.2, target_s=1.0, rate=1.2).to_dict()]
+
+    monkeypatch.setattr(CeleryDispatcher, "_ask", ask)
+    found = CeleryDispatcher(Settings()).predict("voices/x/1.npz", None, [LineSlot(text="Hi.", slot_s=1.0)])
+    assert found == [LinePrediction(natural_s=1.2, target_s=1.0, rate=1.2)]
+    ((task, args),) = sent
+    assert task == "voicecast.predict_lines"
+    assert args[:2] == ("voices/x/1.npz", None) and args[2] == [LineSlot(text="Hi.", slot_s=1.0).to_dict()]
+    # The names the control role sends are the names the synthesis role registers.
+    tasks = Path(__file__).resolve().parents[2] / "workers" / "tasks.py"
+    assert "voicecast.predict_lines" in tasks.read_text(encoding="utf-8")
