@@ -31,7 +31,7 @@ from rich.progress import (
 from rich.table import Table
 
 from orchestrator.store.states import JobStatus, SegmentStatus
-from voicecast.errors import InputError, VoicecastError
+from voicecast.errors import InputError, OutputError, VoicecastError
 from voicecast.settings import Settings, get_settings
 from voicecast.storage import get_store
 
@@ -45,7 +45,7 @@ TERMINAL = (JobStatus.DONE, JobStatus.FAILED)
 err = Console(stderr=True, soft_wrap=True)
 
 
-def _summary(settings: Settings, job_id: str, out: Path | None) -> dict[str, Any]:
+def _summary(settings: Settings, job_id: str) -> dict[str, Any]:
     from orchestrator.output.outline import BookOutline
     from orchestrator.store import jobs
     from orchestrator.store.db import session_scope
@@ -65,7 +65,9 @@ def _summary(settings: Settings, job_id: str, out: Path | None) -> dict[str, Any
             "status": JobStatus(job.status),
             "error": job.error,
             "input": job.input_name,
-            "output": str(out) if out and job.status == JobStatus.DONE else None,
+            # Only a recorded delivery names a local file: a failed or never-tried copy does not.
+            "output": job.delivered_path if job.status == JobStatus.DONE else None,
+            "delivery_error": job.delivery_error if job.status == JobStatus.DONE else None,
             "output_url": arts.get("output"),
             "fit_report_url": arts.get("fit_report"),
             "duration_s": job.duration_s,
@@ -100,7 +102,8 @@ def _print_summary(summary: dict[str, Any], as_json: bool) -> None:
     out = Console(soft_wrap=True)
     if summary["status"] == JobStatus.DONE:
         fit = summary["fit"]
-        out.print(f"[green]done[/] job {summary['job_id']}: {summary['rendered']} of "
+        state = "[yellow]done, not delivered[/]" if summary["delivery_error"] else "[green]done[/]"
+        out.print(f"{state} job {summary['job_id']}: {summary['rendered']} of "
                   f"{summary['segments']} segments rendered, rest reused; "
                   f"{summary['duration_s']:.1f} s of audio")
         chapters = summary["chapters"]
@@ -114,28 +117,32 @@ def _print_summary(summary: dict[str, Any], as_json: bool) -> None:
                           + ("" if c["reused"] else "  (assembled)"))
         if len(summary["voices"]) > 1:
             voices = sorted(summary["voices"].items())
-            out.print("  lines by voice: " + ", ".join(f"{escape(k)} {v}" for k, v in voices))
+            out.print("  lines by voice: " + ", ".join(f"{escape(str(k))} {v}" for k, v in voices))
         if fit["segments_fitted"]:
             out.print(f"  fit: {fit['in_slot']} in their slot, {fit['padded']} short lines padded, "
                       f"{fit['borrowed']} borrowed gap time, {fit['overflows']} overflowed; "
                       f"mean rate {fit['mean_rate']}, max error {fit['max_error_ms']} ms")
         emo = {k: v for k, v in summary["emotions"].items() if k != "neutral"}
         if emo:
-            out.print("  emotions: " + ", ".join(f"{k} {v}" for k, v in sorted(emo.items())))
+            out.print("  emotions: " + ", ".join(f"{escape(str(k))} {v}" for k, v in sorted(emo.items())))
         if summary["output"]:
-            out.print(f"  output: {summary['output']}")
+            out.print(f"  output: {escape(summary['output'])}")
             if chapters:
                 folder = Path(summary["output"]).with_name(Path(summary["output"]).stem + ".chapters")
-                out.print(f"  chapter files (MP3 for ACX, FLAC masters): {folder}")
+                out.print(f"  chapter files (MP3 for ACX, FLAC masters): {escape(str(folder))}")
+        if summary["delivery_error"]:
+            out.print(f"  [yellow]not delivered[/]: {escape(summary['delivery_error'])}; write it again "
+                      f"with `voicecast resume {summary['job_id']} --out PATH`")
         if summary["output_url"]:
-            out.print(f"  output url: {summary['output_url']}")
-        out.print(f"  fit report: {summary['fit_report_url']}")
+            out.print(f"  output url: {escape(summary['output_url'])}")
+        out.print(f"  fit report: {escape(str(summary['fit_report_url']))}")
         for w in summary["warnings"] or []:
             out.print(f"  [yellow]warning[/]: {escape(w)}")
     else:
         done = summary["rendered"] + summary["reused"]
+        # The error is user text (a subtitle line, a file name): never read as markup.
         out.print(f"job {summary['job_id']}: {summary['status']}, {done}/{summary['segments']} segments"
-                  + (f" — {summary['error']}" if summary["error"] else ""))
+                  + (f" — {escape(summary['error'])}" if summary["error"] else ""), highlight=False)
 
 
 def _follow(settings: Settings, job_id: str, dispatcher: Any, quiet: bool) -> None:
@@ -172,13 +179,22 @@ def _follow(settings: Settings, job_id: str, dispatcher: Any, quiet: bool) -> No
 
 
 def _finish(settings: Settings, job_id: str, out: Path | None, as_json: bool) -> int:
+    """Deliver a done job's output to ``out`` and print its summary. A failed
+    copy is recorded on the job (``status`` shows it) and raised as the one-line
+    :class:`OutputError` (exit 2) after the summary."""
     from orchestrator.output import finish
 
-    summary = _summary(settings, job_id, None)
+    summary = _summary(settings, job_id)
+    failed: OutputError | None = None
     if summary["status"] == JobStatus.DONE and out is not None:
-        out = finish.deliver(settings, job_id, out)
-    summary = _summary(settings, job_id, out)
+        try:
+            finish.deliver(settings, job_id, out)
+        except OutputError as e:
+            failed = e
+    summary = _summary(settings, job_id)
     _print_summary(summary, as_json)
+    if failed is not None:
+        raise failed
     if summary["status"] != JobStatus.DONE:
         if not as_json:
             err.print(f"[red]error[/]: {escape(str(summary['error']))}", highlight=False)
@@ -197,6 +213,7 @@ def _render_options(args: argparse.Namespace, kind: str, *, voice_required: bool
         ignore_unknown_tags=bool(args.ignore_unknown_tags), styles=list(args.styles or []),
         strict_tags=bool(args.strict_tags), brackets=args.brackets,
         lexicon=str(Path(args.lexicon).expanduser().resolve()) if args.lexicon else None,
+        clip_dir=str(Path(args.clip_dir).expanduser().resolve()) if args.clip_dir else None,
         unmapped=args.unmapped, cover=args.cover, title=args.title, author=args.author,
         front_matter=bool(args.front_matter), back_matter=bool(args.back_matter), notes=args.notes,
     )
@@ -209,6 +226,7 @@ def cmd_render(args: argparse.Namespace, settings: Settings) -> int:
     from orchestrator.store.db import ensure_schema
 
     ensure_schema(settings, auto_upgrade=not settings.distributed)
+    _own_tempdir(settings)
     if args.detach and not settings.distributed:
         raise VoicecastError("--detach needs distributed mode (set VOICECAST_QUEUE__BROKER_URL)",
                              field="--detach")
@@ -219,7 +237,10 @@ def cmd_render(args: argparse.Namespace, settings: Settings) -> int:
     dispatcher = dispatcher_for(settings)
     try:
         with jobs.failing_job(settings, job_id):
+            # Everything delivery needs is checked before any segment renders.
             render.check_output_path(out, kind)
+            if kind == "audiobook" and options.cover:
+                render.check_cover(options.cover)
             if not inp.is_file():
                 raise InputError("input file not found", file=inp)
             if args.lexicon and not Path(args.lexicon).expanduser().is_file():
@@ -235,6 +256,15 @@ def cmd_render(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         dispatcher.close()
     return _finish(settings, job_id, out, args.json)
+
+
+def _own_tempdir(settings: Settings) -> None:
+    """Embedded mode assembles in this process: work in a temporary folder of
+    its own (see :mod:`voicecast.localfs`), cleaning what killed runs left."""
+    if not settings.distributed:
+        from voicecast.localfs import claim_process_tempdir
+
+        claim_process_tempdir()
 
 
 def cmd_plan(args: argparse.Namespace, settings: Settings) -> int:
@@ -329,7 +359,7 @@ def _enroll_bar(quiet: bool) -> Iterator[Callable[[dict[str, Any] | None], None]
             bar.start()
         if p is not None:
             bar.update(task, total=max(1, int(p.get("total") or 1)),
-                       completed=int(p.get("done") or 0), description=str(p.get("note") or ""))
+                       completed=int(p.get("done") or 0), description=escape(str(p.get("note") or "")))
 
     try:
         yield update
@@ -348,14 +378,14 @@ def cmd_voice_add(args: argparse.Namespace, settings: Settings) -> int:
     try:
         with _enroll_bar(quiet=args.json) as on_progress:
             info = voices.add_voice(settings, args.name, [Path(r) for r in args.refs], args.consent,
-                                     dispatcher, on_progress)
+                                     dispatcher, on_progress, replace=args.replace)
     finally:
         dispatcher.close()
     if args.json:
         print(json.dumps(info, indent=2))
     else:
         Console(soft_wrap=True).print(
-            f"[green]enrolled[/] voice {info['name']!r} v{info['version']}: {info['method']}, "
+            f"[green]enrolled[/] voice {escape(repr(info['name']))} v{info['version']}: {info['method']}, "
             f"similarity {info['similarity']}, {info['speech_s']:.1f} s of speech from "
             f"{len(info['reference']['clips'])} clip(s)", highlight=False)
     return 0
@@ -373,7 +403,7 @@ def cmd_voice_list(args: argparse.Namespace, settings: Settings) -> int:
     table = Table("name", "version", "method", "similarity", "speech s", "created", box=None)
     for v in found:
         speech = v.get("speech_s") or (v.get("reference") or {}).get("speech_s")
-        table.add_row(v["name"], str(v["version"]), str(v.get("method") or "-"),
+        table.add_row(escape(v["name"]), str(v["version"]), escape(str(v.get("method") or "-")),
                       _num(v.get("similarity"), ".3f"), _num(speech, ".1f"),
                       (v["created_at"] or "")[:16].replace("T", " "))
     Console(soft_wrap=True).print(table if found else "no voices enrolled")
@@ -400,7 +430,7 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
     data = get_store(settings).get_bytes(key)
     if args.out:
         Path(args.out).write_bytes(data)
-        err.print(f"fit report written to {args.out}", highlight=False)
+        err.print(f"fit report written to {escape(args.out)}", highlight=False)
     else:
         sys.stdout.write(data.decode())
     return 0
@@ -416,19 +446,33 @@ def cmd_voice_show(args: argparse.Namespace, settings: Settings) -> int:
         print(json.dumps(info, indent=2))
         return 0
     out = Console(soft_wrap=True, highlight=False)
-    out.print(f"[bold]{info['name']}[/] (id {info['id']}), version {info['version']}, "
-              f"engine {info['engine']}")
-    out.print(f"  profile: {info['profile_key']}")
-    out.print(f"  enrollment: {info.get('method')}, similarity {info.get('similarity')}")
-    out.print(f"  consent: {info['consent'] or '(none recorded)'}"
-              + (f" (given {info['consent_at']})" if info.get("consent_at") else ""))
-    out.print(f"  created: {info['created_at']}"
-              + (f", this version enrolled {info['enrolled_at']}" if info.get("enrolled_at") else ""))
-    ref = info.get("reference") or {}
-    out.print(f"  reference: {ref.get('speech_s')} s of speech, sha256 {info['source_sha256']}")
-    for c in ref.get("clips") or []:
-        out.print(f"    {c['file']}: {c['speech_s']} s speech, peak {c['peak_db']} dBFS, "
-                  f"rms {c['rms_db']} dBFS, clipped {c['clipped_ratio']:.4%}, sha256 {c['sha256'][:16]}")
+    e = escape  # every value below is user text or derived from it: none is markup
+    if info.get("removed"):
+        out.print(f"[bold]{e(info['name'])}[/]: removed; no version is enrolled now")
+    else:
+        out.print(f"[bold]{e(info['name'])}[/] (id {e(info['id'])}), version {info['version']}, "
+                  f"engine {e(str(info['engine']))}")
+        out.print(f"  profile: {e(info['profile_key'])}")
+        out.print(f"  enrollment: {e(str(info.get('method')))}, similarity {info.get('similarity')}")
+        out.print(f"  consent: {e(info['consent'] or '(none recorded)')}"
+                  + (f" (given {info['consent_at']})" if info.get("consent_at") else ""))
+        out.print(f"  created: {info['created_at']}"
+                  + (f", this version enrolled {info['enrolled_at']}" if info.get("enrolled_at") else ""))
+        ref = info.get("reference") or {}
+        out.print(f"  reference: {ref.get('speech_s')} s of speech, sha256 {info['source_sha256']}")
+        for c in ref.get("clips") or []:
+            out.print(f"    {e(c['file'])}: {c['speech_s']} s speech, peak {c['peak_db']} dBFS, "
+                      f"rms {c['rms_db']} dBFS, clipped {c['clipped_ratio']:.4%}, sha256 {c['sha256'][:16]}")
+    history = info.get("history") or []
+    out.print(f"  consent trail ({len(history)} event(s)):" if history else "  consent trail: none recorded")
+    for h in history:
+        who = f" by {e(h['actor'])}" if h.get("actor") else ""
+        if h["event"] == "enrolled":
+            consent = e(h["consent"] or "(none)")
+            out.print(f"    {h['at']}  v{h['version']} enrolled{who}; consent: {consent}; "
+                      f"reference sha256 {h['reference_sha256'] or '-'}")
+        else:
+            out.print(f"    {h['at']}  {e(h['event'])}{who} (versions up to v{h['version']})")
     return 0
 
 
@@ -437,8 +481,9 @@ def cmd_voice_rm(args: argparse.Namespace, settings: Settings) -> int:
     from orchestrator.store.db import ensure_schema
 
     ensure_schema(settings, auto_upgrade=not settings.distributed)
-    info = voices.remove_voice(settings, args.name)
-    err.print(f"removed voice {info['name']!r} ({info['version']} version(s))", highlight=False)
+    info = voices.remove_voice(settings, args.name, force=args.force)
+    err.print(f"removed voice {escape(repr(info['name']))} ({info['version']} version(s)); its consent "
+              f"trail is kept (`voicecast voice show {escape(info['name'])}`)", highlight=False)
     return 0
 
 
@@ -446,9 +491,9 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     from orchestrator.store.db import ensure_schema
 
     ensure_schema(settings, auto_upgrade=False)
-    summary = _summary(settings, args.job, None)
+    summary = _summary(settings, args.job)
     _print_summary(summary, args.json)
-    return 0 if summary["status"] != JobStatus.FAILED else 1
+    return 1 if summary["status"] == JobStatus.FAILED or summary["delivery_error"] else 0
 
 
 def cmd_wait(args: argparse.Namespace, settings: Settings) -> int:
@@ -473,7 +518,10 @@ def cmd_resume(args: argparse.Namespace, settings: Settings) -> int:
     from orchestrator.store.db import ensure_schema
 
     ensure_schema(settings, auto_upgrade=not settings.distributed)
+    _own_tempdir(settings)
     job_id = _job_id(settings, args.job)
+    if args.out:
+        render.check_output_path(Path(args.out), _job_kind(settings, job_id))
     dispatcher = dispatcher_for(settings)
     try:
         what = render.resume(settings, job_id, dispatcher)
@@ -483,7 +531,8 @@ def cmd_resume(args: argparse.Namespace, settings: Settings) -> int:
             _follow(settings, job_id, dispatcher, quiet=args.json)
     finally:
         dispatcher.close()
-    return _finish(settings, job_id, _job_out(settings, job_id), args.json)
+    return _finish(settings, job_id, Path(args.out) if args.out else _job_out(settings, job_id),
+                   args.json)
 
 
 def _job_id(settings: Settings, prefix: str) -> str:
@@ -528,6 +577,9 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     if not settings.distributed:
         raise VoicecastError("a worker needs a broker: set VOICECAST_QUEUE__BROKER_URL",
                              field="queue.broker_url")
+    from voicecast.localfs import claim_process_tempdir
+
+    claim_process_tempdir()  # a worker starting cleans what killed ones left (its processes: their own)
     concurrency = args.concurrency or (os.cpu_count() or 1)
     if args.queue == "synth" and not settings.engine.threads:
         # Share the cores between the pool's processes instead of oversubscribing.
@@ -568,6 +620,9 @@ def _add_render_options(r: argparse.ArgumentParser, *, plan: bool = False) -> No
                         "speaker; repeatable")
     r.add_argument("--lexicon", default=None, metavar="FILE",
                    help="pronunciation lexicon: WORD = respelling or WORD = /phonemes/ per line")
+    r.add_argument("--clip-dir", default=None, metavar="DIR",
+                   help="folder of the [like:CLIP] clips (default: the input's folder); "
+                        "clips outside it are refused")
     r.add_argument("--unmapped", choices=["error", "narrator"], default="error",
                    help="a character with no --voice: an error (default) or read by the narrator")
     r.add_argument("--cover", default=None, metavar="IMAGE", help="audiobook cover (.jpg, .png)")
@@ -635,14 +690,15 @@ def build_parser() -> argparse.ArgumentParser:
     for name, fn, hlp in (("status", cmd_status, "show a job"), ("wait", cmd_wait, "follow a job to its end"),
                           ("resume", cmd_resume, "continue an interrupted or failed job")):
         q = sub.add_parser(name, help=hlp)
-        q.add_argument("job", help="job id (or a unique prefix)")
+        q.add_argument("job", help="job id (or a unique prefix of 8 or more characters)")
         q.add_argument("--json", action="store_true")
-        if name == "wait":
-            q.add_argument("--out", default=None, help="where to write the output (default: as rendered)")
+        if name in ("wait", "resume"):
+            q.add_argument("--out", default=None, help="where to write the output (default: as rendered); "
+                                                       "resume delivers a done job's output again")
         q.set_defaults(func=fn)
 
     rp = sub.add_parser("report", help="print or save a finished job's fit report")
-    rp.add_argument("job", help="job id (or a unique prefix)")
+    rp.add_argument("job", help="job id (or a unique prefix of 8 or more characters)")
     rp.add_argument("--csv", action="store_true", help="CSV instead of JSON")
     rp.add_argument("--out", default=None, help="write to this file instead of standard output")
     rp.set_defaults(func=cmd_report)
@@ -661,23 +717,29 @@ def build_parser() -> argparse.ArgumentParser:
 
     v = sub.add_parser("voice", help="enrolled voices: add, list, show, rm")
     vsub = v.add_subparsers(dest="voice_command", required=True)
-    va = vsub.add_parser("add", help="enroll a voice from reference clips (again: a new version)")
+    va = vsub.add_parser("add", help="enroll a voice from reference clips (again, with --replace: "
+                                     "a new version)")
     va.add_argument("name", help="the voice's name, used as `render --voice NAME`")
     va.add_argument("refs", nargs="+", metavar="REF_AUDIO",
                     help="reference clips of one speaker (3-30 s of speech in all)")
     va.add_argument("--consent", required=True,
                     help="who agreed to have this voice cloned, and for what (stored with it)")
+    va.add_argument("--replace", action="store_true",
+                    help="enroll an existing name again (a new version; the earlier consent stays on record)")
     va.add_argument("--json", action="store_true", help="print the stored voice as JSON")
     va.set_defaults(func=cmd_voice_add)
     vl = vsub.add_parser("list", help="list enrolled voices")
     vl.add_argument("--json", action="store_true")
     vl.set_defaults(func=cmd_voice_list)
-    vs = vsub.add_parser("show", help="everything stored about a voice, consent included")
+    vs = vsub.add_parser("show", help="everything stored about a voice, and its name's consent trail "
+                                      "(every version's consent, removals)")
     vs.add_argument("name")
     vs.add_argument("--json", action="store_true")
     vs.set_defaults(func=cmd_voice_show)
-    vr = vsub.add_parser("rm", help="remove a voice and its profiles")
+    vr = vsub.add_parser("rm", help="remove a voice and its profiles (its consent trail stays)")
     vr.add_argument("name")
+    vr.add_argument("--force", action="store_true",
+                    help="remove it (without: say what removal costs, and remove nothing)")
     vr.set_defaults(func=cmd_voice_rm)
 
     d = sub.add_parser("db", help="database schema")
@@ -705,6 +767,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         err.print("interrupted; continue with `voicecast resume JOB`")
         return 130
+    except BrokenPipeError:
+        # The reader of our output went away (`voicecast plan --json | head`): not an error
+        # of ours; point stdout at /dev/null so the interpreter's final flush stays quiet.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

@@ -60,24 +60,14 @@ class Dispatcher(Protocol):
     def drive(self, job_id: str, tick: Callable[[], None]) -> None: ...
 
 
-#: Largest reference clip accepted (bytes), checked before it is read or hashed.
-MAX_REFERENCE_BYTES = 200 * 1024 * 1024
-
-
-def _reference_file(path: Path) -> Path:
+def _reference_file(path: Path, max_bytes: int) -> Path:
     """A reference clip must be a regular file of bounded size (not a device,
     a pipe or a folder), checked before anything reads it."""
-    import stat
+    from orchestrator.files import regular_file
+    from voicecast.settings import env_name
 
-    try:
-        st = path.stat()
-    except OSError as e:
-        raise ReferenceAudioError(f"cannot read the reference clip ({e.strerror})", file=path) from None
-    if not stat.S_ISREG(st.st_mode):
-        raise ReferenceAudioError("the reference clip is not a regular file", file=path)
-    if st.st_size > MAX_REFERENCE_BYTES:
-        raise ReferenceAudioError(f"the reference clip is larger than {MAX_REFERENCE_BYTES >> 20} MiB",
-                                  file=path)
+    regular_file(path, what="reference clip", max_bytes=max_bytes,
+                 setting=env_name("inputs", "max_reference_bytes"), error=ReferenceAudioError)
     return path
 
 
@@ -156,7 +146,8 @@ class EmbeddedDispatcher:
         from voicecast.storage import get_store
         from workers.facts import check_reference
 
-        return check_reference(get_store(self.settings), [_reference_file(p) for p in paths])
+        limit = self.settings.inputs.max_reference_bytes
+        return check_reference(get_store(self.settings), [_reference_file(p, limit) for p in paths])
 
     def predict(self, profile_key: str | None, builtin: str | None,
                 lines: list[LineSlot]) -> list[LinePrediction]:
@@ -231,6 +222,75 @@ class EmbeddedDispatcher:
         tick()
 
 
+#: How long a stall check waits for the workers' answers (seconds).
+INSPECT_TIMEOUT_S = 1.0
+#: Messages of one queue read by a stall check at most; past it, the job is
+#: taken for alive (a queue that long is busy, not lost).
+MAX_SCANNED = 50_000
+#: kombu's Redis transport keeps a queue's messages of priority 0 in a list
+#: named after the queue, and those of other priority steps beside it.
+_PRIORITY_SUFFIXES = ("", "\x06\x163", "\x06\x166", "\x06\x169")
+
+
+class StallWatch:
+    """When a job has shown no progress for ``timeout_s`` (0: never).
+
+    ``due(mark)`` is polled with a summary of the job's recorded state (its
+    status and undone count); any change restarts the clock.
+    """
+
+    def __init__(self, timeout_s: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.timeout_s = timeout_s
+        self.clock = clock
+        self._mark: object = None
+        self._since = clock()
+
+    def due(self, mark: object) -> bool:
+        now = self.clock()
+        if mark != self._mark:
+            self._mark, self._since = mark, now
+            return False
+        return self.timeout_s > 0 and now - self._since >= self.timeout_s
+
+    def restart(self) -> None:
+        """Start waiting a whole timeout again (after a check or a re-dispatch)."""
+        self._since = self.clock()
+
+
+def _message_mentions(raw: bytes, needle: bytes) -> bool:
+    """Whether a kombu Redis message (JSON, its body usually base64) names ``needle``."""
+    import base64
+    import json
+
+    if needle in raw:  # the headers' argsrepr usually shows it
+        return True
+    try:
+        msg = json.loads(raw)
+        body = msg.get("body", "")
+        if msg.get("properties", {}).get("body_encoding") == "base64":
+            return needle in base64.b64decode(body)
+        return needle in str(body).encode()
+    except (ValueError, TypeError, AttributeError):
+        return False
+
+
+def queued_for_job(client: Any, queues: list[str], job_id: str, chunk: int = 1000) -> bool:
+    """Whether a message naming ``job_id`` waits in any of these Redis queues
+    (``client``: a redis-py client of the broker). A queue longer than
+    :data:`MAX_SCANNED` counts as holding one."""
+    needle = job_id.encode()
+    for queue in queues:
+        for key in (queue + suffix for suffix in _PRIORITY_SUFFIXES):
+            length = int(client.llen(key) or 0)
+            if length > MAX_SCANNED:
+                return True
+            for start in range(0, length, chunk):
+                if any(_message_mentions(m if isinstance(m, bytes) else str(m).encode(), needle)
+                       for m in client.lrange(key, start, start + chunk - 1)):
+                    return True
+    return False
+
+
 class CeleryDispatcher:
     #: How long the CLI waits for a voice enrollment task before giving up.
     ENROLL_TIMEOUT_S = 900
@@ -299,7 +359,7 @@ class CeleryDispatcher:
         store = get_store(self.settings)
         uploads = []
         for path in paths:
-            data = _reference_file(path).read_bytes()
+            data = _reference_file(path, self.settings.inputs.max_reference_bytes).read_bytes()
             key = upload_key(hashlib.sha256(data).hexdigest())
             if not store.exists(key):
                 store.put_bytes(key, data)
@@ -335,13 +395,67 @@ class CeleryDispatcher:
         pass  # the workers are running already
 
     def drive(self, job_id: str, tick: Callable[[], None]) -> None:
-        """Follow the job in the SQL store until it is done or failed."""
+        """Follow the job in the SQL store until it is done or failed, healing
+        a stall: when nothing about the job has changed for
+        ``queue.stall_timeout_s`` and no message or task of it is left
+        anywhere (:meth:`job_alive`), its undone work is sent again
+        (:func:`orchestrator.render.heal`)."""
+        watch = StallWatch(self.settings.queue.stall_timeout_s)
         while True:
             tick()
             with session_scope(self.settings) as s:
-                if jobs.get_job(s, job_id).status in TERMINAL:
+                status = jobs.get_job(s, job_id).status
+                if status in TERMINAL:
                     return
+                mark = (status, jobs.undone_count(s, job_id))
+            if watch.due(mark):
+                self._heal_if_lost(job_id, watch)
             time.sleep(self.poll_s)
+
+    def _heal_if_lost(self, job_id: str, watch: StallWatch) -> None:
+        from orchestrator import render
+
+        alive = self.job_alive(job_id)
+        if alive is False:
+            try:
+                what = render.heal(self.settings, job_id, self)
+            except Exception as e:  # noqa: BLE001 - the next stall check tries again
+                log.warning("job %s stalled and could not be re-dispatched (%s: %s); trying again "
+                            "in %.0f s", job_id, type(e).__name__, e, watch.timeout_s)
+            else:
+                if what:
+                    log.warning("job %s made no progress for %.0f s and no task of it is queued or "
+                                "running (a lost message?): %s", job_id, watch.timeout_s, what)
+        watch.restart()
+
+    def job_alive(self, job_id: str) -> bool | None:
+        """Whether any message or task of the job exists: queued on the broker
+        (the ``synth`` and ``assemble`` lists), or active, reserved or
+        scheduled (waiting out a retry's countdown) on a worker that answers.
+        ``None`` when that cannot be told (the broker is unreachable, or not
+        Redis): a stall is then not acted on."""
+        from voicecast.celery_app import app
+
+        q = self.settings.queue
+        try:
+            with app.connection_for_read() as conn:
+                conn.ensure_connection(max_retries=1)
+                client = getattr(conn.default_channel, "client", None)
+                if client is None or not hasattr(client, "lrange"):
+                    return None
+                if queued_for_job(client, [q.synth_queue, q.assemble_queue], job_id):
+                    return True
+            inspect = app.control.inspect(timeout=INSPECT_TIMEOUT_S)
+            for replies in (inspect.active(), inspect.reserved(), inspect.scheduled()):
+                for tasks in (replies or {}).values():
+                    # The job id (32 hex digits) in a task's arguments, however
+                    # this Celery version shows them (a list or its repr).
+                    if any(job_id in repr(t) for t in tasks or []):
+                        return True
+        except Exception as e:  # noqa: BLE001 - cannot tell: do nothing now
+            log.info("could not check the queue for job %s: %s: %s", job_id, type(e).__name__, e)
+            return None
+        return False
 
     def close(self) -> None:
         pass

@@ -21,7 +21,8 @@ from voicecast.errors import InputError
 CLI_FLAGS: dict[str, str] = {
     "mode": "--mode", "voices": "--voice", "duration": "--duration", "emotion": "--emotion",
     "emotion_map": "--emotion-map", "ignore_unknown_tags": "--ignore-unknown-tags",
-    "lexicon": "--lexicon", "unmapped": "--unmapped", "cover": "--cover", "title": "--title",
+    "lexicon": "--lexicon", "clip_dir": "--clip-dir", "unmapped": "--unmapped", "cover": "--cover",
+    "title": "--title",
     "author": "--author", "styles": "--styles", "strict_tags": "--strict-tags", "brackets": "--brackets",
     "front_matter": "--front-matter", "back_matter": "--back-matter", "notes": "--notes",
 }
@@ -67,6 +68,10 @@ class RenderOptions(BaseModel):
     styles: list[str] = Field(default_factory=list)
     #: Absolute path of the pronunciation lexicon.
     lexicon: str | None = None
+    #: Absolute path of the folder ``[like:CLIP]`` clips are read from; None:
+    #: the input's folder. A clip outside it (``../``, an absolute path, a
+    #: symbolic link out) is refused.
+    clip_dir: str | None = None
     #: A character with no voice: an error, or read by the narrator.
     unmapped: Literal["error", "narrator"] = "error"
     #: Audiobooks: cover image path and metadata overrides.
@@ -79,6 +84,10 @@ class RenderOptions(BaseModel):
     lexicon_sha256: str | None = None
     #: Scripts: silence before the first line from a leading ``[pause:S]``.
     lead_s: float = Field(default=0.0, ge=0)
+    #: The engine (name, version) the segments were planned and hashed for: each
+    #: segment's message carries them, and a worker running another refuses it.
+    engine: str | None = None
+    engine_version: str | None = None
 
     @classmethod
     def from_cli(cls, *, voice_required: bool = True, **values: Any) -> RenderOptions:

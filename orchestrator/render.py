@@ -10,10 +10,13 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import stat
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from orchestrator.files import input_file, inside, regular_file, sha256_file
 from orchestrator.options import RenderOptions
 from orchestrator.output.assembly import OUTPUT_FORMATS
 from orchestrator.output.outline import BookOutline, ChapterOutline, Level
@@ -25,7 +28,6 @@ from orchestrator.store.states import JobStatus, SegmentStatus, check_segment
 from orchestrator.voices import (
     NARRATOR,
     OnProgress,
-    _sha256_file,
     assign_voices,
     parse_voice_map,
     resolve_voice_map,
@@ -36,8 +38,8 @@ from voicecast.errors import (
     VoicecastError,
     VoiceError,
 )
-from voicecast.queue import SegmentSpec, stored_result
-from voicecast.settings import Settings
+from voicecast.queue import SegmentSpec, hash_fit, stored_result, to_ms
+from voicecast.settings import InputSettings, Settings, env_name
 from voicecast.storage import (
     ObjectStore,
     emotion_clip_key,
@@ -56,6 +58,13 @@ log = logging.getLogger(__name__)
 
 
 def check_output_path(out: Path, kind: str = "dub") -> None:
+    """Refuse, before any work, an output path that delivery could not write:
+    a format the job cannot produce, a folder (or a device) where the file
+    should go, a parent that is missing or not a folder, a folder where no
+    file can be created (tried for real, as permissions, read-only mounts and
+    pseudo-filesystems such as ``/sys`` all answer differently, even to root).
+    An audiobook's ``<stem>.chapters`` folder must not be a file either.
+    Raises :class:`OutputError` naming the path."""
     if kind == "audiobook":
         if out.suffix.lower() != ".m4b":
             raise OutputError("an audiobook is written as an .m4b file (chapter MP3s and "
@@ -65,20 +74,41 @@ def check_output_path(out: Path, kind: str = "dub") -> None:
             f"unsupported output format {out.suffix or '(none)'!r}; use one of "
             + ", ".join(sorted(OUTPUT_FORMATS)) + " (.m4b: audiobooks, --mode audiobook)", file=out,
         )
-    parent = out.expanduser().resolve().parent
+    dest = out.expanduser().absolute()
+    if dest.is_dir():
+        raise OutputError("is a folder; give the output file's name (such as "
+                          f"{dest / ('book.m4b' if kind == 'audiobook' else 'dub.wav')})", file=out)
+    if dest.exists() and not dest.is_file():
+        raise OutputError("exists and is not a regular file (a device or a pipe): give a file path",
+                          file=out)
+    parent = dest.parent.resolve()
     if not parent.is_dir():
+        up = next((p for p in (parent, *parent.parents) if p.exists()), None)
+        if up is not None and not up.is_dir():
+            raise OutputError(f"output folder {parent} cannot be made: {up} is a file", file=out)
         raise OutputError(f"output folder {parent} does not exist", file=out)
-    if not os.access(parent, os.W_OK):
-        raise OutputError(f"output folder {parent} is not writable", file=out)
+    if kind == "audiobook":
+        chapters = parent / (dest.stem + ".chapters")
+        if chapters.exists() and not chapters.is_dir():
+            raise OutputError(f"{chapters} (where the chapter files go) is a file, not a folder", file=out)
+    try:  # the only reliable test of writability is to write
+        fd, probe = tempfile.mkstemp(dir=parent, prefix=f".{dest.name}.", suffix=".check")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        raise OutputError(f"output folder {parent} is not writable (cannot create a file there: "
+                          f"{e.strerror})", file=out) from None
 
 
 def create_job(settings: Settings, input_path: Path, out: Path | None, options: RenderOptions,
                kind: str = "dub") -> str:
+    # A device or a pipe (/dev/zero) would be hashed forever: checked first.
+    input_file(input_path, settings.inputs)
     job_id = jobs.new_job_id()
     with session_scope(settings) as s:
         s.add(Job(
             id=job_id, kind=kind, status=JobStatus.PENDING, input_name=str(input_path),
-            input_sha256=_sha256_file(input_path),
+            input_sha256=sha256_file(input_path, settings.inputs.max_input_bytes),
             output_path=str(out.expanduser().resolve()) if out else None,
             output_format=out.suffix.lower() if out else None, options=options.stored(),
         ))
@@ -123,35 +153,53 @@ def emotion_rules(options: RenderOptions) -> EmotionRules:
                                      options.strict_tags, options.brackets)
 
 
-def _store_emotion_clips(settings: Settings, segments: list[Any], input_path: Path, sr: int) -> list[Any]:
-    """Read every ``[like:CLIP]`` clip (relative to the script's folder), store it
-    under a content key, and return the segments with ``emotion`` set to
-    ``like:<id>``. Raises :class:`InputError` naming the script line."""
+def _store_emotion_clips(settings: Settings, segments: list[Any], input_path: Path, sr: int,
+                         clip_dir: str | None = None) -> list[Any]:
+    """Read every ``[like:CLIP]`` clip (relative to ``clip_dir``, default the
+    script's folder), store it under a content key, and return the segments
+    with ``emotion`` set to ``like:<id>``. Raises :class:`InputError` naming
+    the script line.
+
+    A clip must be a regular file inside that folder once every symbolic link
+    is resolved (not ``../../etc/passwd``, ``/proc/self/environ`` or a link
+    out of it), of bounded size, and only its first ``inputs.like_clip_max_s``
+    seconds are decoded (the analysis needs a few seconds of speech)."""
     import dataclasses
 
     from voicecast.audio import active_speech_seconds, to_wav_bytes
     from voicecast.media import decode_audio
 
     store = get_store(settings)
+    folder = Path(clip_dir) if clip_dir else input_path.parent
+    limits = settings.inputs
     ids: dict[Path, str] = {}
     out = []
     for seg in segments:
         if seg.emotion != "like":
             out.append(seg)
             continue
-        clip = (input_path.parent / Path(seg.clip or "").expanduser()).resolve()
+        line = seg.source_line or None
+        clip = inside(Path(seg.clip or ""), folder)
+        if clip is None:
+            where = "--clip-dir" if clip_dir else "the input's folder"
+            raise InputError(f"[like:{seg.clip}]: the clip must be inside {where} ({folder.resolve()}); "
+                             "give a path relative to it (or name another folder with --clip-dir)",
+                             file=input_path, line=line)
         if clip not in ids:
-            if not clip.is_file():
-                raise InputError(f"[like:{seg.clip}]: clip not found ({clip})",
-                                 file=input_path, line=seg.source_line or None)
             try:
-                audio = decode_audio(clip, sr)
+                regular_file(clip, what="clip", max_bytes=limits.max_reference_bytes,
+                             setting=env_name("inputs", "max_reference_bytes"))
+            except InputError as e:
+                raise InputError(f"[like:{seg.clip}]: {e.message} ({clip})",
+                                 file=input_path, line=line) from None
+            try:
+                audio = decode_audio(clip, sr, max_s=limits.like_clip_max_s)
             except Exception as e:
                 raise InputError(f"[like:{seg.clip}]: not readable audio ({e})",
-                                 file=input_path, line=seg.source_line or None) from None
+                                 file=input_path, line=line) from None
             if active_speech_seconds(audio, sr) < 0.5:
                 raise InputError(f"[like:{seg.clip}]: the clip has less than 0.5 s of sound",
-                                 file=input_path, line=seg.source_line or None)
+                                 file=input_path, line=line)
             data = to_wav_bytes(audio, sr)
             ids[clip] = hashlib.sha256(data).hexdigest()[:16]
             key = emotion_clip_key(ids[clip])
@@ -161,20 +209,34 @@ def _store_emotion_clips(settings: Settings, segments: list[Any], input_path: Pa
     return out
 
 
-def _apply_lexicon(segments: list[Any], path: str | None,
-                   phonemes: frozenset[str]) -> tuple[list[Any], str | None]:
+def _apply_lexicon(segments: list[Any], path: str | None, phonemes: frozenset[str],
+                   limits: InputSettings | None = None, source: str = "") -> tuple[list[Any], str | None]:
     """Respellings and phonemes of the job's lexicon put into every segment's
-    text (before hashing: a changed entry changes only the segments that use it)."""
+    text (before hashing: a changed entry changes only the segments that use it).
+    The lexicon must be a regular file of bounded size, and its patterns run
+    under ``limits.lexicon_timeout_s`` per line (the error names the entry and
+    the input's line)."""
     import dataclasses
 
     if not path:
         return segments, None
-    from voicecast.lexicon import load_lexicon
+    from voicecast.lexicon import LexiconTimeout, load_lexicon
 
-    lex = load_lexicon(Path(path).expanduser())
+    limits = limits or InputSettings()
+    lex_path = Path(path).expanduser()
+    regular_file(lex_path, what="lexicon", max_bytes=limits.max_text_bytes,
+                 setting=env_name("inputs", "max_text_bytes"))
+    lex = load_lexicon(lex_path, timeout_s=limits.lexicon_timeout_s)
     if phonemes:
         lex.check_phonemes(phonemes)
-    return [dataclasses.replace(g, text=lex.apply(g.text)) for g in segments], lex.digest()
+    out = []
+    for g in segments:
+        try:
+            out.append(dataclasses.replace(g, text=lex.apply(g.text)))
+        except LexiconTimeout as e:
+            where = f" (on {source}:{g.source_line})" if source and g.source_line else ""
+            raise InputError(f"{e.message}{where}", file=e.file, line=e.line) from None
+    return out, lex.digest()
 
 
 def _speakers(segments: list[Any]) -> dict[str, int]:
@@ -207,18 +269,51 @@ def _m4b_cover_ok(data: bytes, mime: str | None) -> bool:
     return kind in ("jpg", "jpeg", "png")
 
 
+#: Largest cover accepted (a 3000x3000 JPEG, the usual store maximum, is a few MB).
+MAX_COVER_BYTES = 20 * 1024 * 1024
+
+
 def _read_cover(path: str) -> tuple[bytes, str]:
+    """A ``--cover`` file's bytes and MIME type, checked as render starts: a
+    regular file of bounded size, a JPEG or PNG by name and by content, and
+    decodable (:func:`check_cover_image`). Raises :class:`InputError` naming it."""
     p = Path(path).expanduser()
     mime = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png"}.get(p.suffix.lower())
     if mime is None:
         raise InputError("the cover must be a .jpg or .png image", file=p)
     try:
+        st = p.stat()
+        if not stat.S_ISREG(st.st_mode):
+            raise InputError("the cover is not a regular file", file=p)
+        if st.st_size > MAX_COVER_BYTES:
+            raise InputError(f"the cover is {st.st_size / 2**20:.0f} MB; at most "
+                             f"{MAX_COVER_BYTES // 2**20} MB", file=p)
         data = p.read_bytes()
     except OSError as e:
         raise InputError(f"cannot read the cover ({e.strerror})", file=p) from None
     if not (data.startswith(b"\xff\xd8") or data.startswith(b"\x89PNG")):
         raise InputError("the cover is not a JPEG or PNG image", file=p)
+    check_cover_image(data, p)
     return data, mime
+
+
+def check_cover(path: str) -> None:
+    """Check a ``--cover`` file as :func:`_read_cover` does (before any work starts)."""
+    _read_cover(path)
+
+
+def check_cover_image(data: bytes, source: Path | str) -> None:
+    """Decode a cover with ffmpeg, as assembly will read it: bytes that only
+    start like a JPEG or PNG fail here, before rendering, not after it.
+    Raises :class:`InputError` naming ``source``."""
+    from voicecast.media import run_tool
+
+    proc = run_tool("ffmpeg", ["-nostdin", "-v", "error", "-xerror", "-i", "pipe:0", "-frames:v", "1",
+                               "-f", "null", "-"], input_bytes=data)
+    if proc.returncode != 0:
+        why = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise InputError("the cover is not a readable JPEG or PNG image"
+                         + (f" ({why[-1].split('] ')[-1]})" if why else ""), file=source)
 
 
 class _Planned(NamedTuple):
@@ -233,7 +328,17 @@ class _Planned(NamedTuple):
 
 def _plan(settings: Settings, kind: str, input_path: Path, options: RenderOptions,
           characters: list[str]) -> _Planned:
-    """Parse and plan any input."""
+    """Parse and plan any input; what the reader did to the text (decoding,
+    repairs) leads the warnings."""
+    from orchestrator.inputs import reader_warnings
+
+    with reader_warnings() as found:
+        planned = _parse_and_plan(settings, kind, input_path, options, characters)
+    return planned._replace(warnings=[*found, *planned.warnings])
+
+
+def _parse_and_plan(settings: Settings, kind: str, input_path: Path, options: RenderOptions,
+                    characters: list[str]) -> _Planned:
     from orchestrator.inputs.subtitles import parse_subtitles, read_text
     from orchestrator.planning.cues import plan_cues
     from orchestrator.planning.script import plan_script
@@ -244,7 +349,8 @@ def _plan(settings: Settings, kind: str, input_path: Path, options: RenderOption
         from orchestrator.planning.prose import plan_book
 
         book = read_book(input_path, ReadOptions(front_matter=options.front_matter,
-                                                 back_matter=options.back_matter, notes=options.notes))
+                                                 back_matter=options.back_matter, notes=options.notes,
+                                                 limits=settings.inputs))
         if options.title or options.author:  # --title/--author: what the book is announced as, too
             import dataclasses
 
@@ -273,6 +379,12 @@ def book_cover(book: Any, options: RenderOptions, input_path: Path) -> tuple[byt
         # An M4B carries a JPEG or PNG cover only: say so now, not after rendering.
         raise InputError(f"the book's cover is {mime or 'not an image'}, not JPEG or PNG; "
                          "give one with --cover IMAGE", file=input_path)
+    if cover:
+        try:
+            check_cover_image(cover, input_path)
+        except InputError:
+            raise InputError("the book's cover image is damaged (ffmpeg cannot read it); give one "
+                             "with --cover IMAGE", file=input_path) from None
     return cover, mime
 
 
@@ -329,16 +441,22 @@ def plan_input(settings: Settings, input_path: Path, options: RenderOptions,
     read by the narrator). Raises the same user errors as a render, in the same
     order (the engine's facts are asked for only after parsing and planning).
     """
+    from orchestrator.planning.limits import check_plan
+
     kind = job_kind(input_path, options.mode)
+    input_file(input_path, settings.inputs)
     vmap = parse_voice_map(list(options.voices)) if need_voices or options.voices else {NARRATOR: ""}
     characters = [n for n in vmap if n != NARRATOR]
     planned = _plan(settings, kind, input_path, options, characters)
+    check_plan(planned.segments, planned.duration, limits=settings.inputs, hard_max=settings.fit.hard_max,
+               source=str(input_path), timed=kind == "dub")
     segments, warnings = planned.segments, planned.warnings
     assigned, more = assign_voices(_speakers(segments), vmap, source=str(input_path),
                                    unmapped=options.unmapped if vmap[NARRATOR] else "narrator",
                                    explicit=kind == "audiobook" and bool(vmap[NARRATOR]))
     warnings = warnings + more
-    segments, lex_digest = _apply_lexicon(segments, options.lexicon, dispatcher.facts().phoneme_symbols)
+    segments, lex_digest = _apply_lexicon(segments, options.lexicon, dispatcher.facts().phoneme_symbols,
+                                          settings.inputs, str(input_path))
     return InputPlan(kind=kind, segments=segments, warnings=warnings, duration=planned.duration,
                      voice_map=vmap, assigned=assigned, lexicon_sha256=lex_digest,
                      lead_s=planned.lead_s, book=planned.book)
@@ -360,7 +478,8 @@ def plan_job(settings: Settings, job_id: str, input_path: Path, dispatcher: Disp
         plan = plan_input(settings, input_path, options, dispatcher)
         kind, vmap, book = plan.kind, plan.voice_map, plan.book
         facts = dispatcher.facts()
-        planned = _store_emotion_clips(settings, plan.segments, input_path, facts.sample_rate)
+        planned = _store_emotion_clips(settings, plan.segments, input_path, facts.sample_rate,
+                                       options.clip_dir)
         outline = (_book_outline(settings, book[0], book[1], options, vmap[NARRATOR], input_path)
                    if book else None)
         voices = resolve_voice_map(settings, vmap, dispatcher, on_progress)
@@ -370,7 +489,8 @@ def plan_job(settings: Settings, job_id: str, input_path: Path, dispatcher: Disp
             # Audiobook lines are levelled as they are rendered: the profile shapes their audio.
             level = {"rms_db": settings.book.speech_rms_db, "peak_db": settings.book.peak_db}
             outline = outline.model_copy(update={"level": Level(**level)})
-            fit = {**fit, "level": level}  # the content hash's input, as ever
+            # The content hash's input, as a worker derives it from the spec.
+            fit = hash_fit(fit, level["rms_db"], level["peak_db"])
         eng, eng_ver = facts.name, facts.version
         with session_scope(settings) as s:
             job = jobs.get_job(s, job_id)
@@ -380,7 +500,8 @@ def plan_job(settings: Settings, job_id: str, input_path: Path, dispatcher: Disp
             job.warnings = plan.warnings
             job.book = outline.stored() if outline is not None else None
             job.options = options.model_copy(
-                update={"lexicon_sha256": plan.lexicon_sha256, "lead_s": plan.lead_s}).stored()
+                update={"lexicon_sha256": plan.lexicon_sha256, "lead_s": plan.lead_s,
+                        "engine": eng, "engine_version": eng_ver}).stored()
             for seg in planned:
                 v = voices[plan.voice_name(seg)]
                 s.add(Segment(
@@ -396,22 +517,32 @@ def plan_job(settings: Settings, job_id: str, input_path: Path, dispatcher: Disp
         return undone_specs(settings, job_id)
 
 
-def _spec(seg: Segment, voice_key: str, level: Level | None = None) -> SegmentSpec:
+def _spec(seg: Segment, voice: tuple[str, int], engine: tuple[str, str],
+          level: Level | None = None) -> SegmentSpec:
+    """A segment's message: everything its content hash covers but the worker's
+    own fit settings, so the worker can recompute the hash (see
+    :meth:`SegmentSpec.derive_hash`)."""
     return SegmentSpec(
-        job_id=seg.job_id, idx=seg.idx, text=seg.text, voice_key=voice_key,
+        job_id=seg.job_id, idx=seg.idx, text=seg.text, voice_key=voice_profile_key(*voice),
         slot_s=round(seg.end_s - seg.start_s, 6), max_s=round(seg.max_end_s - seg.start_s, 6),
         content_hash=seg.content_hash, emotion=seg.emotion, intensity=seg.intensity,
         level_rms_db=level.rms_db if level else None,
         level_peak_db=level.peak_db if level else None,
+        voice_id=voice[0], voice_version=voice[1],
+        # The lengths as the hash counted them, from the same stored times.
+        slot_ms=to_ms(seg.end_s - seg.start_s), borrow_ms=to_ms(seg.max_end_s - seg.start_s),
+        engine=engine[0], engine_version=engine[1],
     )
 
 
 def undone_specs(settings: Settings, job_id: str) -> list[SegmentSpec]:
     with session_scope(settings) as s:
         job = jobs.get_job(s, job_id)
-        keys: dict[str | None, str] = {}
+        keys: dict[str | None, tuple[str, int]] = {}
         outline = BookOutline.from_stored(job.book)
         level = outline.level if outline else None
+        opts = RenderOptions.from_stored(job.options)
+        engine = (opts.engine or "", opts.engine_version or "")
         out = []
         for seg in job.segments:
             if seg.status == SegmentStatus.DONE:
@@ -422,8 +553,8 @@ def undone_specs(settings: Settings, job_id: str) -> list[SegmentSpec]:
                 if voice is None:
                     raise VoiceError(f"segment {seg.idx + 1} has no voice profile (was its voice "
                                      "removed?); render the job again", field="voice")
-                keys[vid] = voice_profile_key(voice.id, voice.version)
-            out.append(_spec(seg, keys[vid], level))
+                keys[vid] = (voice.id, voice.version)
+            out.append(_spec(seg, keys[vid], engine, level))
         return out
 
 
@@ -459,6 +590,19 @@ def dispatch(settings: Settings, job_id: str, specs: list[SegmentSpec], dispatch
         dispatcher.submit(job_id, specs)
     if ready:
         dispatcher.assemble(job_id)
+
+
+def heal(settings: Settings, job_id: str, dispatcher: Dispatcher) -> str | None:
+    """Send a stalled job's undone work again, as :func:`resume` does; called
+    by the job driver when no message or task of the job is left anywhere (a
+    lost queue). Returns what was done, or ``None`` for a job that is no longer
+    rendering or assembling (done or failed meanwhile). Tasks are idempotent,
+    so a duplicate of work that was in fact alive costs time, never output."""
+    with session_scope(settings) as s:
+        status = jobs.get_job(s, job_id).status
+    if status not in (JobStatus.RENDERING, JobStatus.ASSEMBLING):
+        return None
+    return resume(settings, job_id, dispatcher)
 
 
 def resume(settings: Settings, job_id: str, dispatcher: Dispatcher) -> str:

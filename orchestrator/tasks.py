@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from celery.signals import worker_process_init
 from sqlalchemy.exc import OperationalError
 
 from voicecast.celery_app import RETRY_ON, VoicecastTask, voicecast_task
@@ -20,6 +21,15 @@ _limits = get_settings().limits
 _RETRY = (*RETRY_ON, OperationalError)
 #: Recording a result or failure: a few SQL statements.
 _RECORD_LIMITS = _limits.celery_limits(_limits.record_time_s)
+
+
+@worker_process_init.connect
+def _own_tempdir(**_: Any) -> None:
+    """Each worker process works in its own temporary folder, and removes
+    those of this host's processes that died (a killed worker's leftovers)."""
+    from voicecast.localfs import claim_process_tempdir
+
+    claim_process_tempdir()
 
 
 @voicecast_task("voicecast.record_segment", queue=_q.assemble_queue, autoretry_for=_RETRY,

@@ -16,17 +16,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
+from orchestrator.files import regular_file, sha256_file
 from orchestrator.store.db import session_scope
-from orchestrator.store.models import Job, Segment, Voice
+from orchestrator.store.models import Job, Segment, Voice, VoiceEvent
 from voicecast.errors import (
     InputError,
     ReferenceAudioError,
     VoicecastError,
     VoiceError,
 )
-from voicecast.settings import Settings
+from voicecast.settings import Settings, env_name
 from voicecast.storage import (
     ObjectStore,
     get_store,
@@ -53,14 +54,17 @@ OnProgress = Callable[[dict[str, Any] | None], None]
 
 
 def _sha256_file(path: Path) -> str | None:
-    try:
-        h = hashlib.sha256()
-        with open(path, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                h.update(block)
-        return h.hexdigest()
-    except OSError:
-        return None
+    """sha256 of a regular file (``None``: a device, a pipe, unreadable), read
+    whole only when it is one: see :mod:`orchestrator.files`."""
+    return sha256_file(path)
+
+
+def _reference_clip(settings: Settings, path: Path) -> Path:
+    """A reference clip named by ``--voice``: a regular file of bounded size,
+    checked before it is hashed (``/dev/zero`` would be hashed forever)."""
+    regular_file(path, what="reference clip", max_bytes=settings.inputs.max_reference_bytes,
+                 setting=env_name("inputs", "max_reference_bytes"), error=ReferenceAudioError)
+    return path
 
 
 def resolve_voice(settings: Settings, voice: str, dispatcher: Dispatcher,
@@ -100,9 +104,7 @@ def lookup_voice(settings: Settings, voice: str, facts: EngineFacts) -> VoiceLoo
     Raises :class:`VoiceError` for an unknown voice, as a render would."""
     if _looks_like_path(voice):
         path = Path(voice).expanduser()
-        if not path.is_file():
-            raise ReferenceAudioError("reference clip not found", file=path)
-        sha = _sha256_file(path)
+        sha = _sha256_file(_reference_clip(settings, path))
         with session_scope(settings) as s:
             found = s.get(Voice, f"ref-{sha[:16]}") if sha else None
             if found is not None and get_store(settings).exists(found.profile_key):
@@ -249,7 +251,7 @@ def _voice_from_reference(settings: Settings, path: Path, dispatcher: Dispatcher
                           on_progress: OnProgress | None = None) -> Voice:
 
     store = get_store(settings)
-    sha = _sha256_file(path)
+    sha = _sha256_file(_reference_clip(settings, path))
     if sha is not None:  # a clip enrolled before was checked then: no need to decode it again
         with session_scope(settings) as s:
             existing = s.get(Voice, f"ref-{sha[:16]}")
@@ -329,13 +331,44 @@ def voice_info(v: Voice) -> dict[str, Any]:
     }
 
 
+def _actor() -> str | None:
+    """Who runs this command, as ``user@host``: recorded in the consent trail.
+    What the process can know, not an authentication."""
+    import getpass
+    import socket
+
+    try:
+        return f"{getpass.getuser()}@{socket.gethostname()}"[:200]
+    except (KeyError, OSError):  # no passwd entry (a container's arbitrary uid)
+        return f"uid {os.getuid()}@{socket.gethostname()}"[:200]
+
+
+def _event(s: Any, v: Voice, event: str, details: dict[str, Any] | None = None) -> None:
+    """Add a row to the name's consent trail (rows are only ever added)."""
+    s.add(VoiceEvent(name=v.name, voice_id=v.id, version=v.version, event=event, consent=v.consent,
+                     reference_sha256=v.source_sha256, actor=_actor(), details=details))
+
+
+def voice_history(s: Any, name: str) -> list[dict[str, Any]]:
+    """The consent trail of a voice name, oldest first: every enrollment
+    (version, consent, reference hash) and removal, with when and by whom."""
+    rows = s.scalars(select(VoiceEvent).where(VoiceEvent.name == name)
+                     .order_by(VoiceEvent.at, VoiceEvent.id))
+    return [{"event": e.event, "version": e.version, "at": _iso(e.at), "consent": e.consent,
+             "reference_sha256": e.reference_sha256, "actor": e.actor, "voice_id": e.voice_id,
+             **({"details": e.details} if e.details else {})} for e in rows]
+
+
 def add_voice(settings: Settings, name: str, refs: list[Path], consent: str, dispatcher: Dispatcher,
-              on_progress: OnProgress | None = None) -> dict[str, Any]:
+              on_progress: OnProgress | None = None, *, replace: bool = False) -> dict[str, Any]:
     """Check the reference clips, enroll them as a queued task, and store the voice.
 
-    Adding an existing name enrolls it again under the next version (which
-    changes every segment hash made with it). Nothing is stored when a check
-    or the enrollment fails.
+    An existing name is enrolled again (under the next version, which changes
+    every segment hash made with it) only with ``replace``: otherwise a
+    :class:`VoiceError` says so before anything runs. Each enrollment adds its
+    consent text and reference hash to the name's trail (:func:`voice_history`),
+    which a later version or a removal never erases. Nothing is stored when a
+    check or the enrollment fails.
     """
 
     name = check_voice_name(name)
@@ -343,6 +376,13 @@ def add_voice(settings: Settings, name: str, refs: list[Path], consent: str, dis
     if not consent:
         raise VoiceError("consent text is required: say who agreed to have this voice cloned, "
                          "and for what", field="--consent")
+    with session_scope(settings) as s:
+        existing = s.scalars(select(Voice).where(Voice.name == name)).one_or_none()
+        if existing is not None and not replace:
+            raise VoiceError(
+                f"voice {name!r} is enrolled already (version {existing.version}); enrolling it "
+                "again replaces the profile every later render uses: add --replace to do so (the "
+                f"earlier consent stays on record: `voicecast voice show {name}`)", field="NAME")
     consent_at = _iso(datetime.now(UTC))
     t0 = time.perf_counter()
     ref = dispatcher.load_references(refs)
@@ -381,6 +421,8 @@ def add_voice(settings: Settings, name: str, refs: list[Path], consent: str, dis
         }
         v = s.merge(v)
         s.flush()  # fills created_at
+        clips = [{"file": c.get("file"), "sha256": c.get("sha256")} for c in ref.clips]
+        _event(s, v, "enrolled", {"method": meta.get("method"), "consent_at": consent_at, "clips": clips})
         return voice_info(v)
 
 
@@ -390,15 +432,24 @@ def list_voices(settings: Settings) -> list[dict[str, Any]]:
 
 
 def show_voice(settings: Settings, name: str) -> dict[str, Any]:
+    """Everything stored about a voice and its name's consent trail
+    (``history``). A removed name with a trail shows the trail alone
+    (``removed: True``); a name never enrolled is a :class:`VoiceError`."""
     with session_scope(settings) as s:
-        return voice_info(_find_voice(s, name))
+        history = voice_history(s, name)
+        found = s.scalars(select(Voice).where(Voice.name == name)).one_or_none()
+        if found is None and history:
+            return {"name": name, "removed": True, "history": history}
+        return {**voice_info(_find_voice(s, name)), "history": history}
 
 
-def remove_voice(settings: Settings, name: str) -> dict[str, Any]:
-    """Delete a voice's row and its profile objects (every version).
+def remove_voice(settings: Settings, name: str, *, force: bool = False) -> dict[str, Any]:
+    """Delete a voice's row and its profile objects (every version); only with
+    ``force`` (otherwise a :class:`VoiceError` says what removal costs).
 
     Jobs that used it keep their segments and output but lose the link (they
-    can no longer be resumed). The last version number is kept in storage, so a
+    can no longer be resumed). The removal is added to the name's consent
+    trail, which stays. The last version number is kept in storage, so a
     voice added again under this name starts after it and never reuses a
     segment rendered with the removed one.
     """
@@ -406,6 +457,14 @@ def remove_voice(settings: Settings, name: str) -> dict[str, Any]:
     with session_scope(settings) as s:
         v = _find_voice(s, name)
         info = voice_info(v)
+        if not force:
+            used = s.scalar(select(func.count(func.distinct(Segment.job_id)))
+                            .where(Segment.voice_id == v.id)) or 0
+            raise VoiceError(
+                f"removing voice {name!r} deletes its profiles ({v.version} version(s)); {used} job(s) "
+                "rendered with it could no longer be resumed; add --force to remove it (its consent "
+                "trail is kept)", field="NAME")
+        _event(s, v, "removed")
         users = select(Segment.job_id).where(Segment.voice_id == v.id).distinct()
         s.execute(update(Job).where((Job.voice_id == v.id) | Job.id.in_(users)).values(voice_id=None))
         s.execute(update(Segment).where(Segment.voice_id == v.id).values(voice_id=None))

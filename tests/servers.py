@@ -164,13 +164,18 @@ class _Server:
 
 
 class RedisServer(_Server):
-    """``redis-server`` on 127.0.0.1, no persistence.
+    """``redis-server`` on 127.0.0.1, no persistence unless ``appendonly``
+    (the project's configuration: an append-only file, as compose runs it).
 
     ``env()``: ``VOICECAST_QUEUE__BROKER_URL`` (db 0) and
-    ``VOICECAST_QUEUE__RESULT_BACKEND`` (db 1).
+    ``VOICECAST_QUEUE__RESULT_BACKEND`` (db 1). ``restart(down_s)`` stops the
+    server and starts it again on the same port and folder after ``down_s``:
+    with ``appendonly`` its data (queues, unacked messages) come back, without
+    it everything is lost.
     """
 
-    def __init__(self, port: int | None = None) -> None:
+    def __init__(self, port: int | None = None, *, appendonly: bool = False) -> None:
+        self.appendonly = appendonly
         self.host = "127.0.0.1"
         self.port = port or free_port()
         self.dir: Path | None = None
@@ -207,9 +212,21 @@ class RedisServer(_Server):
         finally:
             c.close()
 
+    def restart(self, down_s: float = 0.0) -> float:
+        """Stop the server (SIGTERM: an append-only file is flushed, nothing
+        else is saved), stay down ``down_s``, start it again on the same port
+        with the same folder; returns the seconds it was unreachable."""
+        t0 = time.monotonic()
+        _stop_process(self.proc, signal.SIGTERM)
+        self.proc = None
+        time.sleep(down_s)
+        self.start()
+        return time.monotonic() - t0
+
     def start(self) -> Self:
         exe = _which("redis-server", "install Debian's redis-server (scripts/setup.sh does)")
-        self.dir = Path(tempfile.mkdtemp(prefix="voicecast-redis-"))
+        if self.dir is None:  # a restart keeps its folder (and its append-only file)
+            self.dir = Path(tempfile.mkdtemp(prefix="voicecast-redis-"))
         self.log_path = self.dir / "redis.log"
         self.proc = subprocess.Popen(
             [
@@ -217,7 +234,7 @@ class RedisServer(_Server):
                 "--port", str(self.port),
                 "--bind", self.host,
                 "--save", "",
-                "--appendonly", "no",
+                "--appendonly", "yes" if self.appendonly else "no",
                 "--dir", str(self.dir),
                 "--logfile", str(self.log_path),
                 "--daemonize", "no",
@@ -484,6 +501,101 @@ class S3Server(_Server):
         self.create_bucket(self.bucket)
         return self
 
+
+
+# --------------------------------------------------------------------------- TCP proxy
+
+
+class TcpProxy:
+    """A loopback TCP forwarder in front of a server, to cut it off on demand.
+
+    ``down()`` closes the listening socket and every open connection, so the
+    clients' connections are refused (as a server that went away); ``up()``
+    listens again on the same port. ``url`` is ``http://127.0.0.1:PORT``.
+    Runs in threads of the test process.
+    """
+
+    def __init__(self, target_port: int, target_host: str = "127.0.0.1", port: int | None = None) -> None:
+        import threading
+
+        self.target = (target_host, target_port)
+        self.host = "127.0.0.1"
+        self.port = port or free_port()
+        self._lock = threading.Lock()
+        self._listener: socket.socket | None = None
+        self._conns: set[socket.socket] = set()
+        self.connections = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def up(self) -> Self:
+        import threading
+
+        lst = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        lst.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        lst.bind((self.host, self.port))
+        lst.listen(128)
+        self._listener = lst
+        threading.Thread(target=self._accept, args=(lst,), daemon=True).start()
+        return self
+
+    def down(self) -> None:
+        with self._lock:
+            lst, self._listener = self._listener, None
+            conns, self._conns = self._conns, set()
+        for sock in ([lst] if lst else []) + list(conns):
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            with contextlib.suppress(OSError):
+                sock.close()
+
+    def _accept(self, lst: socket.socket) -> None:
+        import threading
+
+        while True:
+            try:
+                client, _ = lst.accept()
+            except OSError:
+                return  # closed by down()
+            try:
+                server = socket.create_connection(self.target, timeout=5)
+                server.settimeout(None)
+            except OSError:
+                client.close()
+                continue
+            with self._lock:
+                if self._listener is not lst:  # went down meanwhile
+                    client.close()
+                    server.close()
+                    return
+                self._conns.update((client, server))
+                self.connections += 1
+            for a, b in ((client, server), (server, client)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    def _pump(self, src: socket.socket, dst: socket.socket) -> None:
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for sock in (src, dst):
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+                with contextlib.suppress(OSError):
+                    sock.close()
+            with self._lock:
+                self._conns.discard(src)
+                self._conns.discard(dst)
+
+    def __enter__(self) -> Self:
+        return self.up()
+
+    def __exit__(self, *exc: object) -> None:
+        self.down()
 
 
 # --------------------------------------------------------------------------- Celery worker

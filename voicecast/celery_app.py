@@ -13,6 +13,14 @@ count of its overruns, and a task that always hangs would loop forever).
 Instead :class:`VoicecastTask` sends the task again itself, once, counting in
 the message's ``overruns`` keyword; the next overrun fails it for good with a
 reason naming the limit (:meth:`VoicecastTask.on_gave_up`).
+
+Outages are ridden out for a budget of seconds (:mod:`voicecast.retry`):
+sending a message retries through kombu's retry policy for
+``queue.retry_budget_s`` (so a result sent while Redis restarts waits for it),
+and a task that failed on a transient error (:data:`RETRY_ON`: storage,
+broker, connection errors) is re-queued with a capped, doubling countdown
+until its waits add up to the budget of its kind (``storage.retry_budget_s``
+for storage errors, ``queue.retry_budget_s`` otherwise).
 """
 
 from __future__ import annotations
@@ -23,13 +31,17 @@ from typing import Any
 
 from celery import Celery, Task
 from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
+from kombu.exceptions import OperationalError as BrokerError
 
+from voicecast import retry
 from voicecast.errors import TransientError
 from voicecast.settings import get_settings
 
 log = logging.getLogger(__name__)
 
 _s = get_settings()
+#: Sending a message waits out a broker outage of up to ``queue.retry_budget_s``.
+PUBLISH_RETRY_POLICY = retry.kombu_policy(_s.queue.retry_budget_s, _s.queue.retry_backoff_max_s)
 
 # No ``include``: the core names no role. Each role's worker imports its own
 # task module before it starts (``orchestrator.dispatch.load_tasks``).
@@ -47,7 +59,18 @@ app.conf.update(
     result_expires=3600,
     task_default_queue=_s.queue.synth_queue,
     broker_connection_retry_on_startup=True,
+    # Every send (apply_async, send_task: a result's notification, queueing an
+    # assembly, a retry) retries while the broker is away, for the budget.
+    task_publish_retry=True,
+    task_publish_retry_policy=PUBLISH_RETRY_POLICY,
+    # The answers the CLI waits on (engine facts, enrollment) ride out the same outage.
+    result_backend_always_retry=True,
+    result_backend_max_retries=PUBLISH_RETRY_POLICY["max_retries"],
+    result_backend_max_sleep_between_retries_ms=int(1000 * _s.queue.retry_backoff_max_s),
     broker_transport_options={
+        # A broker host that drops packets fails a connection attempt in 5 s
+        # instead of hanging (a refused one fails at once); then it is retried.
+        "socket_connect_timeout": 5,
         "visibility_timeout": _s.queue.visibility_timeout_s,
         # Sweep for tasks of dead workers every interval (kombu's default scans
         # only every 10th sweep, i.e. ~100 s).
@@ -62,10 +85,32 @@ app.conf.update(
     task_acks_on_failure_or_timeout=True,
 )
 
-# Errors worth a retry with backoff: storage and broker hiccups. Anything else
-# (bad input, a bug) fails at once: retrying cannot fix it.
-RETRY_ON: tuple[type[BaseException], ...] = (TransientError, ConnectionError, TimeoutError)
+def _redis_errors() -> tuple[type[BaseException], ...]:
+    try:
+        import redis.exceptions as r
+    except ImportError:  # another broker's client
+        return ()
+    return (r.ConnectionError, r.TimeoutError, r.BusyLoadingError)
 
+
+# Errors worth a retry with backoff: storage and broker hiccups (kombu raises
+# its OperationalError, "Error 111 connecting...", once a send's own retries
+# are spent; a Redis client error can surface raw). Anything else (bad input,
+# a bug) fails at once: retrying cannot fix it.
+BROKER_ERRORS: tuple[type[BaseException], ...] = (BrokerError, *_redis_errors())
+RETRY_ON: tuple[type[BaseException], ...] = (TransientError, ConnectionError, TimeoutError, *BROKER_ERRORS)
+
+
+def retry_budget_for(exc: BaseException | None) -> float:
+    """The outage budget (seconds) a task's retries span for this error: the
+    storage budget for a storage error, the queue budget for anything else."""
+    if isinstance(exc, TransientError):
+        return _s.storage.retry_budget_s
+    return _s.queue.retry_budget_s
+
+
+#: The first wait before a task's retry (seconds); it doubles up to ``queue.retry_backoff_max_s``.
+RETRY_FIRST_S = 2.0
 
 #: Runs of one task (the first and the re-sends) that may overrun a time limit.
 TIME_LIMIT_RUNS = 2
@@ -112,12 +157,43 @@ class VoicecastTask(Task):  # type: ignore[misc]
         times = "twice" if runs == 2 else f"{runs} times"
         return f"{self.what} ran over its {'hard' if hard else 'soft'} time limit{of} {times}{var}"
 
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        # Inside a task a storage call retries in place only briefly: a longer
+        # outage is ridden out by retrying the task (below), which waits in
+        # the queue rather than inside the task's time limit.
+        with retry.call_budget(retry.TASK_CALL_BUDGET_S):
+            return super().__call__(*args, **kwargs)
+
+    def retry(self, args=None, kwargs=None, exc=None, throw=True,  # type: ignore[no-untyped-def]
+              eta=None, countdown=None, max_retries=None, **options):
+        """Celery's retry, spanning an outage budget: the number of retries is
+        derived from the budget of the error's kind (:func:`retry_budget_for`)
+        and the countdown is capped exponential backoff with jitter that only
+        lengthens it (:func:`voicecast.retry.backoff`)."""
+        if exc is not None and isinstance(exc, RETRY_ON) and eta is None:
+            cap = _s.queue.retry_backoff_max_s
+            if max_retries is None:
+                max_retries = retry.retries_within(retry_budget_for(exc), RETRY_FIRST_S, cap)
+            countdown = retry.backoff(self.request.retries, RETRY_FIRST_S, cap)
+            log.warning("%s[%s] hit %s: %s; retry %d of %d in %.1f s", self.name, self.request.id,
+                        type(exc).__name__, exc, self.request.retries + 1, max_retries, countdown)
+        return super().retry(args=args, kwargs=kwargs, exc=exc, throw=throw, eta=eta,
+                             countdown=countdown, max_retries=max_retries, **options)
+
     def on_failure(self, exc, task_id, args, kwargs, einfo):  # type: ignore[no-untyped-def]
         super().on_failure(exc, task_id, args, kwargs, einfo)
         # Never let an error escape: after a hard limit this runs in the
         # worker's main process, inside its timer.
         try:
             args, kwargs = tuple(args or ()), dict(kwargs or {})
+            if isinstance(exc, BROKER_ERRORS):
+                # The broker stayed away past the budget: nothing can be told
+                # through it, and the work itself did not fail. The job
+                # driver's stall watch sends the job's undone work again
+                # (a result already stored is reused).
+                log.error("%s[%s]: the broker is unreachable (%s); the job driver will "
+                          "re-dispatch the job's work", self.name, task_id, exc)
+                return
             if not isinstance(exc, TIME_LIMITS):
                 self.on_gave_up(args, kwargs, failure_reason(exc))
                 return
@@ -144,10 +220,11 @@ def voicecast_task(name: str, queue: str, **options: Any) -> Callable[[Callable[
         bind=True,
         acks_late=True,
         autoretry_for=RETRY_ON,
-        retry_backoff=2,
-        retry_backoff_max=_s.queue.retry_backoff_max_s,
-        retry_jitter=True,
-        max_retries=_s.queue.max_retries,
+        # The countdown and the number of retries come from the outage budget
+        # (VoicecastTask.retry); these only keep Celery's own defaults out.
+        retry_backoff=False,
+        retry_jitter=False,
+        max_retries=None,
     )
     opts.update(options)
     return app.task(**opts)  # type: ignore[no-any-return]

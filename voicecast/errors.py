@@ -71,5 +71,11 @@ class SynthesisError(VoicecastError):
     and its source line."""
 
 
+class UntrustedMessage(VoicecastError):
+    """A queue message a worker refuses: its content hash or a storage key does
+    not match what it describes (a forged message, or a job planned with other
+    engine or fit settings than the worker's). Nothing is stored for it."""
+
+
 class TransientError(Exception):
     """An infrastructure hiccup (storage, broker) worth retrying with backoff."""

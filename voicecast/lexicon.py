@@ -36,7 +36,13 @@ Keys
     A key written ``re:PATTERN`` is a Python regular expression
     (:mod:`re` syntax), matched as a whole word: it must neither start right
     after nor end right before a letter, digit or ``_``. A pattern that can
-    match the empty string is refused.
+    match the empty string is refused, and so is one that repeats a part that
+    repeats itself (``(a+)+``: catastrophic backtracking; an atomic group
+    ``(?>a+)+`` is fine). Patterns run on the :mod:`regex`
+    engine with a time limit (:attr:`Lexicon.timeout_s`, the setting
+    ``VOICECAST_INPUTS__LEXICON_TIMEOUT_S``, for all the searches on one line
+    of text): a pattern that backtracks catastrophically (``(a+)+b``) fails
+    planning naming its line (:class:`LexiconTimeout`) instead of hanging it.
 
     All keys match case-insensitively (``aesop``, ``AESOP`` and ``Aesop`` are
     one key, a second one is a duplicate); a pattern can use ``(?-i:...)`` for
@@ -72,7 +78,10 @@ point the match that starts first wins; among matches that start at the same
 place the longest wins (so a phrase before its own words); at equal length a
 plain key wins over a pattern, and patterns go in file order. The replaced text
 is not looked at again, so each character is replaced at most once and a
-respelling is never itself respelled. Phoneme spans already in the text
+respelling is never itself respelled. Plain keys are looked up in one pass,
+however many there are: keys are filed by their first word, and each word of
+the text is looked up once (a lexicon of 300,000 names costs what a small one
+does per line; patterns each cost a search). Phoneme spans already in the text
 (``⟦...⟧``) are left alone. The result depends only on the text and the
 entries, never on the file's order of plain keys, its comments or line numbers
 (:meth:`Lexicon.digest` is built the same way).
@@ -83,9 +92,11 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from voicecast.errors import InputError
 
@@ -94,6 +105,7 @@ __all__ = [
     "PHONEME_OPEN",
     "Entry",
     "Lexicon",
+    "LexiconTimeout",
     "load_lexicon",
     "parse_lexicon",
     "split_phonemes",
@@ -131,7 +143,7 @@ def split_phonemes(text: str) -> list[tuple[str, bool]]:
     return out
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Entry:
     """One line of a lexicon."""
 
@@ -159,18 +171,100 @@ class Entry:
         return (key, self.value, self.phonemes, self.pattern)
 
 
-def _literal_regex(key: str) -> str:
-    """A plain key as a whole-word, whitespace-tolerant regular expression."""
-    body = r"\s+".join(re.escape(word) for word in key.split())
-    # Boundaries only where the key has word characters at its edge: "C++"
-    # must still match before a space.
-    head = r"(?<!\w)" if re.match(r"\w", key) else ""
-    tail = r"(?!\w)" if re.search(r"\w$", key) else ""
-    return head + body + tail
-
-
 def _pattern_regex(pattern: str) -> str:
     return rf"(?<!\w)(?:{pattern})(?!\w)"
+
+
+def _compile_pattern(pattern: str) -> Any:
+    """A pattern as the bounded engine runs it: the :mod:`regex` module (the
+    same syntax as :mod:`re`, which validates it first) with a timeout per
+    search, so a pattern that backtracks catastrophically fails instead of
+    hanging the planner. Imported here: only the control role matches patterns."""
+    import regex
+
+    return regex.compile(_pattern_regex(pattern), regex.IGNORECASE | regex.VERSION0)
+
+
+def _nested_repeat(pattern: str) -> bool:
+    """Whether ``pattern`` repeats a part that repeats itself (``(a+)+``,
+    ``(\\w+\\s?)*``): the shape of catastrophic backtracking, refused when the
+    lexicon is read. Atomic groups and possessive repeats (``(?>a+)+``,
+    ``(a++)+``) do not backtrack and are allowed."""
+    try:
+        from re import _constants as c  # type: ignore[attr-defined]
+        from re import _parser  # type: ignore[attr-defined]
+    except ImportError:  # another Python's internals: the time limit still bounds it
+        return False
+    repeats = (c.MAX_REPEAT, c.MIN_REPEAT)
+
+    def walk(items: Any, inside: bool) -> bool:
+        for op, av in items:
+            if op in repeats:
+                many = av[1] is c.MAXREPEAT or av[1] > 1
+                if (many and inside) or walk(av[2], inside or many):
+                    return True
+            elif op is c.SUBPATTERN and walk(av[-1], inside):
+                return True
+            elif op is c.BRANCH and any(walk(alt, inside) for alt in av[1]):
+                return True
+            elif op in (c.ASSERT, c.ASSERT_NOT) and walk(av[1], inside):
+                return True
+            elif op is c.GROUPREF_EXISTS and any(walk(x, inside) for x in av[1:] if x):
+                return True
+        return False
+
+    return walk(_parser.parse(pattern, re.IGNORECASE), False)
+
+
+def _fold_char(c: str) -> str:
+    # Case-insensitive comparison one character for one, as the regular
+    # expression engines compare (a fold that changes the length, "ß" -> "ss",
+    # is not one of theirs): positions in the folded text are the text's.
+    f = c.casefold()
+    if len(f) == 1:
+        return f
+    f = c.lower()
+    return f if len(f) == 1 else c
+
+
+def _fold(text: str) -> str:
+    """``text`` case-folded character for character (same length, same positions)."""
+    folded = text.casefold()
+    if len(folded) == len(text):  # casefold maps each character to one or more: one each here
+        return folded
+    return "".join(map(_fold_char, text))
+
+
+def _is_word(c: str) -> bool:
+    """A character of ``\\w`` (what the whole-word rule looks at)."""
+    return c.isalnum() or c == "_"
+
+
+# Where a plain key can start: at the start of a run of word characters (a key
+# starting with one must not continue a word), or at any other non-space
+# character (a key such as "+1" or ".NET" has no boundary before it).
+_RE_TOKEN = re.compile(r"(?<!\w)\w+|[^\w\s]")
+_RE_WORD_RUN = re.compile(r"\w+")
+
+
+@dataclass(frozen=True, slots=True)
+class _Literal:
+    """A plain key as it is matched: its words case-folded, and whether it ends
+    with a word character (then the text must not continue with one)."""
+
+    entry: Entry
+    words: tuple[str, ...]
+    tail: bool
+
+
+def _first_token(folded_key: str) -> str:
+    m = _RE_WORD_RUN.match(folded_key)
+    return m.group(0) if m else folded_key[0]
+
+
+class LexiconTimeout(InputError):
+    """A lexicon pattern ran past its time on one text (catastrophic
+    backtracking); names the lexicon file and the pattern's line."""
 
 
 @dataclass(frozen=True)
@@ -178,83 +272,121 @@ class Lexicon:
     """Entries read from one source, and the text rewriting they define.
 
     Immutable and safe to share between threads; :meth:`apply` is a pure
-    function of the text.
+    function of the text. Plain keys are matched in one pass over the text
+    whatever their number (a dictionary keyed by each key's first word, looked
+    up once per word of the text); patterns each run on the :mod:`regex`
+    engine with ``timeout_s`` for the whole text (:class:`LexiconTimeout`).
     """
 
     entries: tuple[Entry, ...]
     #: Where the entries came from (a path, or a name given to :func:`parse_lexicon`).
     source: str
-    _literals: re.Pattern[str] | None = field(init=False, repr=False, compare=False, default=None)
-    _literal_entries: dict[str, Entry] = field(init=False, repr=False, compare=False, default_factory=dict)
-    _patterns: tuple[tuple[re.Pattern[str], Entry], ...] = field(
-        init=False, repr=False, compare=False, default=()
-    )
+    #: Seconds the patterns may run on one text before :class:`LexiconTimeout`.
+    timeout_s: float = field(default=1.0, compare=False)
+    _buckets: dict[str, list[_Literal]] = field(init=False, repr=False, compare=False, default_factory=dict)
+    _patterns: tuple[tuple[Any, Entry], ...] = field(init=False, repr=False, compare=False, default=())
 
     def __post_init__(self) -> None:
         literals = sorted(
             (e for e in self.entries if not e.pattern),
-            # Longest first: the alternation takes its first alternative that
-            # matches, so this makes a phrase win over its own first word.
+            # Longest first: among keys starting at the same place the first
+            # that matches wins, so a phrase wins over its own first word.
             key=lambda e: (-len(e.key), e.key.lower()),
         )
-        groups = {f"k{i}": e for i, e in enumerate(literals)}
-        combined = None
-        if literals:
-            combined = re.compile(
-                "|".join(f"(?P<{name}>{_literal_regex(e.key)})" for name, e in groups.items()),
-                re.IGNORECASE,
-            )
-        patterns = tuple(
-            (re.compile(_pattern_regex(e.key), re.IGNORECASE), e) for e in self.entries if e.pattern
-        )
-        object.__setattr__(self, "_literals", combined)
-        object.__setattr__(self, "_literal_entries", groups)
+        buckets: dict[str, list[_Literal]] = {}
+        for e in literals:
+            words = tuple(_fold(e.key).split())  # the fold keeps the key's single spaces
+            buckets.setdefault(_first_token(words[0]), []).append(
+                _Literal(e, words, _is_word(e.key[-1])))
+        patterns = tuple((_compile_pattern(e.key), e) for e in self.entries if e.pattern)
+        object.__setattr__(self, "_buckets", buckets)
         object.__setattr__(self, "_patterns", patterns)
 
     # -- matching -------------------------------------------------------------
 
+    @staticmethod
+    def _literal_at(lit: _Literal, text: str, folded: str, p: int) -> int | None:
+        """End of ``lit`` matched at ``p`` (whitespace runs between its words), or None."""
+        q, n = p, len(text)
+        for k, w in enumerate(lit.words):
+            if k:
+                r = q
+                while r < n and text[r].isspace():
+                    r += 1
+                if r == q:
+                    return None
+                q = r
+            if folded[q:q + len(w)] != w:
+                return None
+            q += len(w)
+        if lit.tail and q < n and _is_word(text[q]):
+            return None
+        return q
+
+    def _next_literal(self, text: str, folded: str, pos: int) -> tuple[int, int, Entry] | None:
+        """The first plain key's match starting at or after ``pos``."""
+        if not self._buckets:
+            return None
+        for tok in _RE_TOKEN.finditer(text, pos):
+            for lit in self._buckets.get(folded[tok.start():tok.end()], ()):
+                end = self._literal_at(lit, text, folded, tok.start())
+                if end is not None:
+                    return tok.start(), end, lit.entry
+        return None
+
     def _scan(self, text: str) -> Iterator[tuple[int, int, Entry, str]]:
         """(start, end, entry, replacement) of each replacement in a text
         without phoneme spans, left to right, non-overlapping."""
-        matchers: list[tuple[re.Pattern[str], Entry | None]] = []
-        if self._literals is not None:
-            matchers.append((self._literals, None))
-        matchers.extend(self._patterns)
-        # The next match of each matcher at or after ``pos``: a match found from
-        # an earlier position stays the next one as long as it starts at or
-        # after ``pos``, so each matcher searches again only when overtaken.
-        nexts: list[re.Match[str] | None] = [None] * len(matchers)
+        folded = _fold(text) if self._buckets else text
+        deadline = time.monotonic() + self.timeout_s
+        # The next match of each matcher (0: the plain keys; 1...: the patterns)
+        # at or after ``pos``, as (start, end, entry, regex match or None): one
+        # found from an earlier position stays the next one as long as it
+        # starts at or after ``pos``, so each searches again only when overtaken.
+        count = 1 + len(self._patterns)
+        nexts: list[tuple[int, int, Entry, Any] | None] = [None] * count
+        done = [False] * count
         pos = 0
         while pos <= len(text):
             best: tuple[int, int, int] | None = None  # (start, -length, matcher index)
-            for i, (regex, _) in enumerate(matchers):
-                m = nexts[i]
-                if m is None or m.start() < pos:
-                    m = regex.search(text, pos)
-                    # A zero-width match (a lookaround-only pattern) replaces nothing.
-                    while m is not None and m.end() == m.start():
-                        m = regex.search(text, m.start() + 1) if m.start() < len(text) else None
-                    nexts[i] = m
-                if m is not None:
-                    rank = (m.start(), -(m.end() - m.start()), i)
+            for i in range(count):
+                found = nexts[i]
+                if not done[i] and (found is None or found[0] < pos):
+                    found = self._search(i, text, folded, pos, deadline)
+                    nexts[i] = found
+                    done[i] = found is None
+                if found is not None and not done[i]:
+                    rank = (found[0], found[0] - found[1], i)
                     if best is None or rank < best:
                         best = rank
             if best is None:
                 return
-            i = best[2]
-            m = nexts[i]
-            assert m is not None
-            entry = matchers[i][1]
-            if entry is None:  # the combined plain keys: which one matched
-                assert m.lastgroup is not None
-                entry = self._literal_entries[m.lastgroup]
-                replacement = entry.replacement
-            elif entry.phonemes:
+            start, end, entry, m = nexts[best[2]]  # type: ignore[misc]
+            if m is None or entry.phonemes:
                 replacement = entry.replacement
             else:
                 replacement = m.expand(entry.value)
-            yield m.start(), m.end(), entry, replacement
-            pos = m.end()
+            yield start, end, entry, replacement
+            pos = end
+
+    def _search(self, i: int, text: str, folded: str, pos: int,
+                deadline: float) -> tuple[int, int, Entry, Any] | None:
+        if i == 0:
+            lit = self._next_literal(text, folded, pos)
+            return None if lit is None else (*lit, None)
+        regex, entry = self._patterns[i - 1]
+        try:
+            m = regex.search(text, pos, timeout=max(deadline - time.monotonic(), 1e-3))
+            # A zero-width match (a lookaround-only pattern) replaces nothing.
+            while m is not None and m.end() == m.start():
+                m = (regex.search(text, m.start() + 1, timeout=max(deadline - time.monotonic(), 1e-3))
+                     if m.start() < len(text) else None)
+        except TimeoutError:
+            raise LexiconTimeout(
+                f"pattern 're:{entry.key}' ran longer than {self.timeout_s:g} s on one line of text "
+                "(catastrophic backtracking: nested repeats such as (a+)+ or (a|aa)*); simplify it",
+                file=self.source, line=entry.line) from None
+        return None if m is None else (m.start(), m.end(), entry, m)
 
     def apply(self, text: str) -> str:
         """``text`` with every entry's matches replaced by its respelling or its
@@ -354,6 +486,14 @@ def _parse_line(raw: str, *, source: str, line: int) -> Entry | None:
             raise fail(f"bad regular expression {key!r}: {exc}") from None
         if compiled.fullmatch(""):
             raise fail(f"regular expression {key!r} matches the empty string")
+        if _nested_repeat(key):
+            raise fail(f"regular expression {key!r} repeats a part that repeats itself (such as "
+                       "(a+)+): it can take exponential time; write it without the nesting (a+), or "
+                       "make the inner part atomic, (?>a+)")
+        try:
+            _compile_pattern(key)  # the engine that runs it (same syntax; checked all the same)
+        except Exception as exc:  # regex.error, OverflowError...
+            raise fail(f"bad regular expression {key!r}: {exc}") from None
 
     phonemes = value.startswith("/")
     if phonemes:
@@ -374,10 +514,11 @@ def _parse_line(raw: str, *, source: str, line: int) -> Entry | None:
     return Entry(key=key, value=value, phonemes=phonemes, pattern=pattern, line=line)
 
 
-def parse_lexicon(text: str, *, source: str) -> Lexicon:
+def parse_lexicon(text: str, *, source: str, timeout_s: float = 1.0) -> Lexicon:
     """Read lexicon ``text`` (the file format of the module docstring).
 
-    ``source`` names it in errors and in :attr:`Lexicon.source`. Raises
+    ``source`` names it in errors and in :attr:`Lexicon.source`;
+    ``timeout_s`` bounds its patterns (:attr:`Lexicon.timeout_s`). Raises
     :class:`InputError` with the line for a line without ``=``, an empty key or
     value, a bad regular expression or template, unclosed ``/phonemes``, and
     a key given twice (naming both lines).
@@ -399,10 +540,11 @@ def parse_lexicon(text: str, *, source: str) -> Lexicon:
             )
         seen[ident] = entry
         entries.append(entry)
-    return Lexicon(entries=tuple(entries), source=source)
+    return Lexicon(entries=tuple(entries), source=source, timeout_s=timeout_s)
 
 
-def load_lexicon(path: Path, *, allowed: set[str] | frozenset[str] | None = None) -> Lexicon:
+def load_lexicon(path: Path, *, allowed: set[str] | frozenset[str] | None = None,
+                 timeout_s: float = 1.0) -> Lexicon:
     """Read the lexicon file at ``path`` (UTF-8); with ``allowed``, also check
     its phonemes against that vocabulary (:meth:`Lexicon.check_phonemes`).
     Raises :class:`InputError` for an unreadable file or a bad entry."""
@@ -412,7 +554,7 @@ def load_lexicon(path: Path, *, allowed: set[str] | frozenset[str] | None = None
         raise InputError(f"lexicon is not UTF-8 text: {exc}", file=path) from None
     except OSError as exc:
         raise InputError(f"cannot read lexicon: {exc.strerror or exc}", file=path) from None
-    lexicon = parse_lexicon(text, source=str(path))
+    lexicon = parse_lexicon(text, source=str(path), timeout_s=timeout_s)
     if allowed is not None:
         lexicon.check_phonemes(allowed)
     return lexicon

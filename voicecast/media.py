@@ -161,10 +161,13 @@ def duration_s(path: str | Path) -> float:
     return float(probe(path)["format"]["duration"])
 
 
-def decode_audio(path: str | Path, sample_rate: int) -> np.ndarray:
-    """Decode any audio (or video) file to mono float32 at ``sample_rate``."""
+def decode_audio(path: str | Path, sample_rate: int, *, max_s: float | None = None) -> np.ndarray:
+    """Decode any audio (or video) file to mono float32 at ``sample_rate``;
+    with ``max_s``, only its first ``max_s`` seconds (ffmpeg stops reading
+    there, so a 2-hour file costs what its first seconds cost)."""
+    limit = ["-t", f"{max_s:.6f}"] if max_s is not None else []
     raw = run_ffmpeg([
-        "-v", "error", "-i", str(path), "-vn", "-ac", "1", "-ar", str(sample_rate),
+        "-v", "error", *limit, "-i", str(path), "-vn", "-ac", "1", "-ar", str(sample_rate),
         "-f", "f32le", "-acodec", "pcm_f32le", "pipe:1",
     ])
     return np.frombuffer(raw, dtype="<f4").copy()

@@ -6,12 +6,21 @@ synthesis worker; :class:`SegmentResult` comes back (through the ``assemble``
 queue in distributed mode, or the local pool's future in embedded mode) and is
 also stored next to the segment's audio, so a later job with the same content
 hash reuses both.
+
+A segment's content hash (:func:`content_hash`) is computed here, in the core,
+because both roles need it: the control role names a planned segment's audio
+with it, and a synthesis worker recomputes it from the spec it is given (its
+own engine and fit settings included) and refuses a message whose
+``content_hash`` differs (:meth:`SegmentSpec.derive_hash`): audio is only ever
+stored under the hash of what was rendered, whoever sent the message.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+import unicodedata
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Any
 
@@ -20,10 +29,79 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+#: Bumped whenever :func:`content_hash`'s payload changes meaning.
+HASH_SCHEMA_VERSION = 1
+
+
+def to_ms(seconds: float) -> int:
+    """Seconds as whole milliseconds, as the content hash counts lengths."""
+    return int(round(seconds * 1000))
+
+
+def hash_fit(fit: dict[str, Any], level_rms_db: float | None = None,
+             level_peak_db: float | None = None) -> dict[str, Any]:
+    """The ``fit`` part of a content hash: the fit settings (``settings.fit``
+    dumped), plus the level profile of an audiobook's lines (``level``), which
+    shapes their audio as much."""
+    if level_rms_db is None:
+        return fit
+    return {**fit, "level": {"rms_db": level_rms_db, "peak_db": level_peak_db}}
+
+
+def content_hash(
+    *,
+    text: str,
+    voice_id: str,
+    voice_version: int,
+    emotion: str,
+    intensity: float,
+    slot_ms: int,
+    borrow_ms: int,
+    engine: str,
+    engine_version: str,
+    fit: dict[str, Any],
+) -> str:
+    """Content hash (sha256 hex) of everything that determines a segment's audio.
+
+    The hash names the segment's audio in storage, so a segment is rendered
+    once and reused until something that shapes its sound changes. It covers:
+    the hash schema version, the spoken text (NFC-normalised), the voice id and
+    profile version, emotion and intensity (rounded to 3 places), the slot
+    length and the borrowable length in whole milliseconds, the engine name
+    and version, and the fit settings (:func:`hash_fit`). ``fit`` must be
+    JSON-serialisable; its keys are sorted, so dict order does not matter. The
+    JSON is canonical (sorted keys, no spaces, UTF-8).
+
+    The values of existing inputs never change: they are the storage keys of
+    every render so far (``tests/unit/test_trust.py`` pins some).
+    """
+    payload = {
+        "schema": HASH_SCHEMA_VERSION,
+        "text": unicodedata.normalize("NFC", text),
+        "voice": {"id": voice_id, "version": int(voice_version)},
+        "emotion": emotion,
+        # "+ 0.0" turns -0.0 into 0.0 so both spell the same.
+        "intensity": round(float(intensity), 3) + 0.0,
+        "slot_ms": int(slot_ms),
+        "borrow_ms": int(borrow_ms),
+        "engine": {"name": engine, "version": engine_version},
+        "fit": fit,
+    }
+    blob = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
 
 @dataclass(frozen=True)
 class SegmentSpec:
-    """The small immutable message a synthesis task carries."""
+    """The small immutable message a synthesis task carries: everything its
+    content hash covers except what the worker knows for itself (its engine's
+    fit settings; the engine name and version are carried to be checked
+    against its own), and where to answer (``job_id``, ``idx``: only echoed).
+
+    ``slot_s``/``max_s`` are what the fit uses; ``slot_ms``/``borrow_ms`` the
+    same lengths as the hash counts them (rounded from the planned times, so
+    they need not be re-derived from the rounded seconds); a worker refuses a
+    spec where the two disagree by more than rounding."""
 
     job_id: str
     idx: int
@@ -38,6 +116,24 @@ class SegmentSpec:
     #: ``level_peak_db`` (see :mod:`voicecast.level`); None: leave its level.
     level_rms_db: float | None = None
     level_peak_db: float | None = None
+    #: The voice profile ``voice_key`` must be (``voice_profile_key(voice_id, voice_version)``).
+    voice_id: str = ""
+    voice_version: int = 0
+    slot_ms: int = 0
+    borrow_ms: int = 0
+    #: The engine the segment was planned for; a worker running another refuses it.
+    engine: str = ""
+    engine_version: str = ""
+
+    def derive_hash(self, fit: dict[str, Any], engine: str, engine_version: str) -> str:
+        """The content hash of what this spec describes, rendered by ``engine``
+        ``engine_version`` with fit settings ``fit`` (the worker's own)."""
+        return content_hash(
+            text=self.text, voice_id=self.voice_id, voice_version=self.voice_version,
+            emotion=self.emotion, intensity=self.intensity, slot_ms=self.slot_ms,
+            borrow_ms=self.borrow_ms, engine=engine, engine_version=engine_version,
+            fit=hash_fit(fit, self.level_rms_db, self.level_peak_db),
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -61,9 +61,18 @@ class QueueSettings(BaseModel):
     visibility_timeout_s: int = Field(default=900, gt=0)
     #: How often a live worker sweeps for such abandoned tasks.
     restore_interval_s: int = Field(default=10, gt=0)
-    #: Retries for transient storage/broker errors, with exponential backoff.
-    max_retries: int = Field(default=5, ge=0, le=100)
-    retry_backoff_max_s: int = Field(default=60, ge=1)
+    #: How long a broker outage is ridden out (seconds): sending a message
+    #: retries with capped exponential backoff for this long, and a task that
+    #: failed on a broker or database error is retried (re-queued with a
+    #: countdown) until its waits add up to this much. See docs/operations.md.
+    retry_budget_s: float = Field(default=180.0, ge=0, le=86400)
+    #: The longest single wait between two tries (broker, storage, task retries).
+    retry_backoff_max_s: float = Field(default=30.0, ge=1, le=3600)
+    #: A job driver (``render``, ``wait``) that sees no progress on a job for
+    #: this long, and finds no message of the job queued and no task of it
+    #: running, reserved or waiting to retry on any worker, sends the job's
+    #: undone work again (a lost message costs this long). 0: never.
+    stall_timeout_s: float = Field(default=120.0, ge=0, le=86400)
 
 
 class StorageSettings(BaseModel):
@@ -81,6 +90,15 @@ class StorageSettings(BaseModel):
     local_dir: Path | None = None
     #: S3 (SigV4) presigned URLs live at most 7 days.
     presign_expiry_s: int = Field(default=7 * 24 * 3600, ge=1, le=7 * 24 * 3600)
+    #: How long a storage outage is ridden out (seconds): a storage call
+    #: retries with capped exponential backoff (``queue.retry_backoff_max_s``)
+    #: for this long in the CLI; inside a task, for a short while in place,
+    #: then the task is retried (re-queued with a countdown) until its waits
+    #: add up to this much. See docs/operations.md.
+    retry_budget_s: float = Field(default=180.0, ge=0, le=86400)
+    #: One S3 request: connecting, and waiting for an answer (seconds).
+    connect_timeout_s: float = Field(default=5.0, gt=0, le=600)
+    read_timeout_s: float = Field(default=60.0, gt=0, le=3600)
 
 
 class EngineSettings(BaseModel):
@@ -241,6 +259,45 @@ class LimitsSettings(BaseModel):
         return env_name("limits", name), hard[name]
 
 
+class InputSettings(BaseModel):
+    """Bounds on what an input may ask for, checked before the work starts
+    (docs/operations.md, "Limits"). A file or plan past one is refused with
+    exit 2 and a line naming the file, its line and the variable to raise."""
+
+    #: Largest input file (EPUB, subtitles, script, Markdown), cover, lexicon
+    #: (bytes); subtitles, scripts and text books are read whole, so they get
+    #: ``max_text_bytes``. Checked (a regular file, not a device or a pipe)
+    #: before the file is hashed or read.
+    max_input_bytes: int = Field(default=1 << 30, ge=1)
+    max_text_bytes: int = Field(default=64 << 20, ge=1)
+    #: Largest reference clip (``--voice CLIP``, ``voice add``) and ``[like:]`` clip file.
+    max_reference_bytes: int = Field(default=200 << 20, ge=1)
+    #: EPUB (a ZIP archive), from its central directory before anything is
+    #: decompressed: total uncompressed bytes, one entry's, the number of
+    #: entries, and the compression ratio of an entry larger than 1 MiB (text
+    #: compresses 3-10 times; a zip bomb thousands of times).
+    epub_max_bytes: int = Field(default=1 << 30, ge=1)
+    epub_max_entry_bytes: int = Field(default=256 << 20, ge=1)
+    epub_max_entries: int = Field(default=10000, ge=1)
+    epub_max_ratio: float = Field(default=200.0, ge=1)
+    #: Longest track a job may make (seconds; a subtitle cue past it is refused
+    #: naming its line) and most segments in one job.
+    max_job_duration_s: float = Field(default=24 * 3600.0, gt=0)
+    max_segments: int = Field(default=100_000, ge=1)
+    #: A cue is refused at plan time when its text, spoken at ``chars_per_s``
+    #: and sped up to ``fit.hard_max``, needs more than ``overflow_ratio`` times
+    #: the room it has (its slot plus the gap it may borrow) and at least
+    #: ``overflow_min_s`` more: rendered, it would be cut to a fraction.
+    chars_per_s: float = Field(default=15.0, gt=0, le=100)
+    overflow_ratio: float = Field(default=3.0, ge=1)
+    overflow_min_s: float = Field(default=10.0, ge=0)
+    #: Seconds of a ``[like:CLIP]`` clip decoded (the rest is never read).
+    like_clip_max_s: float = Field(default=30.0, gt=0, le=3600)
+    #: A lexicon pattern (``re:``) running longer than this on one line of
+    #: text (catastrophic backtracking) fails planning naming the entry.
+    lexicon_timeout_s: float = Field(default=1.0, gt=0, le=600)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="VOICECAST_", env_nested_delimiter="__", extra="ignore"
@@ -260,6 +317,7 @@ class Settings(BaseSettings):
     script: ScriptSettings = Field(default_factory=ScriptSettings)
     book: BookSettings = Field(default_factory=BookSettings)
     limits: LimitsSettings = Field(default_factory=LimitsSettings)
+    inputs: InputSettings = Field(default_factory=InputSettings)
 
     @model_validator(mode="after")
     def _visibility_exceeds_limits(self) -> Settings:

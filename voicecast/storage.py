@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -18,56 +19,144 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from voicecast.errors import TransientError
+from voicecast.localfs import default_file_mode
 from voicecast.settings import Settings, StorageSettings
 
 log = logging.getLogger(__name__)
 
 
+#: The first part of every object key (anything else is refused by the stores).
+KEY_PREFIXES = frozenset({
+    "segments", "uploads", "refs", "emotion-clips", "voices", "jobs", "attempts", "covers",
+    "chapters", "engines",
+})
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+#: A ``[like:]`` clip's id: the first 16 hex digits of its WAV's SHA-256.
+_CLIP_ID = re.compile(r"[0-9a-f]{16}")
+#: Voice and job ids, file names under ``jobs/``: no separators, no ``..``.
+_SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+_KEY_CHARS = re.compile(r"[A-Za-z0-9_.=+-]+")
+
+
+class UnsafeKey(ValueError):
+    """An object key, or a part of one, that does not have the shape its kind
+    allows (a forged message, a bug): nothing is read or written under it."""
+
+
+def _check(value: object, pattern: re.Pattern[str], what: str) -> str:
+    if not isinstance(value, str) or not pattern.fullmatch(value) or ".." in value:
+        raise UnsafeKey(f"not a valid {what}: {str(value)[:80]!r}")
+    return value
+
+
+def check_hash(value: object, what: str = "content hash") -> str:
+    """``value`` if it is a SHA-256 hex digest (64 lowercase hex digits)."""
+    return _check(value, _HEX64, what)
+
+
+def check_id(value: object, what: str = "id") -> str:
+    """``value`` if it is a safe id (voice, job): letters, digits, ``_.-``, at
+    most 64 characters, no ``..``."""
+    return _check(value, _SAFE_ID, what)
+
+
+def check_clip_id(value: object) -> str:
+    """``value`` if it is a ``[like:]`` clip id (16 lowercase hex digits)."""
+    return _check(value, _CLIP_ID, "emotion clip id")
+
+
+def _check_version(version: object) -> int:
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise UnsafeKey(f"not a valid voice version: {str(version)[:20]!r}")
+    return version
+
+
+def check_key(key: object) -> str:
+    """``key`` if it is a relative object key under one of :data:`KEY_PREFIXES`,
+    with no empty, ``.`` or ``..`` part, no backslash and no control character.
+    Both stores check every key they are given, so a key built from a forged
+    value cannot reach outside the store's own objects."""
+    if not isinstance(key, str) or not key or len(key) > 1024:
+        raise UnsafeKey(f"not a valid object key: {str(key)[:80]!r}")
+    parts = key.split("/")
+    if parts[0] not in KEY_PREFIXES or any(
+        p in ("", ".", "..") or not _KEY_CHARS.fullmatch(p) for p in parts[1:]
+    ) or len(parts) < 2:
+        raise UnsafeKey(f"object key outside the store's prefixes: {key[:120]!r}")
+    return key
+
+
 def segment_audio_key(content_hash: str) -> str:
+    check_hash(content_hash)
     return f"segments/{content_hash[:2]}/{content_hash}.wav"
 
 
 def segment_result_key(content_hash: str) -> str:
     """Written after the audio: its presence marks the segment as rendered."""
+    check_hash(content_hash)
     return f"segments/{content_hash[:2]}/{content_hash}.json"
 
 
 def upload_key(sha256: str) -> str:
     """A file the control role uploaded for a worker to read (a reference clip
     before its checks), named by the SHA-256 of its bytes."""
-    return f"uploads/{sha256}"
+    return f"uploads/{check_hash(sha256, 'upload SHA-256')}"
 
 
 def reference_key(sha256: str) -> str:
-    return f"refs/{sha256}.wav"
+    return f"refs/{check_hash(sha256, 'reference SHA-256')}.wav"
 
 
 def emotion_clip_key(clip_id: str) -> str:
     """A ``[like:CLIP]`` clip (mono WAV at the engine rate), by content: ``emotion-clips/<id>.wav``."""
-    return f"emotion-clips/{clip_id}.wav"
+    return f"emotion-clips/{check_clip_id(clip_id)}.wav"
 
 
 def voice_profile_key(voice_id: str, version: int) -> str:
-    return f"voices/{voice_id}/v{version}.npz"
+    return f"voices/{check_id(voice_id, 'voice id')}/v{_check_version(version)}.npz"
 
 
 def voice_meta_key(voice_id: str, version: int) -> str:
     """Enrollment metadata written beside the profile."""
-    return f"voices/{voice_id}/v{version}.json"
+    return f"voices/{check_id(voice_id, 'voice id')}/v{_check_version(version)}.json"
 
 
 def voice_progress_key(voice_id: str, version: int) -> str:
     """Enrollment progress (``{done, total, note, t}``), polled by the CLI."""
-    return f"voices/{voice_id}/v{version}.progress.json"
+    return f"voices/{check_id(voice_id, 'voice id')}/v{_check_version(version)}.progress.json"
 
 
 def voice_retired_key(voice_id: str) -> str:
     """Left by ``voice rm``: the last version, so a re-added name never reuses one."""
-    return f"voices/{voice_id}/retired.json"
+    return f"voices/{check_id(voice_id, 'voice id')}/retired.json"
 
 
 def job_key(job_id: str, name: str) -> str:
-    return f"jobs/{job_id}/{name}"
+    return f"jobs/{check_id(job_id, 'job id')}/{check_id(name, 'job file name')}"
+
+
+def attempts_key(job_id: str, idx: int) -> str:
+    """Starts of one segment's rendering that never finished (``workers.synth.crash_guard``)."""
+    if isinstance(idx, bool) or not isinstance(idx, int) or idx < 0:
+        raise UnsafeKey(f"not a valid segment index: {str(idx)[:20]!r}")
+    return f"attempts/{check_id(job_id, 'job id')}/{idx}"
+
+
+def expect_key(key: object, kind: str) -> str:
+    """``key`` if it is exactly a key of ``kind`` (``upload``, ``reference``,
+    ``voice_profile``) as the builders above make them: how a worker checks a
+    key a message hands it instead of the values it is built from."""
+    pattern = _KEY_KINDS[kind]
+    if not isinstance(key, str) or not pattern.fullmatch(key) or ".." in key:
+        raise UnsafeKey(f"not a valid {kind.replace('_', ' ')} key: {str(key)[:120]!r}")
+    return key
+
+
+_KEY_KINDS = {
+    "upload": re.compile(r"uploads/[0-9a-f]{64}"),
+    "reference": re.compile(r"refs/[0-9a-f]{64}\.wav"),
+    "voice_profile": re.compile(r"voices/[A-Za-z0-9][A-Za-z0-9_.-]{0,63}/v[1-9][0-9]*\.npz"),
+}
 
 
 class ObjectStore(Protocol):
@@ -89,7 +178,7 @@ class LocalStore:
         self.root.mkdir(parents=True, exist_ok=True)
 
     def _path(self, key: str) -> Path:
-        p = (self.root / key).resolve()
+        p = (self.root / check_key(key)).resolve()
         if self.root.resolve() not in p.parents:
             raise ValueError(f"object key escapes the store: {key!r}")
         return p
@@ -104,6 +193,8 @@ class LocalStore:
         try:
             with os.fdopen(fd, "wb") as f:
                 writer(f)
+            # mkstemp's 0600 would hide objects from the group a shared data folder is meant for.
+            os.chmod(tmp, default_file_mode())
             os.replace(tmp, dest)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
@@ -138,11 +229,14 @@ class LocalStore:
 class S3Store:
     """boto3 against AWS S3, MinIO or any S3-compatible endpoint.
 
-    Connection problems and throttling surface as :class:`TransientError`, which
-    tasks retry with backoff; a missing object is ``FileNotFoundError``.
+    Connection problems, timeouts and throttling are retried in place with
+    capped exponential backoff for ``storage.retry_budget_s`` (inside a task,
+    for :data:`voicecast.retry.TASK_CALL_BUDGET_S` only: the task is then
+    retried over the rest of the budget), then surface as
+    :class:`TransientError`; a missing object is ``FileNotFoundError``.
     """
 
-    def __init__(self, cfg: StorageSettings) -> None:
+    def __init__(self, cfg: StorageSettings, backoff_max_s: float = 30.0) -> None:
         import boto3
         from botocore.config import Config
 
@@ -150,6 +244,8 @@ class S3Store:
         self.bucket = cfg.bucket
         self.prefix = cfg.prefix.strip("/") + "/" if cfg.prefix.strip("/") else ""
         self.expiry = cfg.presign_expiry_s
+        self.retry_budget_s = cfg.retry_budget_s
+        self.backoff_max_s = backoff_max_s
         self.client = boto3.client(
             "s3",
             endpoint_url=cfg.endpoint_url,
@@ -158,18 +254,32 @@ class S3Store:
             aws_secret_access_key=(cfg.secret_access_key.get_secret_value()
                                    if cfg.secret_access_key else None),
             config=Config(
+                # botocore's own few tries ride out a dropped connection; an
+                # outage is ridden out by _call's budget.
                 retries={"max_attempts": 3, "mode": "standard"},
-                connect_timeout=5,
-                read_timeout=60,
+                connect_timeout=cfg.connect_timeout_s,
+                read_timeout=cfg.read_timeout_s,
                 s3={"addressing_style": "path"} if cfg.endpoint_url else {},
             ),
         )
 
     def _k(self, key: str) -> str:
-        return self.prefix + key
+        return self.prefix + check_key(key)
 
     def _call(self, fn, *args, **kwargs):  # type: ignore[no-untyped-def]
-        from botocore.exceptions import BotoCoreError, ClientError
+        """``fn(*args, **kwargs)``, retried over the storage outage budget."""
+        from voicecast.retry import call_with_retry
+
+        return call_with_retry(
+            lambda: self._call_once(fn, *args, **kwargs), lambda e: isinstance(e, TransientError),
+            budget_s=self.retry_budget_s, cap_s=self.backoff_max_s,
+            what=f"S3 {getattr(fn, '__name__', 'request')}")
+
+    @staticmethod
+    def _call_once(fn, *args, **kwargs):  # type: ignore[no-untyped-def]
+        from boto3.exceptions import S3UploadFailedError
+        from botocore.exceptions import ClientError, HTTPClientError
+        from botocore.exceptions import ConnectionError as BotoConnectionError
 
         try:
             return fn(*args, **kwargs)
@@ -181,8 +291,13 @@ class S3Store:
             if status >= 500 or code in ("SlowDown", "RequestTimeout", "Throttling"):
                 raise TransientError(f"S3 {code}: {e}") from e
             raise
-        except BotoCoreError as e:  # connection refused, timeouts, DNS...
+        except (BotoConnectionError, HTTPClientError) as e:  # refused, reset, timeouts, DNS...
             raise TransientError(f"S3 unreachable: {e}") from e
+        except S3UploadFailedError as e:  # upload_file wraps the request's own error
+            if any(w in str(e) for w in ("(500)", "(502)", "(503)", "(504)", "SlowDown", "InternalError",
+                                         "RequestTimeout")):
+                raise TransientError(f"S3 upload failed: {e}") from e
+            raise
 
     def exists(self, key: str) -> bool:
         try:
@@ -198,8 +313,11 @@ class S3Store:
         )
 
     def get_bytes(self, key: str) -> bytes:
-        obj = self._call(self.client.get_object, Bucket=self.bucket, Key=self._k(key))
-        data: bytes = obj["Body"].read()
+        def read(**kw: Any) -> bytes:  # the body's read is retried too
+            body: bytes = self.client.get_object(**kw)["Body"].read()
+            return body
+
+        data: bytes = self._call(read, Bucket=self.bucket, Key=self._k(key))
         return data
 
     def put_file(self, key: str, path: Path, content_type: str = "application/octet-stream") -> None:
@@ -236,7 +354,8 @@ def get_store(settings: Settings) -> ObjectStore:
     cfg = settings.storage
     ident = (cfg.bucket, cfg.endpoint_url, cfg.prefix, str(settings.local_store_dir))
     if ident not in _stores:
-        _stores[ident] = S3Store(cfg) if cfg.bucket else LocalStore(settings.local_store_dir)
+        _stores[ident] = (S3Store(cfg, settings.queue.retry_backoff_max_s) if cfg.bucket
+                          else LocalStore(settings.local_store_dir))
     return _stores[ident]
 
 

@@ -12,10 +12,10 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from voicecast.errors import VoicecastError
+from voicecast.errors import UntrustedMessage, VoicecastError
 from voicecast.queue import BuiltinVoice, EngineFacts, LinePrediction, LineSlot, ReferenceInfo
 from voicecast.settings import Settings
-from voicecast.storage import ObjectStore, reference_key, voice_profile_key
+from voicecast.storage import ObjectStore, UnsafeKey, expect_key, reference_key, voice_profile_key
 from workers.engines import Engine, get_engine
 from workers.voices import VoiceProfile, builtin_profile, builtin_voices
 
@@ -33,12 +33,16 @@ def engine_facts(settings: Settings) -> EngineFacts:
 
 def builtin_voice(settings: Settings, store: ObjectStore, voice_id: str, name: str) -> BuiltinVoice | None:
     """Store the profile of the engine's own voice ``name`` under ``voice_id``
-    (version 1) unless it is there; None when the engine has no such voice."""
+    (version 1) unless it is there; None when the engine has no such voice.
+    A voice id that is not a safe id is refused (:class:`UntrustedMessage`)."""
+    try:
+        key = voice_profile_key(voice_id, 1)  # checked before anything is stored
+    except UnsafeKey as e:
+        raise UntrustedMessage(f"built-in voice refused: {e}") from None
     engine = get_engine(settings.engine)
-    profile = builtin_profile(engine, name, store)
+    profile = builtin_profile(engine, name, store) if isinstance(name, str) else None
     if profile is None:
         return None
-    key = voice_profile_key(voice_id, 1)
     data = profile.to_bytes()
     if not store.exists(key):
         store.put_bytes(key, data)
@@ -64,7 +68,16 @@ def check_reference(store: ObjectStore, paths: list[Path]) -> ReferenceInfo:
 def check_uploaded_reference(store: ObjectStore, uploads: list[tuple[str, str]]) -> ReferenceInfo:
     """:func:`check_reference` on clips the control role uploaded: ``uploads`` is
     ``[(object key, file name), ...]``; each clip is checked under its own file
-    name, so an error names the file the user gave."""
+    name, so an error names the file the user gave. A key outside ``uploads/``
+    (or not an upload's content key) is refused (:class:`UntrustedMessage`):
+    a message names only what the control role uploaded."""
+    for key, name in uploads:
+        try:
+            expect_key(key, "upload")
+        except UnsafeKey as e:
+            raise UntrustedMessage(f"reference check refused: {e}") from None
+        if not isinstance(name, str) or Path(name).name in ("", ".", ".."):
+            raise UntrustedMessage(f"reference check refused: not a file name: {str(name)[:80]!r}")
     with tempfile.TemporaryDirectory(prefix="voicecast-ref-") as tmp:
         paths, names = [], {}
         for n, (key, name) in enumerate(uploads):
@@ -179,7 +192,10 @@ def predict_lines(settings: Settings, store: ObjectStore, profile_key: str | Non
         # The style pack is all a prediction needs (the embedding is for enrollment).
         profile = VoiceProfile(style=packs[builtin], embedding=np.zeros(0, np.float32))
     elif profile_key is not None:
-        profile = load_profile(store, profile_key)
+        try:
+            profile = load_profile(store, expect_key(profile_key, "voice_profile"))
+        except UnsafeKey as e:
+            raise UntrustedMessage(f"line prediction refused: {e}") from None
     else:
         raise ValueError("predict_lines needs a profile key or a built-in voice")
     policy = FitPolicy.from_settings(settings.fit)

@@ -19,6 +19,9 @@ _settings: Settings | None = None
 
 def init(settings_json: str, processes: int) -> None:
     global _settings
+    from voicecast.localfs import claim_process_tempdir
+
+    claim_process_tempdir()  # its own temporary folder; those of processes that died are removed
     s = Settings.model_validate_json(settings_json)
     if s.engine.threads <= 0:
         # Share the cores between the processes instead of oversubscribing them.

@@ -3,12 +3,19 @@
 This is the body of the ``synth`` task, and what the embedded pool runs. It is
 idempotent: the result lives under keys derived from the segment's content
 hash, and a segment whose result object exists is a storage hit, not re-rendered.
+
+It trusts no message (:func:`verify_spec`): anyone who can reach the broker
+can send one, and the audio stored under a content hash is reused by every
+later job with that hash. So the worker recomputes the hash from the spec
+(with its own engine and fit settings), checks every key the spec names, and
+refuses a mismatch before it reads or writes anything.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
@@ -18,13 +25,23 @@ import numpy as np
 
 from voicecast.audio import from_wav_bytes, to_wav_bytes, trim_silence
 from voicecast.emotions import LIKE
-from voicecast.errors import SynthesisError
+from voicecast.errors import SynthesisError, UntrustedMessage
 from voicecast.level import level_segment
 from voicecast.queue import SegmentResult, SegmentSpec, stored_result
 from voicecast.settings import Settings
-from voicecast.storage import ObjectStore, emotion_clip_key, segment_audio_key, segment_result_key
+from voicecast.storage import (
+    ObjectStore,
+    UnsafeKey,
+    check_clip_id,
+    check_hash,
+    check_id,
+    emotion_clip_key,
+    segment_audio_key,
+    segment_result_key,
+    voice_profile_key,
+)
 from workers.emotion import Measured, describe, measure
-from workers.engines import get_engine
+from workers.engines import Engine, get_engine
 from workers.fitting import FitPolicy, FitResult, fit_to_slot
 from workers.voices import VoiceProfile, line_prosody, predict, speak
 
@@ -95,16 +112,84 @@ def natural_take(synth: Callable[[float], np.ndarray], sr: int, policy: FitPolic
     )
 
 
+def _refuse(spec: SegmentSpec, why: str) -> UntrustedMessage:
+    log.warning("refused segment message (job %.40r, segment %.20r): %s", spec.job_id, spec.idx, why)
+    return UntrustedMessage(f"segment message refused: {why}; nothing was stored")
+
+
+def _is_number(x: object) -> bool:
+    return isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def verify_spec(spec: SegmentSpec, engine: Engine, settings: Settings) -> None:
+    """Refuse (:class:`UntrustedMessage`) a spec whose content hash is not the
+    hash of what it describes, or that names a key it could not have been
+    given by the control role.
+
+    The hash is recomputed (:meth:`SegmentSpec.derive_hash`) from the spec's
+    text, voice, emotion, intensity and lengths with this worker's own engine
+    name and version and fit settings, so audio is stored only under the hash
+    of what this worker renders. The voice profile key must be the key of the
+    spec's voice id and version, a ``[like:]`` clip id a hex content id, the
+    ids safe names; the lengths the fit uses must agree with the hashed ones.
+    A job planned with other fit settings (``VOICECAST_FIT__*``) or another
+    engine version than the worker's is refused the same way: its audio would
+    not be what its hash says.
+    """
+    types = {"job_id": str, "text": str, "voice_key": str, "content_hash": str, "emotion": str,
+             "voice_id": str, "engine": str, "engine_version": str}
+    for name, kind in types.items():
+        if not isinstance(getattr(spec, name), kind):
+            raise _refuse(spec, f"{name} is not a {kind.__name__}")
+    for name in ("idx", "voice_version", "slot_ms", "borrow_ms"):
+        v = getattr(spec, name)
+        if not isinstance(v, int) or isinstance(v, bool) or v < 0:
+            raise _refuse(spec, f"{name} is not a whole number >= 0")
+    for name in ("slot_s", "max_s", "intensity", "level_rms_db", "level_peak_db"):
+        v = getattr(spec, name)
+        if not (_is_number(v) or (v is None and name.startswith("level_"))):
+            raise _refuse(spec, f"{name} is not a finite number")
+    if spec.slot_s < 0 or spec.max_s < spec.slot_s:
+        raise _refuse(spec, f"impossible slot ({spec.slot_s} s, up to {spec.max_s} s)")
+    # The fit's seconds and the hash's milliseconds come from the same planned
+    # times: they differ by rounding only.
+    if abs(spec.slot_s * 1000 - spec.slot_ms) > 0.51 or abs(spec.max_s * 1000 - spec.borrow_ms) > 0.51:
+        raise _refuse(spec, "its slot lengths in seconds and in milliseconds disagree")
+    try:
+        check_id(spec.job_id, "job id")
+        check_hash(spec.content_hash)
+        if spec.voice_key != voice_profile_key(spec.voice_id, spec.voice_version):
+            raise UnsafeKey(f"voice key {spec.voice_key[:120]!r} is not the profile of voice "
+                            f"{spec.voice_id!r} version {spec.voice_version}")
+        if spec.emotion.startswith(f"{LIKE}:"):
+            check_clip_id(spec.emotion.split(":", 1)[1])
+    except UnsafeKey as e:
+        raise _refuse(spec, str(e)) from None
+    # An empty engine: a job planned before specs named one (the hash, computed
+    # with this worker's engine, still decides).
+    if (spec.engine or spec.engine_version) and (spec.engine, spec.engine_version) != (
+            engine.name, engine.version):
+        raise _refuse(spec, f"it was planned for engine {spec.engine!r} {spec.engine_version!r}; this "
+                            f"worker runs {engine.name!r} {engine.version!r} (render the job again)")
+    derived = spec.derive_hash(settings.fit.model_dump(), engine.name, engine.version)
+    if derived != spec.content_hash:
+        raise _refuse(spec, "its content hash is not the hash of the segment it describes (a forged "
+                            "message, or a job planned with other fit settings than this worker's: "
+                            "VOICECAST_FIT__* must be the same for every role)")
+
+
 def render_segment(spec: SegmentSpec, *, store: ObjectStore, settings: Settings) -> SegmentResult:
     """Render (or find) the audio of one segment; return its result, answering
-    segment ``spec.idx`` of ``spec.job_id``."""
+    segment ``spec.idx`` of ``spec.job_id``. A spec that does not hold up
+    (:func:`verify_spec`) is refused before anything is read or stored."""
+    engine = get_engine(settings.engine)
+    verify_spec(spec, engine, settings)
     found = stored_result(store, spec.content_hash)
     if found is not None:
         return found.for_segment(spec.job_id, spec.idx, hit=True)
     audio_key = segment_audio_key(spec.content_hash)
     result_key = segment_result_key(spec.content_hash)
 
-    engine = get_engine(settings.engine)
     profile = load_profile(store, spec.voice_key)
     sr = engine.capabilities.sample_rate
     t0 = time.perf_counter()

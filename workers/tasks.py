@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from voicecast.celery_app import VoicecastTask, app, voicecast_task
-from voicecast.errors import VoicecastError
+from celery.signals import worker_process_init
+
+from voicecast.celery_app import PUBLISH_RETRY_POLICY, VoicecastTask, app, voicecast_task
+from voicecast.errors import TransientError, VoicecastError
 from voicecast.settings import Settings, get_settings
-from voicecast.storage import get_store, progress_writer, voice_progress_key
+from voicecast.storage import attempts_key, get_store, progress_writer, voice_progress_key
 
 _s = get_settings()
 _q = _s.queue
@@ -20,13 +22,30 @@ _limits = _s.limits
 CRASH_LIMIT = 3
 
 
+@worker_process_init.connect
+def _own_tempdir(**_: Any) -> None:
+    """Each worker process works in its own temporary folder, and removes
+    those of this host's processes that died (a killed worker's leftovers)."""
+    from voicecast.localfs import claim_process_tempdir
+
+    claim_process_tempdir()
+
+
 def _notify(task: str, *args: Any) -> None:
-    """Tell the orchestrator side (``assemble`` queue), which owns the SQL store."""
-    app.send_task(task, args=list(args), queue=_q.assemble_queue)
+    """Tell the orchestrator side (``assemble`` queue), which owns the SQL store.
+
+    The send waits out a broker outage of up to ``queue.retry_budget_s``
+    (kombu's retry policy, reconnecting as needed); past it, the broker error
+    fails the task, which is retried like any transient error. A result whose
+    notification is lost all the same is found in storage when the job driver
+    re-dispatches the stalled job (``orchestrator.dispatch.StallWatch``)."""
+    app.send_task(task, args=list(args), queue=_q.assemble_queue, retry=True,
+                  retry_policy=PUBLISH_RETRY_POLICY)
 
 
 def _attempts_key(spec: dict[str, Any]) -> str:
-    return f"attempts/{spec['job_id']}/{spec['idx']}"
+    # Validated (a forged job id names no key outside ``attempts/``).
+    return attempts_key(spec["job_id"], spec["idx"])
 
 
 def synth_options(spec: dict[str, Any], settings: Settings | None = None) -> dict[str, float]:
@@ -48,7 +67,12 @@ class _SynthTask(VoicecastTask):
         spec = args[0] if args else kwargs.get("spec", {})
         # A worker killed at the hard limit left its crash count: a later
         # `voicecast resume` starts the segment afresh.
-        get_store(get_settings()).delete(_attempts_key(spec))
+        try:
+            get_store(get_settings()).delete(_attempts_key(spec))
+        except (ValueError, KeyError):
+            pass  # a malformed message (refused): no count was ever stored for it
+        except TransientError:
+            pass  # storage is what failed; the job must still hear of it (the count is advisory)
         _notify("voicecast.segment_failed", spec.get("job_id"), spec.get("idx"), reason)
 
 
@@ -59,12 +83,16 @@ def synth_segment(self: Any, spec: dict[str, Any], overruns: int = 0) -> dict[st
     (:func:`synth_options`; the task's own are the longest); ``overruns``
     counts its earlier runs over them (see ``VoicecastTask``)."""
     from voicecast.queue import SegmentSpec
-    from workers.synth import crash_guard, render_segment
+    from workers.engines import get_engine
+    from workers.synth import crash_guard, render_segment, verify_spec
 
     settings = get_settings()
     store = get_store(settings)
+    seg = SegmentSpec.from_dict(spec)
+    # Checked before the crash count is written: a refused message stores nothing.
+    verify_spec(seg, get_engine(settings.engine), settings)
     with crash_guard(store, _attempts_key(spec), CRASH_LIMIT):
-        result = render_segment(SegmentSpec.from_dict(spec), store=store, settings=settings).to_dict()
+        result = render_segment(seg, store=store, settings=settings).to_dict()
     _notify("voicecast.record_segment", result)  # a SegmentResult as JSON
     return result
 

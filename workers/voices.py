@@ -45,8 +45,9 @@ from typing import Any
 import numpy as np
 
 from voicecast.audio import from_wav_bytes
+from voicecast.errors import UntrustedMessage
 from voicecast.settings import Settings
-from voicecast.storage import ObjectStore, voice_profile_key
+from voicecast.storage import ObjectStore, UnsafeKey, expect_key, voice_profile_key
 from workers.emotion import Measured, Prosody, measure, post_process, prosody_for, transfer
 from workers.engines import Engine, SynthesisRequest, get_engine
 from workers.timbre import apply_eq, match_eq
@@ -386,8 +387,14 @@ def enroll_reference(
     ref_key: str, voice_id: str, version: int, *, store: ObjectStore, settings: Settings,
     progress: Progress | None = None, method: str | None = None,
 ) -> dict[str, Any]:
-    """Build (or find) the profile of a checked reference clip stored at ``ref_key``."""
-    key = voice_profile_key(voice_id, version)
+    """Build (or find) the profile of a checked reference clip stored at ``ref_key``
+    (a ``refs/`` key: anything else, or an unsafe voice id or version, is refused
+    with :class:`UntrustedMessage` before anything is read or stored)."""
+    try:
+        expect_key(ref_key, "reference")
+        key = voice_profile_key(voice_id, version)
+    except UnsafeKey as e:
+        raise UntrustedMessage(f"enrollment refused: {e}") from None
     meta_key = key[: -len(".npz")] + ".json"
     if store.exists(key) and store.exists(meta_key):
         return dict(json.loads(store.get_bytes(meta_key)), cached=True)

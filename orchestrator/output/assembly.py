@@ -3,7 +3,9 @@ encode, and publish the output and the fit report.
 
 The timeline is built by ffmpeg's concat demuxer from a list of segment files
 and exact-length silences, so a job of thousands of segments is one input list,
-not a filter graph with thousands of inputs. Loudness is two-pass EBU R128
+not a filter graph with thousands of inputs; the list is read by both loudness
+passes directly (no track-length file), and silence is copies of one short
+file, so a track's length costs neither memory nor disk. Loudness is two-pass EBU R128
 ``loudnorm`` (measure, then apply linearly with the measured values).
 """
 
@@ -100,27 +102,60 @@ def sequential_clips(segments: Sequence[Any], head_s: float, pause_s: float,
     return clips, t + extra + tail_s
 
 
-def _silence(path: Path, n: int, sr: int) -> Path:
+#: Silence is written as whole copies of one file of this many seconds, plus
+#: one short file for the rest, so a gap of hours costs a line per copy in the
+#: concat list and never a buffer or a file of its length.
+SILENCE_CHUNK_S = 10
+
+
+def _silence_file(path: Path, n: int, sr: int) -> Path:
     import numpy as np
 
     write_wav(path, np.zeros(n, np.float32), sr)
     return path
 
 
+class _Silences:
+    """Exact-length silences for the concat list, from one shared chunk file."""
+
+    def __init__(self, workdir: Path, sample_rate: int) -> None:
+        self.workdir, self.sr = workdir, sample_rate
+        self.chunk = SILENCE_CHUNK_S * sample_rate
+        self._chunk_file: Path | None = None
+
+    def entries(self, name: str, n: int) -> list[Path]:
+        """Files that play ``n`` samples of silence in a row."""
+        whole, rest = divmod(n, self.chunk)
+        out: list[Path] = []
+        if whole:
+            if self._chunk_file is None:
+                self._chunk_file = _silence_file(self.workdir / "silence.wav", self.chunk, self.sr)
+            out += [self._chunk_file] * whole
+        if rest:
+            out.append(_silence_file(self.workdir / f"{name}.wav", rest, self.sr))
+        return out
+
+
 def build_timeline(
     placements: Sequence[Placement], total: int, sample_rate: int,
     fetch: Callable[[str, Path], None], workdir: Path,
 ) -> Path:
-    """Write the whole track as one WAV and return its path.
+    """Lay out the whole track and return it as an ffmpeg concat list (an
+    ``.ffconcat`` file that :func:`measure_loudness` and :func:`encode` read
+    as one input): each segment's WAV and exact-length silences between them.
 
+    Nothing of the track's length is held in memory or written whole: a gap
+    is copies of one short silence file (:data:`SILENCE_CHUNK_S`), so a cue
+    ten hours in costs a few thousand lines of the list, not gigabytes.
     Clips longer than their room are cut with a short fade (the fit already
     flagged them as overflows); nothing ever overlaps the next clip.
     """
+    silences = _Silences(workdir, sample_rate)
     entries: list[Path] = []
     cursor = 0
     for p in placements:
         if p.start > cursor:
-            entries.append(_silence(workdir / f"gap{p.idx:06d}.wav", p.start - cursor, sample_rate))
+            entries += silences.entries(f"gap{p.idx:06d}", p.start - cursor)
         clip = workdir / f"seg{p.idx:06d}.wav"
         fetch(p.key, clip)
         audio, sr = read_wav(clip)
@@ -133,21 +168,23 @@ def build_timeline(
         entries.append(clip)
         cursor = max(p.start, cursor) + n
     if total > cursor:
-        entries.append(_silence(workdir / "tail.wav", total - cursor, sample_rate))
-    listing = workdir / "timeline.txt"
-    listing.write_text("".join(f"file '{e.name}'\n" for e in entries))
-    timeline = workdir / "timeline.wav"
-    stream = ffmpeg.input(str(listing), f="concat", safe=0).output(
-        str(timeline), acodec="pcm_s16le", ar=sample_rate, ac=1
-    )
-    run_stream(stream)
-    return timeline
+        entries += silences.entries("tail", total - cursor)
+    listing = workdir / "timeline.ffconcat"
+    listing.write_text("ffconcat version 1.0\n" + "".join(f"file '{e.name}'\n" for e in entries))
+    return listing
+
+
+def _input_args(path: Path) -> list[str]:
+    """ffmpeg's arguments to read a track: a concat list (:func:`build_timeline`) or a file."""
+    if path.suffix == ".ffconcat":
+        return ["-f", "concat", "-safe", "0", "-i", str(path)]
+    return ["-i", str(path)]
 
 
 def measure_loudness(path: Path, target: LoudnessSettings) -> dict[str, str]:
     """Pass one of ``loudnorm``: the measured figures, as ffmpeg prints them."""
     err = run_ffmpeg_stderr([
-        "-i", str(path), "-af",
+        *_input_args(path), "-af",
         f"loudnorm=I={target.integrated_lufs}:TP={target.true_peak_db}:LRA={target.lra}"
         ":print_format=json",
         "-f", "null", "-",
@@ -166,7 +203,9 @@ def encode(
     """Pass two: normalise with the measured values and encode by ``out``'s extension."""
     m = measure_loudness(timeline, target)
     fmt = OUTPUT_FORMATS[out.suffix.lower()]
-    audio = ffmpeg.input(str(timeline)).audio
+    src = (ffmpeg.input(str(timeline), f="concat", safe=0) if timeline.suffix == ".ffconcat"
+           else ffmpeg.input(str(timeline)))
+    audio = src.audio
     if all(math.isfinite(float(m[k])) for k in ("input_i", "input_tp", "input_lra", "input_thresh")):
         audio = audio.filter(
             "loudnorm", I=target.integrated_lufs, TP=target.true_peak_db, LRA=target.lra,
@@ -208,12 +247,28 @@ def fit_report_rows(segments: Sequence[Any], placements: Sequence[Placement] = (
     return rows
 
 
+#: Control characters (C0 but tab/newlines, DEL, C1): never meant for a spreadsheet or a terminal.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def _csv_cell(value: Any) -> Any:
+    """A report cell safe to open in a spreadsheet: user text (a line, a speaker
+    name) loses control characters and line breaks, and text that a spreadsheet
+    would run as a formula (leading ``= + - @``, or a tab/CR before one) is
+    quoted with a leading apostrophe (OWASP's advice). Numbers pass unchanged."""
+    if not isinstance(value, str):
+        return value
+    text = _CONTROL.sub("", value).replace("\r", " ").replace("\n", " ").replace("\t", " ")
+    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
+
+
 def fit_report_csv(rows: list[dict[str, Any]]) -> bytes:
+    """The fit report as CSV (every cell through :func:`_csv_cell`)."""
     buf = io.StringIO()
     if rows:
         w = csv.DictWriter(buf, fieldnames=list(dict.fromkeys(k for r in rows for k in r)))
         w.writeheader()
-        w.writerows(rows)
+        w.writerows({k: _csv_cell(v) for k, v in r.items()} for r in rows)
     return buf.getvalue().encode()
 
 

@@ -19,8 +19,10 @@ from orchestrator.store.jobs import failing_job
 from orchestrator.store.models import Segment, Voice
 from orchestrator.store.states import JobStatus, SegmentStatus
 from voicecast.errors import (
+    OutputError,
     VoicecastError,
 )
+from voicecast.localfs import default_file_mode
 from voicecast.settings import Settings
 from voicecast.storage import (
     ObjectStore,
@@ -149,28 +151,55 @@ def deliver(settings: Settings, job_id: str, out: Path | None = None) -> Path:
     """Copy a finished job's output to ``out`` (default: the path given at
     render); an audiobook's chapter files go beside it, into ``<out stem>.chapters/``
     (``01-Title.mp3`` and the lossless ``01-Title.flac``). Each file is written
-    under a temporary name and renamed, so nothing half-written is left."""
+    under a temporary name, given the mode the umask asks for, and renamed, so
+    nothing half-written is left.
+
+    The job is done once its output is in storage; delivery is recorded apart
+    (``Job.delivered_path``, or ``Job.delivery_error`` when the copy failed:
+    a folder removed or made read-only meanwhile, a full disk), so a job's
+    status never names a file that was not written. A failed copy raises
+    :class:`OutputError` naming the path; ``voicecast resume JOB --out PATH``
+    delivers again."""
+    from orchestrator.render import check_output_path
+
     store = get_store(settings)
     with session_scope(settings) as s:
         job = jobs.get_job(s, job_id)
+        job_id = job.id
         arts = {a.kind: a.key for a in job.artifacts}
         if job.status != JobStatus.DONE or "output" not in arts:
             raise VoicecastError(f"job {job.id} is {job.status}; no output yet", field="job")
-        dest = Path(out or job.output_path or Path(arts["output"]).name).expanduser()
+        dest = Path(out or job.output_path or Path(arts["output"]).name).expanduser().absolute()
+        kind = job.kind
         outline = BookOutline.from_stored(job.book) if job.kind == "audiobook" else None
         chapters = outline.chapters if outline else []
-    for n, ch in enumerate(chapters, 1):
-        from orchestrator.output.bookjob import chapter_file_stem
+    try:
+        check_output_path(dest, kind)  # still true after a render of hours?
+        for n, ch in enumerate(chapters, 1):
+            from orchestrator.output.bookjob import chapter_file_stem
 
-        folder = dest.with_name(dest.stem + ".chapters")
-        folder.mkdir(exist_ok=True)
-        stem = chapter_file_stem(n - 1, ch.title)
-        for kind, ext in (("chapter_mp3", ".mp3"), ("chapter_master", ".flac")):
-            key = arts.get(f"{kind}:{n}")
-            if key:
-                _fetch_atomic(store, key, folder / f"{stem}{ext}")
-    _fetch_atomic(store, arts["output"], dest)
+            folder = dest.with_name(dest.stem + ".chapters")
+            folder.mkdir(exist_ok=True)
+            stem = chapter_file_stem(n - 1, ch.title)
+            for art, ext in (("chapter_mp3", ".mp3"), ("chapter_master", ".flac")):
+                key = arts.get(f"{art}:{n}")
+                if key:
+                    _fetch_atomic(store, key, folder / f"{stem}{ext}")
+        _fetch_atomic(store, arts["output"], dest)
+    except (OSError, OutputError) as e:
+        reason = e.message if isinstance(e, OutputError) else (e.strerror or str(e))
+        _record_delivery(settings, job_id, None, f"{dest}: {reason}")
+        raise OutputError(f"the job is done, but its output could not be written here ({reason}); "
+                          f"write it with `voicecast resume {job_id} --out PATH`", file=dest) from None
+    _record_delivery(settings, job_id, dest, None)
     return dest
+
+
+def _record_delivery(settings: Settings, job_id: str, dest: Path | None, error: str | None) -> None:
+    with session_scope(settings) as s:
+        job = jobs.get_job(s, job_id)
+        job.delivered_path = str(dest) if dest is not None else None
+        job.delivery_error = error
 
 
 def _fetch_atomic(store: ObjectStore, key: str, dest: Path) -> None:
@@ -178,6 +207,8 @@ def _fetch_atomic(store: ObjectStore, key: str, dest: Path) -> None:
     os.close(fd)
     try:
         store.get_file(key, Path(tmp))
+        # mkstemp made it 0600; a delivered file gets what any new file of the user's would.
+        os.chmod(tmp, default_file_mode())
         os.replace(tmp, dest)
     finally:
         Path(tmp).unlink(missing_ok=True)

@@ -8,16 +8,12 @@ planned by :mod:`orchestrator.planning.cues`, scripts by
 
 from __future__ import annotations
 
-import hashlib
-import json
-import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["HASH_SCHEMA_VERSION", "Plan", "PlannedSegment", "segment_hash"]
+from voicecast.queue import HASH_SCHEMA_VERSION, content_hash, to_ms
 
-#: Bumped whenever :func:`segment_hash`'s payload changes meaning.
-HASH_SCHEMA_VERSION = 1
+__all__ = ["HASH_SCHEMA_VERSION", "Plan", "PlannedSegment", "segment_hash"]
 
 
 @dataclass(frozen=True)
@@ -73,10 +69,6 @@ class Plan:
 # --------------------------------------------------------------------------- hashing
 
 
-def _ms(seconds: float) -> int:
-    return int(round(seconds * 1000))
-
-
 def segment_hash(
     seg: PlannedSegment,
     *,
@@ -86,34 +78,21 @@ def segment_hash(
     engine_version: str,
     fit: dict[str, Any],
 ) -> str:
-    """Content hash (sha256 hex) of everything that determines a segment's audio.
-
-    The hash names the segment's audio in storage, so a segment is rendered
-    once and reused until something that shapes its sound changes. It covers:
-    the hash schema version, the spoken text (NFC-normalised), the voice id and
-    profile version, emotion and intensity (rounded to 3 places), the slot
-    length and the borrowable length (``max_end - start``) in whole
-    milliseconds, the engine name and version, and the fit settings.
+    """Content hash (sha256 hex) of everything that determines a segment's audio:
+    :func:`voicecast.queue.content_hash` of the segment's text, voice, emotion,
+    intensity, slot length and borrowable length (``max_end - start``), the
+    engine and the fit settings (:func:`voicecast.queue.hash_fit`). A synthesis
+    worker recomputes it from the segment's :class:`~voicecast.queue.SegmentSpec`.
 
     It deliberately leaves out the absolute start time, the speaker name and
     the segment's index: where a line sits on the track is the assembler's
     business, so shifting a line (or inserting one before it) without changing
     its length reuses its audio instead of re-rendering it. Lengths are
     rounded to the millisecond so float noise from re-parsing cannot change the
-    hash. ``fit`` must be JSON-serialisable; its keys are sorted, so dict order
-    does not matter. The JSON is canonical (sorted keys, no spaces, UTF-8).
+    hash.
     """
-    payload = {
-        "schema": HASH_SCHEMA_VERSION,
-        "text": unicodedata.normalize("NFC", seg.text),
-        "voice": {"id": voice_id, "version": int(voice_version)},
-        "emotion": seg.emotion,
-        # "+ 0.0" turns -0.0 into 0.0 so both spell the same.
-        "intensity": round(float(seg.intensity), 3) + 0.0,
-        "slot_ms": _ms(seg.end - seg.start),
-        "borrow_ms": _ms(seg.max_end - seg.start),
-        "engine": {"name": engine, "version": engine_version},
-        "fit": fit,
-    }
-    blob = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+    return content_hash(
+        text=seg.text, voice_id=voice_id, voice_version=voice_version, emotion=seg.emotion,
+        intensity=seg.intensity, slot_ms=to_ms(seg.end - seg.start),
+        borrow_ms=to_ms(seg.max_end - seg.start), engine=engine, engine_version=engine_version, fit=fit,
+    )

@@ -12,6 +12,7 @@ transition (a conditional UPDATE), however many record the last segments.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -39,15 +40,32 @@ def new_job_id() -> str:
     return uuid.uuid4().hex
 
 
+#: The shortest job id prefix that opens a job: a one-character prefix would
+#: open whichever job happens to match (32 hex digits make 8 unambiguous in practice).
+MIN_JOB_PREFIX = 8
+
+
 def get_job(session: Session, job_id: str) -> Job:
+    """A job by its id, or by an unambiguous prefix of at least
+    :data:`MIN_JOB_PREFIX` hex digits (users copy short ids from the CLI).
+    Raises :class:`JobError` naming the problem."""
     job = session.get(Job, job_id)
-    if job is None:
-        # Accept a unique prefix, as users copy short ids from the CLI.
-        matches = session.scalars(select(Job).where(Job.id.startswith(job_id)).limit(2)).all()
-        if len(matches) != 1:
-            raise JobError(f"no job {job_id!r}", field="job")
-        job = matches[0]
-    return job
+    if job is not None:
+        return job
+    prefix = job_id.strip().lower()
+    if not re.fullmatch(r"[0-9a-f]+", prefix):
+        raise JobError(f"no job {job_id!r} (a job id is hexadecimal)", field="job")
+    if len(prefix) < MIN_JOB_PREFIX:
+        raise JobError(f"job id prefix {job_id!r} is too short: give at least {MIN_JOB_PREFIX} "
+                       "characters of the id", field="job")
+    # Hex only (checked above), so no LIKE wildcard can reach the pattern.
+    matches = session.scalars(select(Job).where(Job.id.startswith(prefix, autoescape=True)).limit(2)).all()
+    if len(matches) > 1:
+        raise JobError(f"job id prefix {job_id!r} matches more than one job; give more characters",
+                       field="job")
+    if not matches:
+        raise JobError(f"no job {job_id!r}", field="job")
+    return matches[0]
 
 
 def set_job_status(job: Job, new: JobStatus, error: str | None = None) -> None:

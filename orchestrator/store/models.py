@@ -48,6 +48,29 @@ class Voice(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+class VoiceEvent(Base):
+    """The consent trail of a voice name: one row per enrollment (each version's
+    consent text and reference hash) and per removal. Rows are only ever added:
+    re-enrolling or removing a voice replaces or deletes its ``voices`` row and
+    its profiles, never its trail."""
+
+    __tablename__ = "voice_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    #: The voice name as enrolled (no foreign key: the trail outlives the voice).
+    name: Mapped[str] = mapped_column(String(200), index=True)
+    voice_id: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer)
+    #: ``enrolled`` or ``removed``.
+    event: Mapped[str] = mapped_column(String(16))
+    consent: Mapped[str | None] = mapped_column(Text, nullable=True)
+    reference_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    #: Who ran the command, as ``user@host`` (what the CLI can know; not an authentication).
+    actor: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    details: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 class Job(Base):
     __tablename__ = "jobs"
 
@@ -66,6 +89,10 @@ class Job(Base):
     #: (``[{"title", "first", "count", "lead_s", "key"}]``); NULL for other jobs.
     book: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    #: Where the output was last copied to (``deliver``); NULL: not delivered
+    #: (detached, or the copy failed: ``delivery_error`` says why).
+    delivered_path: Mapped[str | None] = mapped_column(String(2000), nullable=True)
+    delivery_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, onupdate=utcnow

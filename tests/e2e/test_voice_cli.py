@@ -54,18 +54,24 @@ def test_add_list_show_rm(env):
 
     listed = cli(env, "voice", "list")
     assert listed.returncode == 0 and "Narrator" in listed.stdout and "nearest" in listed.stdout
-    shown = cli(env, "voice", "show", "Narrator", "--json")
-    assert json.loads(shown.stdout) == info
+    shown = json.loads(cli(env, "voice", "show", "Narrator", "--json").stdout)
+    [enrolled] = shown.pop("history")
+    assert shown == info
+    assert (enrolled["event"], enrolled["version"], enrolled["consent"]) == ("enrolled", 1, CONSENT)
+    assert enrolled["reference_sha256"] == info["source_sha256"]
     text = cli(env, "voice", "show", "Narrator")
-    assert CONSENT in text.stdout and "vm-login.g722" in text.stdout
+    assert CONSENT in text.stdout and "vm-login.g722" in text.stdout and "consent trail" in text.stdout
 
-    rm = cli(env, "voice", "rm", "Narrator")
+    rm = cli(env, "voice", "rm", "Narrator", "--force")
     assert rm.returncode == 0, rm.stderr
     assert voice_rows(env) == [] and not (vdir / "v1.npz").exists()
-    for args in (("show", "Narrator"), ("rm", "Narrator")):
-        res = cli(env, "voice", *args)
-        assert res.returncode == 2 and "unknown voice 'Narrator'" in res.stderr, res.stderr
-        assert "Traceback" not in res.stderr
+    res = cli(env, "voice", "rm", "Narrator", "--force")
+    assert res.returncode == 2 and "unknown voice 'Narrator'" in res.stderr, res.stderr
+    assert "Traceback" not in res.stderr
+    gone = json.loads(cli(env, "voice", "show", "Narrator", "--json").stdout)
+    assert gone["removed"] and [h["event"] for h in gone["history"]] == ["enrolled", "removed"]
+    never = cli(env, "voice", "show", "Nobody")
+    assert never.returncode == 2 and "unknown voice 'Nobody'" in never.stderr
     assert json.loads(cli(env, "voice", "list", "--json").stdout) == []
 
 
@@ -108,7 +114,7 @@ def test_render_with_named_voice_and_reenroll_rerenders(env, tmp_path):
     assert render("b.wav")["reused"] == 2  # same voice version: nothing to render
 
     again = cli(env, "voice", "add", "Narrator", str(ALLISON / "vm-intro.g722"),
-                str(ALLISON / "vm-login.g722"), "--consent", CONSENT, "--json")
+                str(ALLISON / "vm-login.g722"), "--consent", CONSENT, "--json", "--replace")
     assert again.returncode == 0, again.stderr
     v2 = json.loads(again.stdout)
     assert v2["version"] == 2 and v2["profile_key"].endswith("/v2.npz")
@@ -120,7 +126,49 @@ def test_render_with_named_voice_and_reenroll_rerenders(env, tmp_path):
     assert "Synthetic speech" in comment and "Narrator v2" in comment
 
     # A removed name added again continues the numbering (never reuses old segments).
-    assert cli(env, "voice", "rm", "Narrator").returncode == 0
+    assert cli(env, "voice", "rm", "Narrator", "--force").returncode == 0
     readd = cli(env, "voice", "add", "Narrator", str(REFERENCE), "--consent", CONSENT, "--json")
     assert readd.returncode == 0, readd.stderr
     assert json.loads(readd.stdout)["version"] == 3
+
+
+def test_the_consent_trail_survives_reenrollment_and_removal(env):
+    """Done means 5: re-enrolling keeps the first version's consent record, and
+    removal keeps the trail; both need saying so (--replace, --force)."""
+    first = "Alex Doe agreed on 2026-01-05 to a clone for the spring catalogue only"
+    second = "Alex Doe renewed on 2026-06-01 for the autumn catalogue [signed]"
+    add = cli(env, "voice", "add", "Alex", str(REFERENCE), "--consent", first, "--json")
+    assert add.returncode == 0, add.stderr
+    v1 = json.loads(add.stdout)
+
+    # Someone else's name is not taken over by accident.
+    clash = cli(env, "voice", "add", "Alex", str(REFERENCE), "--consent", "mine now")
+    assert clash.returncode == 2 and "--replace" in clash.stderr and "Traceback" not in clash.stderr
+    assert len(clash.stderr.strip().splitlines()) == 1
+    assert voice_rows(env) == [(v1["id"], "Alex", 1)]
+
+    again = cli(env, "voice", "add", "Alex", str(ALLISON / "vm-intro.g722"), str(ALLISON / "vm-login.g722"),
+                "--consent", second, "--replace", "--json")
+    assert again.returncode == 0, again.stderr
+    v2 = json.loads(again.stdout)
+    assert (v2["version"], v2["consent"]) == (2, second)
+    trail = json.loads(cli(env, "voice", "show", "Alex", "--json").stdout)["history"]
+    assert [(h["event"], h["version"], h["consent"]) for h in trail] == [
+        ("enrolled", 1, first), ("enrolled", 2, second)]
+    assert [h["reference_sha256"] for h in trail] == [v1["source_sha256"], v2["source_sha256"]]
+    assert all(h["actor"] and h["at"] for h in trail)
+
+    refused = cli(env, "voice", "rm", "Alex")
+    assert refused.returncode == 2 and "--force" in refused.stderr
+    assert voice_rows(env) == [(v1["id"], "Alex", 2)]
+    assert cli(env, "voice", "rm", "Alex", "--force").returncode == 0
+    assert voice_rows(env) == []
+
+    shown = cli(env, "voice", "show", "Alex")
+    assert shown.returncode == 0, shown.stderr
+    assert first in shown.stdout and second in shown.stdout and "removed" in shown.stdout
+    gone = json.loads(cli(env, "voice", "show", "Alex", "--json").stdout)
+    assert gone["removed"] is True
+    assert [(h["event"], h["version"]) for h in gone["history"]] == [
+        ("enrolled", 1), ("enrolled", 2), ("removed", 2)]
+    assert gone["history"][0]["consent"] == first

@@ -20,6 +20,19 @@ pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yml"
+ENV_EXAMPLE = ROOT / "deploy" / "voicecast.env.example"
+
+#: A test env file: every credential the compose file takes from the environment.
+CREDENTIALS = {
+    "REDIS_PASSWORD": "r3dis-pw-from-env",
+    "POSTGRES_PASSWORD": "pg-pw-from-env",
+    "MINIO_ROOT_USER": "minio-root-from-env",
+    "MINIO_ROOT_PASSWORD": "minio-pw-from-env",
+    "S3_ACCESS_KEY": "s3-key-from-env",
+    "S3_SECRET_KEY": "s3-secret-from-env",
+    "FLOWER_USER": "flower-user-from-env",
+    "FLOWER_PASSWORD": "flower-pw-from-env",
+}
 
 REQUIRED_SERVICES = {
     "redis", "postgres", "minio", "createbucket", "migrate",
@@ -45,7 +58,9 @@ def _compose_command() -> list[str] | None:
     return [legacy] if legacy else None
 
 
-def test_compose_config_validates() -> None:
+def _compose_config(env_file: Path) -> subprocess.CompletedProcess[str]:
+    """``config`` of the compose file with ``env_file`` as its only source of
+    variables (the test's own environment and any ``.env`` are left out)."""
     cmd = _compose_command()
     if cmd is None:
         msg = ("neither `docker compose` nor `docker-compose` is installed "
@@ -53,13 +68,88 @@ def test_compose_config_validates() -> None:
         if os.environ.get("CI"):
             pytest.fail(msg)
         pytest.skip(msg)
-    # Validation is offline: it contacts no daemon and pulls nothing. Variables
-    # the file interpolates all have defaults, so a bare environment is enough.
+    # Validation is offline: it contacts no daemon and pulls nothing.
     env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("MINIO_", "POSTGRES_", "COMPOSE_"))}
-    res = subprocess.run([*cmd, "-f", str(COMPOSE), "config", "-q"], cwd=ROOT, env=env,
-                         capture_output=True, text=True, timeout=120)
-    assert res.returncode == 0, f"{' '.join(cmd)} config failed:\n{res.stdout}\n{res.stderr}"
+           if k not in CREDENTIALS and not k.startswith(("MINIO_", "POSTGRES_", "COMPOSE_", "REDIS_", "S3_",
+                                                         "FLOWER_", "VOICECAST_"))}
+    return subprocess.run([*cmd, "--env-file", str(env_file), "-f", str(COMPOSE), "config"], cwd=ROOT,
+                          env=env, capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture(scope="module")
+def configured(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The compose file as Compose resolves it with :data:`CREDENTIALS` in an env file."""
+    env_file = tmp_path_factory.mktemp("compose") / "test.env"
+    env_file.write_text("".join(f"{k}={v}\n" for k, v in CREDENTIALS.items()))
+    res = _compose_config(env_file)
+    assert res.returncode == 0, f"compose config failed:\n{res.stdout}\n{res.stderr}"
+    data = yaml.safe_load(res.stdout)
+    assert isinstance(data, dict)
+    return data
+
+
+def test_compose_config_validates(configured: dict[str, Any]) -> None:
+    assert REQUIRED_SERVICES <= set(configured["services"])
+
+
+def test_credentials_are_taken_from_the_environment(configured: dict[str, Any]) -> None:
+    """Redis, Flower, MinIO, PostgreSQL and the services' S3 keys all come from the env file."""
+    c = CREDENTIALS
+    services = configured["services"]
+    redis = services["redis"]
+    assert redis["command"][-2:] == ["--requirepass", c["REDIS_PASSWORD"]]
+    assert "--appendonly" in redis["command"]
+    assert redis["environment"]["REDISCLI_AUTH"] == c["REDIS_PASSWORD"]  # its healthcheck
+    for name in ("migrate", "synth-worker", "synth-worker-cpu", "assemble-worker", "flower"):
+        env = services[name]["environment"]
+        assert env["VOICECAST_QUEUE__BROKER_URL"] == f"redis://:{c['REDIS_PASSWORD']}@redis:6379/0", name
+        assert env["VOICECAST_QUEUE__RESULT_BACKEND"] == f"redis://:{c['REDIS_PASSWORD']}@redis:6379/1"
+        assert env["VOICECAST_STORAGE__ACCESS_KEY_ID"] == c["S3_ACCESS_KEY"], name
+        assert env["VOICECAST_STORAGE__SECRET_ACCESS_KEY"] == c["S3_SECRET_KEY"], name
+    assert services["flower"]["environment"]["FLOWER_BASIC_AUTH"] == (
+        f"{c['FLOWER_USER']}:{c['FLOWER_PASSWORD']}")
+    for name in ("minio", "createbucket"):
+        env = services[name]["environment"]
+        assert (env["MINIO_ROOT_USER"], env["MINIO_ROOT_PASSWORD"]) == (
+            c["MINIO_ROOT_USER"], c["MINIO_ROOT_PASSWORD"]), name
+    # createbucket makes the services' own (non-root) user with those keys.
+    bucket = services["createbucket"]
+    assert bucket["environment"]["S3_ACCESS_KEY"] == c["S3_ACCESS_KEY"]
+    assert "mc admin user add" in str(bucket["entrypoint"])
+    assert services["postgres"]["environment"]["POSTGRES_PASSWORD"] == c["POSTGRES_PASSWORD"]
+    assert services["assemble-worker"]["environment"]["VOICECAST_DATABASE_URL"] == (
+        f"postgresql+psycopg://voicecast:{c['POSTGRES_PASSWORD']}@postgres:5432/voicecast")
+
+
+def test_no_default_credential_is_baked_in(tmp_path: Path) -> None:
+    """Each credential is required (``${VAR:?...}``): without an env file Compose
+    refuses, naming the variable, and the file spells no fallback value."""
+    text = COMPOSE.read_text()
+    for var in CREDENTIALS:
+        assert f"${{{var}:?" in text, f"{var} is not required by docker-compose.yml"
+        assert f"${{{var}:-" not in text and f"${{{var}-" not in text, f"{var} has a default"
+    empty = tmp_path / "empty.env"
+    empty.write_text("")
+    res = _compose_config(empty)
+    assert res.returncode != 0
+    assert any(var in res.stderr + res.stdout for var in CREDENTIALS), res.stderr
+    # A half-filled file is refused too, naming what is missing.
+    partial = tmp_path / "partial.env"
+    partial.write_text("".join(f"{k}={v}\n" for k, v in CREDENTIALS.items() if k != "FLOWER_PASSWORD"))
+    res = _compose_config(partial)
+    assert res.returncode != 0 and "FLOWER_PASSWORD" in res.stderr + res.stdout, res.stderr
+
+
+def test_the_env_example_names_every_credential_and_sets_none() -> None:
+    values = {}
+    for line in ENV_EXAMPLE.read_text().splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            key, _, value = line.partition("=")
+            values[key.strip()] = value.strip()
+    assert set(values) == set(CREDENTIALS)
+    assert not any(values.values()), "the example must not ship a usable secret"
+    ignored = (ROOT / ".gitignore").read_text().splitlines()
+    assert ".env" in ignored
 
 
 def test_required_services(compose: dict[str, Any]) -> None:
@@ -105,7 +195,7 @@ def test_workers_wait_for_migrate_and_consume_their_queue(compose: dict[str, Any
         assert deps["redis"]["condition"] == "service_healthy", name
         assert deps["createbucket"]["condition"] == "service_completed_successfully", name
         env = svc["environment"]
-        assert env["VOICECAST_QUEUE__BROKER_URL"].startswith("redis://redis:")
+        assert env["VOICECAST_QUEUE__BROKER_URL"].startswith("redis://:${REDIS_PASSWORD:?")
         assert env["VOICECAST_STORAGE__ENDPOINT_URL"] == "http://minio:9000"
         assert env["VOICECAST_STORAGE__BUCKET"] == "voicecast"
         assert int(env["VOICECAST_QUEUE__VISIBILITY_TIMEOUT_S"]) > 0

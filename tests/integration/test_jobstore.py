@@ -246,3 +246,29 @@ def test_upgrading_from_0002_drops_stored_urls_and_keeps_artifact_keys(settings)
     with db.session_scope(settings) as s:
         [art] = jobs.get_job(s, job_id).artifacts
         assert (art.kind, art.key, art.size_bytes) == ("output", f"jobs/{job_id}/output.wav", 123)
+
+
+def test_upgrading_from_0003_starts_each_enrolled_voices_consent_trail(settings):
+    """0004: voices enrolled before the trail existed start it with their current
+    version's consent; the engine's own voices and clips made into voices do not."""
+    from alembic import command
+    from sqlalchemy import text
+
+    from orchestrator import voices
+
+    command.downgrade(db._alembic_config(settings), "0003")
+    with db.engine_for(settings).begin() as c:
+        for vid, name, consent in (("v-ann-0123456789", "Ann", "Ann agreed [in writing]"),
+                                   ("builtin-kokoro-jf_alpha", "kokoro:jf_alpha", None),
+                                   ("ref-0123456789abcdef", "ref-0123456789abcdef", None)):
+            c.execute(text("insert into voices (id, name, version, engine, profile_key, source_sha256, "
+                           "consent, meta, created_at) values (:i, :n, 3, 'kokoro', 'k', :h, :c, '{}', "
+                           "CURRENT_TIMESTAMP)"), {"i": vid, "n": name, "h": "a" * 64, "c": consent})
+    command.upgrade(db._alembic_config(settings), "head")
+    with db.session_scope(settings) as s:
+        assert voices.voice_history(s, "kokoro:jf_alpha") == []
+        [h] = voices.voice_history(s, "Ann")
+        assert (h["event"], h["version"], h["consent"], h["reference_sha256"]) == (
+            "enrolled", 3, "Ann agreed [in writing]", "a" * 64)
+        job = jobs.get_job(s, _job_with_segments(settings, 1))
+        assert (job.delivered_path, job.delivery_error) == (None, None)

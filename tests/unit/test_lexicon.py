@@ -6,6 +6,8 @@ import pickle
 from pathlib import Path
 
 import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
 
 from voicecast.errors import InputError
 from voicecast.lexicon import (
@@ -280,3 +282,60 @@ def test_load_errors(tmp_path: Path) -> None:
     with pytest.raises(InputError) as info:
         load_lexicon(broken)
     assert str(info.value).startswith(f"{broken}:2: ")
+
+
+# --------------------------------------------------------------------------- bounds
+
+
+def test_nested_repeats_are_refused_naming_the_line() -> None:
+    err = _error("ok = fine\nre:(a+)+b = bee\n")
+    assert err.line == 2 and "repeats a part that repeats itself" in str(err)
+    assert _error("re:(\\w+\\s?)*x = y\n").line == 1
+    # Atomic and possessive forms do not backtrack: allowed.
+    lex = parse_lexicon("re:(?>a+)+b = bee\nre:(c++)+d = dee\n", source="s")
+    assert lex.apply("aaab ccd") == "bee dee"
+
+
+def test_a_pattern_past_its_time_is_an_error_naming_the_entry() -> None:
+    from voicecast.lexicon import LexiconTimeout
+
+    # Overlapping alternatives backtrack exponentially without nesting a repeat.
+    lex = parse_lexicon("fine = ok\nre:(a|aa)+b = bee\n", source="p.lex", timeout_s=0.2)
+    assert lex.apply("aab fine") == "bee ok"
+    with pytest.raises(LexiconTimeout) as info:
+        lex.apply("a" * 5000 + "!")
+    assert info.value.file == "p.lex" and info.value.line == 2
+    assert "ran longer than 0.2 s" in str(info.value)
+    assert isinstance(pickle.loads(pickle.dumps(info.value)), LexiconTimeout)
+
+
+def _reference_apply(keys: dict[str, str], text: str) -> str:
+    """Plain keys applied as the lexicon did before its one-pass matcher: one
+    alternation, longest key first, each key a whole-word, whitespace-tolerant
+    regular expression."""
+    import re
+
+    def rx(key: str) -> str:
+        body = r"\s+".join(re.escape(w) for w in key.split())
+        head = r"(?<!\w)" if re.match(r"\w", key) else ""
+        return head + body + (r"(?!\w)" if re.search(r"\w$", key) else "")
+
+    order = sorted(keys, key=lambda k: (-len(k), k.lower()))
+    combined = re.compile("|".join(f"(?P<k{i}>{rx(k)})" for i, k in enumerate(order)), re.IGNORECASE)
+    return combined.sub(lambda m: keys[order[int(m.lastgroup[1:])]], text)  # type: ignore[index]
+
+
+_KEY_CHARS = "abAB é-.+'_1"
+
+
+@given(st.lists(st.text(alphabet=_KEY_CHARS, min_size=1, max_size=6), min_size=1, max_size=6),
+       st.text(alphabet=_KEY_CHARS + "É\n", max_size=40))
+def test_one_pass_matching_equals_the_combined_regular_expression(keys: list[str], text: str) -> None:
+    keys = [" ".join(k.split()) for k in keys]
+    unique: dict[str, str] = {}
+    for n, k in enumerate(keys):
+        if k and k.lower() not in {u.lower() for u in unique}:
+            unique[k] = f"<{n}>"
+    assume(unique)
+    lex = parse_lexicon("\n".join(f"{k} = {v}" for k, v in unique.items()), source="s")
+    assert lex.apply(text) == _reference_apply(unique, text)

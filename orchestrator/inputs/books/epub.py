@@ -4,7 +4,14 @@ EPUB (``.epub``)
 ----------------
 * Read with ebooklib. A file that is not a ZIP archive, a ZIP without
   ``META-INF/container.xml``, a damaged EPUB and a DRM-encrypted EPUB are
-  errors (never a traceback). A file the manifest lists but the archive lacks
+  errors (never a traceback). **Bounded**: before anything is decompressed,
+  the archive's central directory is checked against ``VOICECAST_INPUTS__*``
+  limits (number of entries, each entry's and the total uncompressed size,
+  the compression ratio of a large entry: a zip bomb is refused naming the
+  entry), then every entry is decompressed once in 1 MiB steps to check that
+  it holds no more than the directory says (a lying directory is refused
+  too), and only then handed to ebooklib. Compression other than stored and
+  deflate (which the EPUB standard allows alone) is an error. A file the manifest lists but the archive lacks
   is an error only when it is a document of the spine that is read; any other
   (an unused stylesheet, a stray manifest entry) is a warning.
 * **What is read: the body of the book.** The reading order is the spine's
@@ -96,7 +103,9 @@ import html
 import logging
 import posixpath
 import re
+import struct
 import zipfile
+import zlib
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -114,6 +123,7 @@ from orchestrator.inputs.books.model import (
     _speakable,
 )
 from voicecast.errors import InputError
+from voicecast.settings import InputSettings, env_name
 
 log = logging.getLogger(__name__)
 
@@ -746,7 +756,7 @@ def read_epub(path: Path, options: ReadOptions | None = None) -> Book:
 
     options = options or ReadOptions()
     path = Path(path)
-    _check_epub_container(path)
+    _check_epub_container(path, options.limits or InputSettings())
     try:
         ebook, missing = _open_ebook(path)
         with zipfile.ZipFile(path) as zf:
@@ -1174,8 +1184,9 @@ def _summary(path: Path, skipped: dict[str, list[str]], counts: _Counts, notes: 
     return lines
 
 
-def _check_epub_container(path: Path) -> None:
-    """Errors for what is not an EPUB at all, before ebooklib sees it."""
+def _check_epub_container(path: Path, limits: InputSettings | None = None) -> None:
+    """Errors for what is not an EPUB at all, or one too large to decompress
+    (``limits``: :func:`_check_archive`), before ebooklib sees it."""
     import lxml.etree
 
     _read_bytes(path, probe=True)
@@ -1192,6 +1203,7 @@ def _check_epub_container(path: Path) -> None:
             "Markdown book, give it a .txt or .md suffix, else re-export it as EPUB",
             file=path,
         )
+    _check_archive(path, limits or InputSettings())
     try:
         with zipfile.ZipFile(path) as zf:
             names = set(zf.namelist())
@@ -1222,6 +1234,97 @@ def _check_epub_container(path: Path) -> None:
                 "use a DRM-free copy",
                 file=path,
             )
+
+
+#: Entries smaller than this are not judged by their compression ratio (a
+#: small stylesheet of repeated rules compresses hundreds of times, harmlessly).
+_RATIO_FLOOR = 1 << 20
+#: Decompressed per step while an entry is checked.
+_STEP = 1 << 20
+
+
+def _check_archive(path: Path, limits: InputSettings) -> None:
+    """Refuse a ZIP whose decompression would exceed ``limits``, reading only its
+    directories and then each entry in bounded steps (nothing is held whole).
+
+    First the end-of-directory record (the entry count, before the directory is
+    parsed into memory), then each entry's declared sizes and ratio, then every
+    deflated entry is inflated :data:`_STEP` bytes at a time and refused as soon
+    as it yields more than declared: ebooklib, which reads each entry whole,
+    never gets a stream larger than the checked sizes."""
+
+    def fail(message: str, setting: str | None = None) -> InputError:
+        hint = f" ({env_name('inputs', setting)})" if setting else ""
+        return InputError(f"refused EPUB: {message}{hint}; this is not a book but a zip bomb or a "
+                          "damaged archive", file=path)
+
+    try:
+        with path.open("rb") as fh:
+            end = zipfile._EndRecData(fh)  # type: ignore[attr-defined]  # the EOCD, zip64 aware
+    except OSError:
+        end = None
+    if end is not None and end[zipfile._ECD_ENTRIES_TOTAL] > limits.epub_max_entries:  # type: ignore[attr-defined]
+        raise fail(f"{end[zipfile._ECD_ENTRIES_TOTAL]} files in the archive, more than "  # type: ignore[attr-defined]
+                   f"{limits.epub_max_entries}", "epub_max_entries")
+    try:
+        with zipfile.ZipFile(path) as zf:
+            infos = zf.infolist()
+    except (zipfile.BadZipFile, OSError, RuntimeError, ValueError) as exc:
+        raise InputError(f"damaged EPUB ({exc}); re-download or re-export it", file=path) from None
+    if len(infos) > limits.epub_max_entries:
+        raise fail(f"{len(infos)} files in the archive, more than {limits.epub_max_entries}",
+                   "epub_max_entries")
+    total = 0
+    for info in infos:
+        name = info.filename
+        if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+            raise InputError(f"{name} is compressed with method {info.compress_type}; an EPUB uses "
+                             "stored or deflate only: re-export it", file=path)
+        if info.file_size > limits.epub_max_entry_bytes:
+            raise fail(f"{name} decompresses to {info.file_size} bytes, more than "
+                       f"{limits.epub_max_entry_bytes}", "epub_max_entry_bytes")
+        ratio = info.file_size / max(info.compress_size, 1)
+        if info.file_size > _RATIO_FLOOR and ratio > limits.epub_max_ratio:
+            raise fail(f"{name} is compressed {ratio:.0f} times, "
+                       f"more than {limits.epub_max_ratio:g}", "epub_max_ratio")
+        total += info.file_size
+        if total > limits.epub_max_bytes:
+            raise fail(f"the files decompress to more than {limits.epub_max_bytes} bytes",
+                       "epub_max_bytes")
+    try:
+        with path.open("rb") as fh:
+            for info in infos:
+                if info.compress_type == zipfile.ZIP_DEFLATED:
+                    _inflate_bounded(fh, info, fail)
+    except OSError as exc:
+        raise InputError(f"cannot read the EPUB ({exc.strerror or exc})", file=path) from None
+
+
+def _inflate_bounded(fh: Any, info: zipfile.ZipInfo, fail: Any) -> None:
+    """Inflate one deflated entry from its local header on, in bounded steps;
+    ``fail`` (raised) once it yields more than its declared size."""
+    fh.seek(info.header_offset)
+    head = fh.read(30)
+    if len(head) < 30 or head[:4] != b"PK\x03\x04":
+        raise fail(f"{info.filename} has no local header where the directory says")
+    name_len, extra_len = struct.unpack("<HH", head[26:30])
+    fh.seek(info.header_offset + 30 + name_len + extra_len)
+    inflater = zlib.decompressobj(-15)
+    left, produced = info.compress_size, 0
+    try:
+        while left > 0 and not inflater.eof:
+            data = fh.read(min(_STEP, left))
+            if not data:
+                break
+            left -= len(data)
+            while data and not inflater.eof:
+                produced += len(inflater.decompress(data, _STEP))
+                if produced > info.file_size:
+                    raise fail(f"{info.filename} decompresses to more than the {info.file_size} "
+                               "bytes its directory entry says")
+                data = inflater.unconsumed_tail
+    except zlib.error:
+        return  # damaged (or encrypted: DRM): not larger than declared; said later, when read
 
 
 def _epub_cover(ebook: object, ebooklib: object) -> tuple[bytes | None, str | None]:

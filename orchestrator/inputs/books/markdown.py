@@ -49,6 +49,10 @@ Markdown (``.md``, ``.markdown``)
 
   Setext headings (text underlined with ``===``) are not headings; the
   underline is skipped as a rule. A chapter heading with no text is an error.
+* **Not read aloud**: fenced code blocks, HTML comments, rules, images,
+  tables (a paragraph whose second line is a delimiter row ``|---|---|``),
+  footnote definitions (``[^1]: text``) and note markers (``[^1]``, a short
+  ``<sup>2</sup>``); tables and footnotes are counted in one warning.
 * **Title text** (headings and paragraphs alike) has inline Markdown removed:
   ``*x*``, ``_x_``, ``**x**``, ``__x__``, ``~~x~~`` → ``x``; ``[text](url)`` →
   ``text``; ```code``` → ``code``; ``<https://url>`` → ``https://url``; inline
@@ -108,7 +112,7 @@ from pathlib import Path
 
 from orchestrator.inputs.books.model import Book, _assemble, _collapse, _Item, _speakable
 from orchestrator.inputs.books.plaintext import header_field
-from voicecast.emotions import find_tag, is_known_tag_name
+from voicecast.emotions import find_tag, tag_kind
 from voicecast.errors import InputError
 
 #: A voicecast tag (same grammar as :mod:`voicecast.emotions`), not a link text.
@@ -127,6 +131,13 @@ _IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)")
 _LINK = re.compile(r"\[([^\]]*)\]\([^)]*\)")
 _AUTOLINK = re.compile(r"<((?:https?|ftp|mailto):[^<>\s]+)>")
 _HTML_TAG = re.compile(r"</?[A-Za-z][\w-]*(?:\s[^<>]*)?/?>")
+# Note markers: a footnote reference ``[^1]`` and a short superscript ``<sup>2</sup>``.
+_NOTE_REF = re.compile(r"\[\^[^\]\s]{1,40}\]")
+_SUP_MARK = re.compile(r"<sup>\s*[\w*†‡§]{1,4}\s*</sup>", re.IGNORECASE)
+# A footnote definition ``[^1]: text`` (a paragraph of its own).
+_NOTE_DEF = re.compile(r"^ {0,3}\[\^[^\]\s]{1,40}\]:")
+# A table's delimiter row: ``|---|:--:|`` (GitHub-flavoured Markdown).
+_TABLE_RULE = re.compile(r"^ {0,3}\|?[ \t]*:?-{1,}:?[ \t]*(?:\|[ \t]*:?-{1,}:?[ \t]*)+\|?[ \t]*$")
 _EMPHASIS = (
     re.compile(r"\*\*(?=\S)(.+?)(?<=\S)\*\*"),
     re.compile(r"(?<!\w)__(?=\S)(.+?)(?<=\S)__(?!\w)"),
@@ -149,6 +160,8 @@ def _strip_inline(text: str) -> str:
 
     text = _ESCAPE.sub(lambda m: hold(m.group(1)), text)
     text = _CODE_SPAN.sub(lambda m: hold(m.group(2).strip()), text)
+    text = _NOTE_REF.sub("", text)
+    text = _SUP_MARK.sub("", text)
     text = _TAG.sub(lambda m: hold(m.group(0)), text)
     text = _IMAGE.sub("", text)
     text = _LINK.sub(r"\1", text)
@@ -210,9 +223,12 @@ class _Block:
     raw: tuple[str, ...] = ()
 
 
-def _markdown_blocks(lines: list[str], start: int, source: str) -> list[_Block]:
-    """Blocks of the Markdown body, with code, comments, rules and images gone."""
+def _markdown_blocks(lines: list[str], start: int, source: str,
+                     skipped: dict[str, int] | None = None) -> list[_Block]:
+    """Blocks of the Markdown body, with code, comments, rules and images gone;
+    tables and footnote definitions are not read aloud (counted in ``skipped``)."""
     blocks: list[_Block] = []
+    skipped = skipped if skipped is not None else {}
     para: list[str] = []
     para_line = 0
     fence: str | None = None
@@ -223,7 +239,12 @@ def _markdown_blocks(lines: list[str], start: int, source: str) -> list[_Block]:
     def flush() -> None:
         nonlocal para
         if para:
-            blocks.append(_Block(0, _strip_inline(" ".join(para)), para_line, tuple(para)))
+            if len(para) >= 2 and "|" in para[0] and _TABLE_RULE.match(para[1]):
+                skipped["table"] = skipped.get("table", 0) + 1
+            elif _NOTE_DEF.match(para[0]):
+                skipped["footnote"] = skipped.get("footnote", 0) + 1
+            else:
+                blocks.append(_Block(0, _strip_inline(" ".join(para)), para_line, tuple(para)))
             para = []
 
     for index in range(start, len(lines)):
@@ -415,7 +436,7 @@ def _speech_label(raw: tuple[str, ...], known: frozenset[str] = frozenset(), *,
 def _play_paragraph(raw: tuple[str, ...]) -> tuple[str, tuple[tuple[int, int], ...]]:
     """A play paragraph's text with inline markup removed and its stage
     directions as spans of that text (their brackets kept, italics removed)."""
-    joined = " ".join(raw).strip()
+    joined = _NOTE_REF.sub("", " ".join(raw)).strip()  # a note marker is not a direction
     if whole := _WHOLE_EMPHASIS.fullmatch(joined):
         text = _strip_inline(whole.group(2))  # **Curtain.**: all of it a direction
         return text, ((0, len(text)),) if text else ()
@@ -424,7 +445,7 @@ def _play_paragraph(raw: tuple[str, ...]) -> tuple[str, tuple[tuple[int, int], .
     def hold(m: re.Match[str]) -> str:
         content = m.group(2) if m.group(2) is not None else m.group(3)
         if m.group(3) is not None and (tag := find_tag(m.group(0))) and tag.end() == len(m.group(0)) \
-                and is_known_tag_name(tag.group(1)):
+                and tag_kind(tag) == "tag":
             return m.group(0)  # a voicecast tag, not a direction
         directions.append(f"[{_strip_inline(content)}]")
         return f"\ue002{len(directions) - 1}\ue003"
@@ -486,7 +507,8 @@ def read_markdown(text: str, *, source: str) -> Book:
     meta, start = _front_matter(lines, source)
     for key, value in _metadata_header(lines, start).items():
         meta.setdefault(key, value)
-    blocks = _markdown_blocks(lines, start, source)
+    skipped: dict[str, int] = {}
+    blocks = _markdown_blocks(lines, start, source, skipped)
     title_heading, chapter_level = _structure([b for b in blocks if b.level])
     play = _paragraph_items(blocks)
 
@@ -529,10 +551,12 @@ def read_markdown(text: str, *, source: str) -> Book:
         fix=f"start each chapter with a '{marker} Title' heading followed by its paragraphs, "
         f"separated by blank lines",
     )
+    not_read = [f"{n} {what}{'s' if n > 1 else ''}" for what, n in sorted(skipped.items())]
     return Book(
         title=book_title,
         chapters=chapters,
         author=meta.pop("author", None),
         language=meta.pop("language", None),
         meta=meta,
+        warnings=(f"{source}: not read aloud: {', '.join(not_read)}",) if not_read else (),
     )

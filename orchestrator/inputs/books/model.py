@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Literal
 
 from voicecast.errors import InputError
+from voicecast.settings import InputSettings
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,8 @@ class ReadOptions:
     #: Read back matter (appendices, index, glossary, colophon...).
     back_matter: bool = False
     notes: NoteMode = "skip"
+    #: Decompression limits of an EPUB (``VOICECAST_INPUTS__EPUB_*``); None: the defaults.
+    limits: InputSettings | None = field(default=None, compare=False)
 
 
 # --------------------------------------------------------------------------

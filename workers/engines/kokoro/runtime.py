@@ -22,7 +22,6 @@ import hashlib
 import importlib.util
 import logging
 import os
-import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -75,7 +74,10 @@ def _model_lock() -> Iterator[None]:
     except ImportError:  # not POSIX: no cross-process lock
         yield
         return
-    path = Path(tempfile.gettempdir()) / "voicecast-kokoro-model.lock"
+    from voicecast.localfs import lock_dir
+
+    # Shared by every process: not tempfile.gettempdir(), which is each process's own folder.
+    path = lock_dir() / "voicecast-kokoro-model.lock"
     with open(path, "a") as f:
         fcntl.flock(f, fcntl.LOCK_EX)
         try:
