@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from functools import cached_property
+from functools import cached_property, partial
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -378,18 +378,22 @@ class CeleryDispatcher:
         return [LinePrediction.from_dict(d) for d in found]
 
     def submit(self, job_id: str, specs: list[SegmentSpec]) -> None:
+        from voicecast.celery_app import send_within_budget
         from workers.tasks import synth_options, synth_segment
 
+        queue = self.settings.queue.synth_queue
         for spec in specs:
             msg = spec.to_dict()
             # Time limits scaled by the segment's length, per message.
-            synth_segment.apply_async((msg,), queue=self.settings.queue.synth_queue,
-                                      **synth_options(msg, self.settings))
+            send_within_budget(partial(synth_segment.apply_async, (msg,), queue=queue,
+                                       **synth_options(msg, self.settings)), "a segment")
 
     def assemble(self, job_id: str) -> None:
         from orchestrator.tasks import assemble_job
+        from voicecast.celery_app import send_within_budget
 
-        assemble_job.apply_async((job_id,), queue=self.settings.queue.assemble_queue)
+        queue = self.settings.queue.assemble_queue
+        send_within_budget(lambda: assemble_job.apply_async((job_id,), queue=queue), "the assembly")
 
     def warm(self) -> None:
         pass  # the workers are running already

@@ -13,7 +13,7 @@ from typing import Any
 from celery.signals import worker_process_init
 from sqlalchemy.exc import OperationalError
 
-from voicecast.celery_app import RETRY_ON, VoicecastTask, voicecast_task
+from voicecast.celery_app import RETRY_ON, VoicecastTask, send_within_budget, voicecast_task
 from voicecast.settings import get_settings
 
 _q = get_settings().queue
@@ -49,7 +49,9 @@ def record_segment(self: Any, result: dict[str, Any], overruns: int = 0) -> None
         # (a duplicate assembly is harmless: same keys, and it ends early).
         ready = ready or jobs.get_job(s, res.job_id).status == JobStatus.ASSEMBLING
     if ready:
-        assemble_job.apply_async((res.job_id,), queue=_q.assemble_queue)
+        # Waits out a broker outage; past the budget the driver's stall watch re-queues it.
+        send_within_budget(lambda: assemble_job.apply_async((res.job_id,), queue=_q.assemble_queue),
+                           "the assembly")
 
 
 @voicecast_task("voicecast.segment_failed", queue=_q.assemble_queue, autoretry_for=_RETRY,

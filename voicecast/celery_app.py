@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from celery import Celery, Task
 from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
@@ -38,6 +38,7 @@ from voicecast.errors import TransientError
 from voicecast.settings import get_settings
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 _s = get_settings()
 #: Sending a message waits out a broker outage of up to ``queue.retry_budget_s``.
@@ -99,6 +100,25 @@ def _redis_errors() -> tuple[type[BaseException], ...]:
 # a bug) fails at once: retrying cannot fix it.
 BROKER_ERRORS: tuple[type[BaseException], ...] = (BrokerError, *_redis_errors())
 RETRY_ON: tuple[type[BaseException], ...] = (TransientError, ConnectionError, TimeoutError, *BROKER_ERRORS)
+
+
+def _send_failed_transiently(exc: BaseException) -> bool:
+    if isinstance(exc, BROKER_ERRORS):
+        return True
+    # kombu 5.7 with Redis: a publish begun while the broker was away retries,
+    # reconnects, then publishes on a channel closed by that reconnection
+    # ("'NoneType' object has no attribute 'client'"). The next send, through
+    # a fresh channel, goes through.
+    return isinstance(exc, AttributeError) and "'NoneType' object" in str(exc)
+
+
+def send_within_budget(send: Callable[[], T], what: str) -> T:
+    """Run ``send`` (an ``apply_async``/``send_task`` call), riding out a broker
+    outage of ``queue.retry_budget_s``: kombu's retry policy
+    (:data:`PUBLISH_RETRY_POLICY`) retries within one send, and the whole send
+    is tried again, with capped backoff, while the budget lasts."""
+    return retry.call_with_retry(send, _send_failed_transiently, budget_s=_s.queue.retry_budget_s,
+                                 cap_s=_s.queue.retry_backoff_max_s, first_s=0.5, what=f"sending {what}")
 
 
 def retry_budget_for(exc: BaseException | None) -> float:

@@ -7,7 +7,7 @@ embedded pool process, a Celery worker process, the CLI that assembles)
 calls :func:`claim_process_tempdir` at start-up. It makes
 ``<tmp>/voicecast-<uid>/<host>-<pid>/`` the process's temporary folder
 (``tempfile.tempdir`` and ``TMPDIR``, so ``TemporaryDirectory`` and the tools
-it runs write there), and first removes the folders of this host's processes
+it runs write there; removed at exit once empty), and first removes the folders of this host's processes
 that no longer exist: whatever a SIGKILL, an OOM kill or a power cut left.
 Folders of other hosts (a temp volume shared between containers) are never
 touched: their pids mean nothing here.
@@ -87,7 +87,10 @@ def _pid_alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True  # exists, owned by someone else
-    return True
+    try:  # a killed process not reaped yet (a zombie) answers kill(0) but is gone
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
 
 
 def clean_stale_tempdirs(root: Path | None = None) -> list[Path]:
@@ -128,8 +131,30 @@ def claim_process_tempdir() -> Path | None:
     tempfile.tempdir = str(mine)
     os.environ["TMPDIR"] = str(mine)  # the tools voicecast runs (ffmpeg, rubberband) too
     _claimed = mine
-    atexit.register(shutil.rmtree, mine, True)
+    atexit.register(_remove_own, mine, os.getpid())
+    # multiprocessing (and billiard) children leave through os._exit: no atexit, but finalizers run.
+    import multiprocessing.util
+
+    multiprocessing.util.Finalize(None, _remove_own, args=(mine, os.getpid()), exitpriority=0)
+    try:  # Celery's prefork children (billiard) likewise
+        import billiard.util
+
+        billiard.util.Finalize(None, _remove_own, args=(mine, os.getpid()), exitpriority=0)
+    except ImportError:
+        pass
     return mine
+
+
+def _remove_own(folder: Path, pid: int) -> None:
+    """At exit, remove the process's folder if its users have emptied it.
+    Not ``rmtree``: libraries clean their own temporary files in exit hooks
+    that may run after this one (phonemizer's espeak copy); a folder left
+    non-empty is removed by the next process that starts."""
+    if os.getpid() == pid:  # a forked child inherits the hooks: only the owner acts
+        try:
+            folder.rmdir()
+        except OSError:
+            pass
 
 
 def lock_dir() -> Path:

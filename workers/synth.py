@@ -174,8 +174,9 @@ def verify_spec(spec: SegmentSpec, engine: Engine, settings: Settings) -> None:
     derived = spec.derive_hash(settings.fit.model_dump(), engine.name, engine.version)
     if derived != spec.content_hash:
         raise _refuse(spec, "its content hash is not the hash of the segment it describes (a forged "
-                            "message, or a job planned with other fit settings than this worker's: "
-                            "VOICECAST_FIT__* must be the same for every role)")
+                            "message, or a job planned with other fit settings than this worker's, "
+                            "VOICECAST_FIT__* must be the same for every role, or before its voice "
+                            "was enrolled again: render the job again)")
 
 
 def render_segment(spec: SegmentSpec, *, store: ObjectStore, settings: Settings) -> SegmentResult:

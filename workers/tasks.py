@@ -10,7 +10,7 @@ from typing import Any
 
 from celery.signals import worker_process_init
 
-from voicecast.celery_app import PUBLISH_RETRY_POLICY, VoicecastTask, app, voicecast_task
+from voicecast.celery_app import PUBLISH_RETRY_POLICY, VoicecastTask, app, send_within_budget, voicecast_task
 from voicecast.errors import TransientError, VoicecastError
 from voicecast.settings import Settings, get_settings
 from voicecast.storage import attempts_key, get_store, progress_writer, voice_progress_key
@@ -39,8 +39,8 @@ def _notify(task: str, *args: Any) -> None:
     fails the task, which is retried like any transient error. A result whose
     notification is lost all the same is found in storage when the job driver
     re-dispatches the stalled job (``orchestrator.dispatch.StallWatch``)."""
-    app.send_task(task, args=list(args), queue=_q.assemble_queue, retry=True,
-                  retry_policy=PUBLISH_RETRY_POLICY)
+    send_within_budget(lambda: app.send_task(task, args=list(args), queue=_q.assemble_queue, retry=True,
+                                             retry_policy=PUBLISH_RETRY_POLICY), task)
 
 
 def _attempts_key(spec: dict[str, Any]) -> str:

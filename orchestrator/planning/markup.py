@@ -358,7 +358,7 @@ class EmotionRules:
                     raise TagError(f"--emotion-map: {item!r} is not NAME=EMOTION[:INTENSITY]")
                 by_name[name.strip().casefold()] = parse_emotion(spec, what=f"--emotion-map {name.strip()}")
         except TagError as e:
-            raise InputError(str(e), field="emotion") from None
+            raise InputError(e.message) from None  # the message names the option
         return cls(dflt, by_name, ignore_unknown, strict, brackets)
 
     def resolve(self, tag: Emotion | None, speaker: str | None, style: str | None) -> Emotion:

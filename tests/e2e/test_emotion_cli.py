@@ -146,13 +146,22 @@ def test_like_clip_errors_name_the_line(env, tmp_path):
     assert not (tmp_path / "o.wav").exists()
 
 
-def test_unknown_tag_is_a_clear_error(env, tmp_path):
+def test_unknown_tag_is_a_sound_description_unless_strict(env, tmp_path):
     srt = tmp_path / "t.srt"
     srt.write_text("1\n00:00:01,000 --> 00:00:02,000\nHello.\n\n2\n00:00:03,000 --> 00:00:04,000\n"
                    "[furious] Go away.\n")
-    res = cli(env, "render", str(srt), "--voice", str(REFERENCE), "--out", str(tmp_path / "o.wav"))
+    # By default an unknown bracketed word in a subtitle is a sound description: skipped, said once.
+    res = cli(env, "plan", str(srt), "--json")
+    assert res.returncode == 0, res.stderr
+    plan = json.loads(res.stdout)
+    assert [s["text"] for s in plan["segments"]] == ["Hello.", "Go away."]
+    assert any("sound description" in w and "[furious]" in w for w in plan["warnings"])
+    # --strict-tags makes it the error it used to be, before anything renders.
+    res = cli(env, "render", str(srt), "--voice", str(REFERENCE), "--out", str(tmp_path / "o.wav"),
+              "--strict-tags")
     assert res.returncode == 2 and "Traceback" not in res.stderr
     assert f"{srt}:5: cue 2: unknown tag [furious]; allowed: [neutral], [happy]" in res.stderr
+    assert not (tmp_path / "o.wav").exists()
     res = cli(env, "render", str(srt), "--voice", str(REFERENCE), "--out", str(tmp_path / "o.wav"),
               "--emotion", "grumpy")
     assert res.returncode == 2 and "--emotion: unknown tag [grumpy]" in res.stderr

@@ -157,6 +157,8 @@ def start_workers(celery_workers, env: dict[str, str]) -> None:  # type: ignore[
 SEND_PROBE = """
 import sys, time
 from workers.tasks import _notify
+from voicecast.celery_app import app
+app.send_task("voicecast.warm_up", queue="warm-up")  # connected before the outage, as a worker is
 print("ready", flush=True)
 sys.stdin.readline()
 t0 = time.monotonic()

@@ -233,3 +233,30 @@ def test_a_queued_message_of_the_job_is_found_in_its_body_or_headers():
     assert not queued_for_job(r, ["synth"], job, chunk=2)
     r2 = FakeRedis({"synth\x06\x163": [kombu_message([], argsrepr=f"({{'job_id': '{job}'}},)")]})
     assert queued_for_job(r2, ["synth"], job)
+
+
+def test_a_task_retries_as_many_times_as_its_budget_allows(monkeypatch):
+    """Run eagerly (no broker): a task failing on a storage error is retried
+    ``retries_within(budget)`` times, then fails with that error."""
+    from voicecast import celery_app
+
+    monkeypatch.setattr(celery_app._s.storage, "retry_budget_s", 10.0)  # waits 2 + 4 + 8: 3 retries
+    monkeypatch.setitem(celery_app.app.conf, "task_always_eager", True)
+    runs: list[int] = []
+    failures = {"n": 0}
+
+    @celery_app.voicecast_task("voicecast.test_outage_probe", queue="synth")
+    def probe(self: Any) -> str:
+        runs.append(self.request.retries)
+        if len(runs) <= failures["n"]:
+            raise TransientError("S3 unreachable")
+        return "done"
+
+    failures["n"] = 3
+    assert probe.apply_async().get() == "done"
+    assert runs == [0, 1, 2, 3]
+    runs.clear()
+    failures["n"] = 4
+    with pytest.raises(TransientError):
+        probe.apply_async().get()
+    assert runs == [0, 1, 2, 3]

@@ -190,7 +190,9 @@ other_host = root / f"elsewhere-{{dead.pid}}"; other_host.mkdir()
 mine = localfs.claim_process_tempdir()
 assert mine == root / f"{{host}}-{{os.getpid()}}" and mine.is_dir()
 assert not stale.exists() and alive.exists() and other_host.exists()
-assert Path(tempfile.mkdtemp(prefix="voicecast-x-")).parent == mine
+work = Path(tempfile.mkdtemp(prefix="voicecast-x-"))
+assert work.parent == mine
+work.rmdir()  # emptied by its user: the folder goes at exit
 assert os.environ["TMPDIR"] == str(mine)
 assert localfs.claim_process_tempdir() == mine
 assert localfs.lock_dir() == root
