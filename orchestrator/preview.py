@@ -183,7 +183,7 @@ def preview(settings: Settings, input_path: Path, options: RenderOptions,
             dispatcher: Dispatcher) -> Preview:
     """Plan ``input_path`` as a render with ``options`` would, storing nothing;
     with a voice, predict each line's length and fit. Raises the render's user errors."""
-    plan = plan_input(settings, input_path, options, dispatcher, need_voices=False)
+    plan = plan_input(settings, input_path, options, dispatcher, need_voices=False, preview=True)
     lines = _lines(plan)
     warnings = list(plan.warnings)
     result = Preview(kind=plan.kind, input=str(input_path), segments=lines,

@@ -431,14 +431,16 @@ class InputPlan:
 
 
 def plan_input(settings: Settings, input_path: Path, options: RenderOptions,
-               dispatcher: Dispatcher, *, need_voices: bool = True) -> InputPlan:
+               dispatcher: Dispatcher, *, need_voices: bool = True, preview: bool = False) -> InputPlan:
     """Parse and plan an input of any kind with the job's options, storing
     nothing: the job kind, the segments (emotion rules and lexicon applied),
     each speaker's voice-map entry, and every warning.
 
     ``need_voices=False`` (``voicecast plan`` without ``--voice``): no narrator
     is required and speakers are not checked against the voice map (each is
-    read by the narrator). Raises the same user errors as a render, in the same
+    read by the narrator). ``preview=True`` (``voicecast plan``): a cue that
+    cannot fit its slot is a warning listing every such cue, not an error.
+    Raises the same user errors as a render otherwise, in the same
     order (the engine's facts are asked for only after parsing and planning).
     """
     from orchestrator.planning.limits import check_plan
@@ -448,9 +450,14 @@ def plan_input(settings: Settings, input_path: Path, options: RenderOptions,
     vmap = parse_voice_map(list(options.voices)) if need_voices or options.voices else {NARRATOR: ""}
     characters = [n for n in vmap if n != NARRATOR]
     planned = _plan(settings, kind, input_path, options, characters)
+    unfit: list[str] | None = [] if preview else None
     check_plan(planned.segments, planned.duration, limits=settings.inputs, hard_max=settings.fit.hard_max,
-               source=str(input_path), timed=kind == "dub")
+               source=str(input_path), timed=kind == "dub", unfit=unfit)
     segments, warnings = planned.segments, planned.warnings
+    if unfit:  # a preview lists the cues a render refuses, instead of stopping at the first
+        shown = "; ".join(unfit[:5]) + (f"; and {len(unfit) - 5} more" if len(unfit) > 5 else "")
+        warnings = [*warnings, f"{input_path}: {len(unfit)} cue(s) cannot fit their slot and a "
+                               f"render refuses them: {shown}"]
     assigned, more = assign_voices(_speakers(segments), vmap, source=str(input_path),
                                    unmapped=options.unmapped if vmap[NARRATOR] else "narrator",
                                    explicit=kind == "audiobook" and bool(vmap[NARRATOR]))

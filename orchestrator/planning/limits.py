@@ -23,13 +23,17 @@ def clock(seconds: float) -> str:
 
 
 def check_plan(segments: Sequence[PlannedSegment], duration: float, *, limits: InputSettings,
-               hard_max: float, source: str, timed: bool) -> None:
+               hard_max: float, source: str, timed: bool, unfit: list[str] | None = None) -> None:
     """Raise :class:`InputError` naming ``source`` and the line for a plan past
     the limits: more than ``max_segments`` segments; a track (``duration``, or
     a cue's end, or the pauses of a script or book) longer than
     ``max_job_duration_s``; a timed cue (``timed``: subtitles) whose text
     cannot fit the room it has even at ``hard_max`` by a wide margin (see
-    :class:`InputSettings`: ``chars_per_s``, ``overflow_ratio``, ``overflow_min_s``)."""
+    :class:`InputSettings`: ``chars_per_s``, ``overflow_ratio``, ``overflow_min_s``).
+
+    With ``unfit`` (``voicecast plan``, a preview), such cues are not an error:
+    each is appended to ``unfit`` as ``"line N: ..."`` so the preview can list
+    every line a render would refuse."""
     if len(segments) > limits.max_segments:
         raise InputError(
             f"{len(segments)} segments, more than the {limits.max_segments} a job may have "
@@ -42,7 +46,12 @@ def check_plan(segments: Sequence[PlannedSegment], duration: float, *, limits: I
                 raise InputError(
                     f"cue ends at {clock(g.end)}, past the longest track a job may make, {allowed}; "
                     "is its timestamp mistyped?", file=source, line=g.source_line or None)
-            _check_fits(g, limits, hard_max, source)
+            try:
+                _check_fits(g, limits, hard_max, source)
+            except InputError as e:
+                if unfit is None:
+                    raise
+                unfit.append(f"line {e.line}: {e.message}" if e.line else e.message)
     else:
         paused = 0.0
         for g in segments:

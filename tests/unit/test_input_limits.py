@@ -209,3 +209,14 @@ def test_impossible_cue_is_refused_but_a_tight_one_is_not() -> None:
     check_plan(fine, 30.0, limits=LIMITS, hard_max=1.4, source="t.srt", timed=True)
     # Books and scripts have no slots: never judged so.
     check_plan([seg(0, "word " * 4000, 0, 0)], 0.0, limits=LIMITS, hard_max=1.4, source="b.md", timed=False)
+
+
+def test_a_preview_lists_every_cue_that_cannot_fit_instead_of_stopping() -> None:
+    plan = [seg(0, "x" * 20000, 0.0, 2.5, line=3), seg(1, "Fine.", 3.0, 4.0),
+            seg(2, "y" * 5000, 5.0, 6.0, line=11)]
+    unfit: list[str] = []
+    check_plan(plan, 6.0, limits=LIMITS, hard_max=1.4, source="t.srt", timed=True, unfit=unfit)
+    assert [u.split(":")[0] for u in unfit] == ["line 3", "line 11"]
+    assert "cue of 20000 characters cannot fit its 2.5 s" in unfit[0]
+    with pytest.raises(InputError):  # without the list (a render) the first one is an error
+        check_plan(plan, 6.0, limits=LIMITS, hard_max=1.4, source="t.srt", timed=True)
