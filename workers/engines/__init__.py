@@ -21,6 +21,8 @@ __all__ = [
 
 _REGISTRY: dict[str, str] = {
     "kokoro": "workers.engines.kokoro:KokoroEngine",
+    #: For benchmarks and dry runs: Kokoro's frontend and duration predictor, a tone.
+    "null": "workers.engines.null:NullEngine",
 }
 
 #: Built engines, keyed by their full settings (most recently used last). A
