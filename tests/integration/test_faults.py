@@ -24,6 +24,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -171,6 +172,33 @@ print(f"sent {time.monotonic() - t0:.1f}", flush=True)
 """
 
 
+@dataclass
+class Started:
+    """A distributed job running mid-way through a six-cue track."""
+
+    env: dict[str, str]
+    db_url: str
+    cues: list[CueSpec]
+    out: Path
+    render: Render
+    job_id: str
+
+
+def start_job(tmp_path: Path, voicecast_env: dict[str, str], redis: RedisServer, s3_env: dict[str, str],
+              celery_workers, **extra: str) -> Started:  # type: ignore[no-untyped-def]
+    """Migrate a fresh database, start the workers, render the track in the
+    background and return once the job is under way (a segment done, others not)."""
+    env = job_env(tmp_path, voicecast_env, redis, s3_env, **extra)
+    db_url = env["VOICECAST_DATABASE_URL"]
+    assert subprocess.run([sys.executable, "-m", "orchestrator.cli", "db", "upgrade"], env=env,
+                          cwd=REPO, capture_output=True).returncode == 0
+    srt, out = tmp_path / "six.srt", tmp_path / "dub.wav"
+    cues = make_srt(srt, short_sentences(CUE_COUNT))
+    start_workers(celery_workers, env)
+    render = Render(env, srt, out, tmp_path / "render.log")
+    return Started(env, db_url, cues, out, render, wait_mid_job(db_url, render, len(cues)))
+
+
 @pytest.mark.parametrize("budget", ["180", "0"])
 def test_a_result_sent_while_redis_is_down_waits_for_it(budget, voicecast_env, redis_factory):
     """The synthesis task's notification (``workers.tasks._notify``) sent while
@@ -211,16 +239,9 @@ def test_redis_restarted_mid_job_the_job_completes_without_resume(
     redis = RedisServer(appendonly=True).start()
     redis_factory.append(redis)
     bucket = s3_server.create_bucket(f"vc-{uuid.uuid4().hex[:8]}")
-    env = job_env(tmp_path, voicecast_env, redis, {**s3_server.env(), "VOICECAST_STORAGE__BUCKET": bucket})
-    db_url = env["VOICECAST_DATABASE_URL"]
-    assert subprocess.run([sys.executable, "-m", "orchestrator.cli", "db", "upgrade"], env=env,
-                          cwd=REPO, capture_output=True).returncode == 0
-    srt, out = tmp_path / "six.srt", tmp_path / "dub.wav"
-    cues = make_srt(srt, short_sentences(CUE_COUNT))
-    start_workers(celery_workers, env)
-
-    render = Render(env, srt, out, tmp_path / "render.log")
-    job_id = wait_mid_job(db_url, render, len(cues))
+    job = start_job(tmp_path, voicecast_env, redis, {**s3_server.env(), "VOICECAST_STORAGE__BUCKET": bucket},
+                    celery_workers)
+    db_url, cues, out, render, job_id = job.db_url, job.cues, job.out, job.render, job.job_id
     done_before = segment_states(db_url, job_id).get("done", 0)
     t_fault = time.monotonic()
     down_s = redis.restart(down_s=3.0)
@@ -240,17 +261,9 @@ def test_lost_queue_is_detected_and_the_job_completes_by_itself(
     redis = RedisServer(appendonly=False).start()
     redis_factory.append(redis)
     bucket = s3_server.create_bucket(f"vc-{uuid.uuid4().hex[:8]}")
-    env = job_env(tmp_path, voicecast_env, redis, {**s3_server.env(), "VOICECAST_STORAGE__BUCKET": bucket},
-                  VOICECAST_QUEUE__STALL_TIMEOUT_S=str(STALL_S))
-    db_url = env["VOICECAST_DATABASE_URL"]
-    assert subprocess.run([sys.executable, "-m", "orchestrator.cli", "db", "upgrade"], env=env,
-                          cwd=REPO, capture_output=True).returncode == 0
-    srt, out = tmp_path / "six.srt", tmp_path / "dub.wav"
-    cues = make_srt(srt, short_sentences(CUE_COUNT))
-    start_workers(celery_workers, env)
-
-    render = Render(env, srt, out, tmp_path / "render.log")
-    job_id = wait_mid_job(db_url, render, len(cues))
+    job = start_job(tmp_path, voicecast_env, redis, {**s3_server.env(), "VOICECAST_STORAGE__BUCKET": bucket},
+                    celery_workers, VOICECAST_QUEUE__STALL_TIMEOUT_S=str(STALL_S))
+    db_url, cues, out, render, job_id = job.db_url, job.cues, job.out, job.render, job.job_id
     client = redis.client()
     queued = client.llen("synth")
     client.close()
@@ -282,16 +295,8 @@ def test_s3_refusing_connections_for_60_s_the_job_completes(
     with TcpProxy(s3_server.port) as proxy:
         s3_env = {**s3_server.env(), "VOICECAST_STORAGE__BUCKET": bucket,
                   "VOICECAST_STORAGE__ENDPOINT_URL": proxy.url}
-        env = job_env(tmp_path, voicecast_env, redis, s3_env)
-        db_url = env["VOICECAST_DATABASE_URL"]
-        assert subprocess.run([sys.executable, "-m", "orchestrator.cli", "db", "upgrade"], env=env,
-                              cwd=REPO, capture_output=True).returncode == 0
-        srt, out = tmp_path / "six.srt", tmp_path / "dub.wav"
-        cues = make_srt(srt, short_sentences(CUE_COUNT))
-        start_workers(celery_workers, env)
-
-        render = Render(env, srt, out, tmp_path / "render.log")
-        job_id = wait_mid_job(db_url, render, len(cues))
+        job = start_job(tmp_path, voicecast_env, redis, s3_env, celery_workers)
+        db_url, cues, out, render, job_id = job.db_url, job.cues, job.out, job.render, job.job_id
         done_before = segment_states(db_url, job_id).get("done", 0)
         proxy.down()
         t_fault = time.monotonic()
