@@ -23,6 +23,7 @@ from typing import Any, Protocol
 
 from celery.exceptions import TimeoutError as CeleryTimeoutError
 
+from orchestrator.files import reference_file
 from orchestrator.store import jobs
 from orchestrator.store.db import session_scope
 from orchestrator.store.states import JobStatus
@@ -58,17 +59,6 @@ class Dispatcher(Protocol):
     def submit(self, job_id: str, specs: list[SegmentSpec]) -> None: ...
     def assemble(self, job_id: str) -> None: ...
     def drive(self, job_id: str, tick: Callable[[], None]) -> None: ...
-
-
-def _reference_file(path: Path, max_bytes: int) -> Path:
-    """A reference clip must be a regular file of bounded size (not a device,
-    a pipe or a folder), checked before anything reads it."""
-    from orchestrator.files import regular_file
-    from voicecast.settings import env_name
-
-    regular_file(path, what="reference clip", max_bytes=max_bytes,
-                 setting=env_name("inputs", "max_reference_bytes"), error=ReferenceAudioError)
-    return path
 
 
 def load_tasks(queue: str) -> None:
@@ -146,8 +136,8 @@ class EmbeddedDispatcher:
         from voicecast.storage import get_store
         from workers.facts import check_reference
 
-        limit = self.settings.inputs.max_reference_bytes
-        return check_reference(get_store(self.settings), [_reference_file(p, limit) for p in paths])
+        checked = [reference_file(p, self.settings.inputs) for p in paths]
+        return check_reference(get_store(self.settings), checked)
 
     def predict(self, profile_key: str | None, builtin: str | None,
                 lines: list[LineSlot]) -> list[LinePrediction]:
@@ -359,7 +349,7 @@ class CeleryDispatcher:
         store = get_store(self.settings)
         uploads = []
         for path in paths:
-            data = _reference_file(path, self.settings.inputs.max_reference_bytes).read_bytes()
+            data = reference_file(path, self.settings.inputs).read_bytes()
             key = upload_key(hashlib.sha256(data).hexdigest())
             if not store.exists(key):
                 store.put_bytes(key, data)

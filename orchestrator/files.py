@@ -15,7 +15,7 @@ import os
 import stat
 from pathlib import Path
 
-from voicecast.errors import InputError, VoicecastError
+from voicecast.errors import InputError, ReferenceAudioError, VoicecastError
 from voicecast.settings import InputSettings, env_name
 
 
@@ -87,3 +87,12 @@ def input_file(path: Path, limits: InputSettings) -> os.stat_result:
                             setting=env_name("inputs", "max_input_bytes"))
     return regular_file(path, what="input file", max_bytes=limits.max_text_bytes,
                         setting=env_name("inputs", "max_text_bytes"))
+
+
+def reference_file(path: Path, limits: InputSettings) -> Path:
+    """Check a reference clip (``--voice CLIP``, ``voice add``): a regular file
+    of at most ``inputs.max_reference_bytes``, before anything reads or hashes
+    it (``/dev/zero`` would be hashed forever)."""
+    regular_file(path, what="reference clip", max_bytes=limits.max_reference_bytes,
+                 setting=env_name("inputs", "max_reference_bytes"), error=ReferenceAudioError)
+    return path

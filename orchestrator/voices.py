@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import func, select, update
 
-from orchestrator.files import regular_file, sha256_file
+from orchestrator.files import reference_file, sha256_file
 from orchestrator.store.db import session_scope
 from orchestrator.store.models import Job, Segment, Voice, VoiceEvent
 from voicecast.errors import (
@@ -27,7 +27,7 @@ from voicecast.errors import (
     VoicecastError,
     VoiceError,
 )
-from voicecast.settings import Settings, env_name
+from voicecast.settings import Settings
 from voicecast.storage import (
     ObjectStore,
     get_store,
@@ -51,20 +51,6 @@ AUDIO_EXTS = {".wav", ".mp3", ".flac", ".m4a", ".aac", ".ogg", ".opus", ".webm",
 
 #: Called while an enrollment runs with its latest progress record, or ``None``.
 OnProgress = Callable[[dict[str, Any] | None], None]
-
-
-def _sha256_file(path: Path) -> str | None:
-    """sha256 of a regular file (``None``: a device, a pipe, unreadable), read
-    whole only when it is one: see :mod:`orchestrator.files`."""
-    return sha256_file(path)
-
-
-def _reference_clip(settings: Settings, path: Path) -> Path:
-    """A reference clip named by ``--voice``: a regular file of bounded size,
-    checked before it is hashed (``/dev/zero`` would be hashed forever)."""
-    regular_file(path, what="reference clip", max_bytes=settings.inputs.max_reference_bytes,
-                 setting=env_name("inputs", "max_reference_bytes"), error=ReferenceAudioError)
-    return path
 
 
 def resolve_voice(settings: Settings, voice: str, dispatcher: Dispatcher,
@@ -104,21 +90,34 @@ def lookup_voice(settings: Settings, voice: str, facts: EngineFacts) -> VoiceLoo
     Raises :class:`VoiceError` for an unknown voice, as a render would."""
     if _looks_like_path(voice):
         path = Path(voice).expanduser()
-        sha = _sha256_file(_reference_clip(settings, path))
-        with session_scope(settings) as s:
-            found = s.get(Voice, f"ref-{sha[:16]}") if sha else None
-            if found is not None and get_store(settings).exists(found.profile_key):
-                return VoiceLookup(voice, profile_key=voice_profile_key(found.id, found.version))
+        if (clip := _enrolled_clip(settings, path)) is not None:
+            return VoiceLookup(voice, profile_key=voice_profile_key(clip.id, clip.version))
         return VoiceLookup(voice, note=f"{path.name} is a reference clip not enrolled yet (a render "
                                        "enrolls it): no prediction")
     with session_scope(settings) as s:
         found = s.scalars(select(Voice).where(Voice.name == voice)).one_or_none()
         if found is not None:
             return VoiceLookup(voice, profile_key=voice_profile_key(found.id, found.version))
-    bare = voice.split(":", 1)[1] if voice.startswith(f"{facts.name}:") else voice
-    if bare in facts.voices:
+    if (bare := _builtin_name(voice, facts)) is not None:
         return VoiceLookup(voice, builtin=bare)
     raise _unknown_voice(settings, voice, facts)
+
+
+def _builtin_name(name: str, facts: EngineFacts) -> str | None:
+    """The engine's own voice ``name`` names (``jf_alpha`` or ``kokoro:jf_alpha``), or None."""
+    bare = name.split(":", 1)[1] if name.startswith(f"{facts.name}:") else name
+    return bare if bare in facts.voices else None
+
+
+def _enrolled_clip(settings: Settings, path: Path) -> Voice | None:
+    """The voice made earlier from the clip at ``path`` (found by the clip's
+    hash, its profile still stored), or None; the clip is checked before it is hashed."""
+    sha = sha256_file(reference_file(path, settings.inputs))
+    if sha is None:
+        return None
+    with session_scope(settings) as s:
+        found = s.get(Voice, f"ref-{sha[:16]}")
+        return found if found is not None and get_store(settings).exists(found.profile_key) else None
 
 
 def _unknown_voice(settings: Settings, voice: str, facts: EngineFacts) -> VoiceError:
@@ -136,8 +135,8 @@ def _builtin_voice(settings: Settings, name: str, dispatcher: Dispatcher) -> Voi
     """The row of an engine's own voice, stored on first use like an enrolled one."""
     facts = dispatcher.facts()
     eng_name = facts.name
-    bare = name.split(":", 1)[1] if name.startswith(f"{eng_name}:") else name
-    if bare not in facts.voices:
+    bare = _builtin_name(name, facts)
+    if bare is None:
         return None
     voice_id = f"builtin-{eng_name}-{bare}"[:64]
     with session_scope(settings) as s:
@@ -249,14 +248,10 @@ def _looks_like_path(voice: str) -> bool:
 
 def _voice_from_reference(settings: Settings, path: Path, dispatcher: Dispatcher,
                           on_progress: OnProgress | None = None) -> Voice:
-
+    # A clip enrolled before was checked then: no need to decode it again.
+    if (existing := _enrolled_clip(settings, path)) is not None:
+        return existing
     store = get_store(settings)
-    sha = _sha256_file(_reference_clip(settings, path))
-    if sha is not None:  # a clip enrolled before was checked then: no need to decode it again
-        with session_scope(settings) as s:
-            existing = s.get(Voice, f"ref-{sha[:16]}")
-            if existing is not None and store.exists(existing.profile_key):
-                return existing
     ref = dispatcher.load_references([path])
     voice_id = f"ref-{ref.sha256[:16]}"
     meta = _enroll(store, dispatcher, ref.key, voice_id, 1, on_progress)
