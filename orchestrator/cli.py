@@ -34,6 +34,7 @@ from orchestrator.store.states import JobStatus, SegmentStatus
 from voicecast.errors import InputError, OutputError, VoicecastError
 from voicecast.settings import Settings, get_settings
 from voicecast.storage import get_store
+from voicecast.timing import STAGES
 
 if TYPE_CHECKING:
     from orchestrator.options import RenderOptions
@@ -246,16 +247,23 @@ def cmd_render(args: argparse.Namespace, settings: Settings) -> int:
             if args.lexicon and not Path(args.lexicon).expanduser().is_file():
                 raise InputError("lexicon file not found", file=args.lexicon)
         dispatcher.warm()  # worker processes start while the input is parsed and planned
-        with _enroll_bar(quiet=args.json) as on_progress:
+        with _enroll_bar(quiet=args.json) as on_progress, STAGES.stage("plan"):
             specs = render.plan_job(settings, job_id, inp, dispatcher, options, on_progress)
-        render.dispatch(settings, job_id, specs, dispatcher)
+        with STAGES.stage("dispatch"):
+            render.dispatch(settings, job_id, specs, dispatcher)
         if args.detach:
             print(job_id)
             return 0
-        _follow(settings, job_id, dispatcher, quiet=args.json)
+        with STAGES.stage("assembly"):  # waiting and recording are stages of their own
+            _follow(settings, job_id, dispatcher, quiet=args.json)
     finally:
         dispatcher.close()
-    return _finish(settings, job_id, out, args.json)
+    try:
+        with STAGES.stage("deliver"):
+            return _finish(settings, job_id, out, args.json)
+    finally:
+        # Where this process spent its time, for bench/bench_orchestration.py (-v).
+        logging.getLogger("orchestrator.stages").info("%s", STAGES.line())
 
 
 def _own_tempdir(settings: Settings) -> None:

@@ -14,9 +14,11 @@ from __future__ import annotations
 import logging
 import multiprocessing as mp
 import time
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import replace
 from functools import cached_property, partial
 from pathlib import Path
 from typing import Any, Protocol
@@ -38,6 +40,7 @@ from voicecast.queue import (
     SegmentSpec,
 )
 from voicecast.settings import Settings
+from voicecast.timing import STAGES
 from workers import pool as worker_pool
 
 log = logging.getLogger(__name__)
@@ -81,6 +84,9 @@ class EmbeddedDispatcher:
         self.processes = settings.worker_count
         self._pool: ProcessPoolExecutor | None = None
         self._futures: dict[Future[SegmentResult], SegmentSpec] = {}
+        self._pending: deque[SegmentSpec] = deque()
+        #: Segments in the pool at once: enough to keep every process busy.
+        self.window = 4 * self.processes
         self._assemble_due = False
 
     def _get_pool(self) -> ProcessPoolExecutor:
@@ -160,17 +166,41 @@ class EmbeddedDispatcher:
             pool.submit(worker_pool.warm)
 
     def submit(self, job_id: str, specs: list[SegmentSpec]) -> None:
+        """Queue ``specs`` locally; :meth:`drive` keeps :attr:`window` of them in
+        the pool at a time (a pool holding every segment of a long book would
+        cost the bookkeeping of all of them on each wait)."""
+        self._pending.extend(specs)
+
+    def _top_up(self) -> None:
         pool = self._get_pool()
-        for spec in specs:
+        while self._pending and len(self._futures) < self.window:
+            spec = self._pending.popleft()
             self._futures[pool.submit(worker_pool.render, spec.to_dict())] = spec
 
     def assemble(self, job_id: str) -> None:
         self._assemble_due = True
 
+    def _flush(self, job_id: str, results: list[SegmentResult], tick: Callable[[], None]) -> None:
+        """Record a batch of results in one transaction, then tell the follower."""
+        if not results:
+            return
+        with STAGES.stage("record"), session_scope(self.settings) as s:
+            if jobs.record_results(s, job_id, results):
+                self._assemble_due = True
+        results.clear()
+        tick()
+
     def drive(self, job_id: str, tick: Callable[[], None]) -> None:
+        """Run the job's queued segments to the end, recording results in
+        batches (up to :data:`RECORD_BATCH` of them, or what arrived within
+        :data:`RECORD_EVERY_S`), then assemble when the job is complete."""
         restarts = 0
+        batch: list[SegmentResult] = []
+        flushed = time.monotonic()
+        self._top_up()
         while self._futures:
-            done, _ = wait(list(self._futures), return_when=FIRST_COMPLETED)
+            with STAGES.stage("wait"):
+                done, _ = wait(list(self._futures), timeout=RECORD_EVERY_S, return_when=FIRST_COMPLETED)
             for fut in done:
                 spec = self._futures.pop(fut)
                 try:
@@ -178,38 +208,51 @@ class EmbeddedDispatcher:
                 except BrokenProcessPool:
                     # A worker process died (OOM, kill): rebuild the pool and
                     # re-submit whatever had not finished; tasks are idempotent.
+                    # Re-sent specs look in storage again (a lost one may have
+                    # finished before the process died).
                     restarts += 1
-                    lost = [spec, *self._futures.values()]
+                    lost = [replace(sp, unstored=False) for sp in (spec, *self._futures.values())]
                     self._futures.clear()
                     self._pool = None
+                    self._flush(job_id, batch, tick)
                     if restarts > self.MAX_POOL_RESTARTS:
                         with session_scope(self.settings) as s:
                             jobs.fail_job(s, job_id, "worker processes keep dying (out of memory?); "
                                                      "continue with `voicecast resume JOB`")
-                        self._futures.clear()
+                        self._pending.clear()
                         return
                     log.warning("worker process died; re-submitting %d segments", len(lost))
-                    self.submit(job_id, lost)
+                    self._pending.extendleft(reversed(lost))
                     break
                 except Exception as e:
+                    self._flush(job_id, batch, tick)
                     reason = str(e) if isinstance(e, VoicecastError) else f"{type(e).__name__}: {e}"
                     with session_scope(self.settings) as s:
                         jobs.record_failure(s, job_id, spec.idx, reason)
                     for other in self._futures:
                         other.cancel()
                     self._futures.clear()
+                    self._pending.clear()
                     tick()
                     return
-                with session_scope(self.settings) as s:
-                    if jobs.record_result(s, result):
-                        self._assemble_due = True
-                tick()
+                batch.append(result)
+            self._top_up()
+            now = time.monotonic()
+            if len(batch) >= RECORD_BATCH or now - flushed >= RECORD_EVERY_S or not self._futures:
+                self._flush(job_id, batch, tick)
+                flushed = now
         if self._assemble_due:
             self._assemble_due = False
             from orchestrator.output.finish import assemble
 
             assemble(self.settings, job_id)
         tick()
+
+
+#: Results recorded in one transaction at most (embedded mode) ...
+RECORD_BATCH = 64
+#: ... or whatever arrived within this many seconds.
+RECORD_EVERY_S = 1.0
 
 
 #: How long a stall check waits for the workers' answers (seconds).

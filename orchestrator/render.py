@@ -7,6 +7,7 @@ error on the way marks the job failed with its reason before it reaches the CLI.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import os
@@ -38,14 +39,17 @@ from voicecast.errors import (
     VoicecastError,
     VoiceError,
 )
-from voicecast.queue import SegmentSpec, hash_fit, stored_result, to_ms
+from voicecast.queue import SegmentResult, SegmentSpec, hash_fit, stored_result, to_ms
 from voicecast.settings import InputSettings, Settings, env_name
 from voicecast.storage import (
     ObjectStore,
     emotion_clip_key,
     get_store,
+    segment_audio_key,
+    segment_result_key,
     voice_profile_key,
 )
+from voicecast.timing import STAGES
 
 if TYPE_CHECKING:
     from orchestrator.dispatch import Dispatcher
@@ -164,7 +168,6 @@ def _store_emotion_clips(settings: Settings, segments: list[Any], input_path: Pa
     is resolved (not ``../../etc/passwd``, ``/proc/self/environ`` or a link
     out of it), of bounded size, and only its first ``inputs.like_clip_max_s``
     seconds are decoded (the analysis needs a few seconds of speech)."""
-    import dataclasses
 
     from voicecast.audio import active_speech_seconds, to_wav_bytes
     from voicecast.media import decode_audio
@@ -216,7 +219,6 @@ def _apply_lexicon(segments: list[Any], path: str | None, phonemes: frozenset[st
     The lexicon must be a regular file of bounded size, and its patterns run
     under ``limits.lexicon_timeout_s`` per line (the error names the entry and
     the input's line)."""
-    import dataclasses
 
     if not path:
         return segments, None
@@ -352,7 +354,6 @@ def _parse_and_plan(settings: Settings, kind: str, input_path: Path, options: Re
                                                  back_matter=options.back_matter, notes=options.notes,
                                                  limits=settings.inputs))
         if options.title or options.author:  # --title/--author: what the book is announced as, too
-            import dataclasses
 
             book = dataclasses.replace(book, title=options.title or book.title,
                                        author=options.author or book.author)
@@ -499,7 +500,7 @@ def plan_job(settings: Settings, job_id: str, input_path: Path, dispatcher: Disp
             # The content hash's input, as a worker derives it from the spec.
             fit = hash_fit(fit, level["rms_db"], level["peak_db"])
         eng, eng_ver = facts.name, facts.version
-        with session_scope(settings) as s:
+        with STAGES.stage("sql"), session_scope(settings) as s:
             job = jobs.get_job(s, job_id)
             job.kind = kind
             job.voice_id = narrator.id
@@ -509,9 +510,10 @@ def plan_job(settings: Settings, job_id: str, input_path: Path, dispatcher: Disp
             job.options = options.model_copy(
                 update={"lexicon_sha256": plan.lexicon_sha256, "lead_s": plan.lead_s,
                         "engine": eng, "engine_version": eng_ver}).stored()
+            rows = []
             for seg in planned:
                 v = voices[plan.voice_name(seg)]
-                s.add(Segment(
+                rows.append(dict(
                     job_id=job_id, idx=seg.idx, text=seg.text, speaker=seg.speaker,
                     emotion=seg.emotion, intensity=seg.intensity, start_s=seg.start,
                     end_s=seg.end, max_end_s=seg.max_end, source_line=seg.source_line,
@@ -520,8 +522,10 @@ def plan_job(settings: Settings, job_id: str, input_path: Path, dispatcher: Disp
                     content_hash=segment_hash(seg, voice_id=v.id, voice_version=v.version,
                                               engine=eng, engine_version=eng_ver, fit=fit),
                 ))
+            jobs.add_segments(s, rows)
             jobs.set_job_status(job, JobStatus.RENDERING)
-        return undone_specs(settings, job_id)
+        with STAGES.stage("sql"):
+            return undone_specs(settings, job_id)
 
 
 def _spec(seg: Segment, voice: tuple[str, int], engine: tuple[str, str],
@@ -569,17 +573,36 @@ def _record_stored(s: Any, store: ObjectStore, job: Job) -> bool:
     """Record as done (a storage hit) every unfinished segment whose audio and
     result are already stored: rendered by an earlier job with the same content
     hash, or by a worker whose report never arrived. True when that made the
-    job ready to assemble."""
-    ready = False
-    for seg in job.segments:
-        if seg.status == SegmentStatus.DONE:
-            continue
-        found = stored_result(store, seg.content_hash)
-        if found is not None:
+    job ready to assemble.
+
+    Batched, whatever the job's length: the results of earlier jobs come from
+    SQL in one query per thousand hashes (:func:`jobs.done_results`), the
+    store is asked once for the whole job which of the keys exist
+    (:meth:`ObjectStore.existing`), only hashes SQL does not know have their
+    stored result read, and the hits are recorded in one transaction.
+    """
+    undone = [g for g in job.segments if g.status != SegmentStatus.DONE]
+    if not undone:
+        return False
+    hashes = sorted({g.content_hash for g in undone})
+    known = jobs.done_results(s, hashes, exclude_job=job.id)
+    unknown = [h for h in hashes if h not in known]
+    present = store.existing([segment_audio_key(h) for h in hashes]
+                             + [segment_result_key(h) for h in unknown])
+    found: dict[str, SegmentResult] = {
+        h: r for h, r in known.items() if segment_audio_key(h) in present}
+    for h in unknown:
+        if segment_audio_key(h) in present and segment_result_key(h) in present:
+            read = stored_result(store, h)
+            if read is not None:
+                found[h] = read
+    hits = []
+    for seg in undone:
+        if seg.content_hash in found:
             if seg.status == SegmentStatus.FAILED:
                 seg.status = check_segment(seg.status, SegmentStatus.QUEUED)
-            ready = jobs.record_result(s, found.for_segment(job.id, seg.idx, hit=True)) or ready
-    return ready
+            hits.append(found[seg.content_hash].for_segment(job.id, seg.idx, hit=True))
+    return jobs.record_results(s, job.id, hits, rows={g.idx: g for g in undone})
 
 
 def dispatch(settings: Settings, job_id: str, specs: list[SegmentSpec], dispatcher: Dispatcher) -> None:
@@ -587,11 +610,12 @@ def dispatch(settings: Settings, job_id: str, specs: list[SegmentSpec], dispatch
     render of the same content) are recorded as reused instead, so an edited
     book renders only what changed; if that leaves nothing, assembly starts."""
     store = get_store(settings)
-    with session_scope(settings) as s:
+    with STAGES.stage("check"), session_scope(settings) as s:
         job = jobs.get_job(s, job_id)
         ready = _record_stored(s, store, job)
         done = {g.idx for g in job.segments if g.status == SegmentStatus.DONE}
-        specs = [sp for sp in specs if sp.idx not in done]
+        # Looked for in storage just now and not found: workers need not look again.
+        specs = [dataclasses.replace(sp, unstored=True) for sp in specs if sp.idx not in done]
         jobs.mark_queued(s, job_id, [sp.idx for sp in specs])
     if specs:
         dispatcher.submit(job_id, specs)

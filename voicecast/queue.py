@@ -124,6 +124,11 @@ class SegmentSpec:
     #: The engine the segment was planned for; a worker running another refuses it.
     engine: str = ""
     engine_version: str = ""
+    #: The control role looked in storage for this hash when it sent the spec
+    #: and found nothing, so a worker's first try skips its own look (a retry,
+    #: a redelivery or a re-sent spec looks again). Not part of the hash: a
+    #: forged ``True`` costs a render of the same content, nothing else.
+    unstored: bool = False
 
     def derive_hash(self, fit: dict[str, Any], engine: str, engine_version: str) -> str:
         """The content hash of what this spec describes, rendered by ``engine``
@@ -177,7 +182,10 @@ class SegmentResult:
     fit_s: float = 0.0
     #: The rendered prosody, described for the report (emotion rendering).
     prosody: dict[str, Any] = field(default_factory=dict)
+    #: Engine and fitting time of the render (the fit's engine calls and levelling).
     synth_s: float = 0.0
+    #: The worker's whole time for the segment: loading, checking, ``synth_s``, storing.
+    wall_s: float = 0.0
     job_id: str = ""
     idx: int = -1
     hit: bool = False

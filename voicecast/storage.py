@@ -14,7 +14,7 @@ import re
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 #: The first part of every object key (anything else is refused by the stores).
 KEY_PREFIXES = frozenset({
     "segments", "uploads", "refs", "emotion-clips", "voices", "jobs", "attempts", "covers",
-    "chapters", "engines",
+    "chapters", "engines", "deliverables",
 })
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 #: A ``[like:]`` clip's id: the first 16 hex digits of its WAV's SHA-256.
@@ -168,6 +168,7 @@ class ObjectStore(Protocol):
     def delete(self, key: str) -> None: ...
     def url(self, key: str) -> str: ...
     def size(self, key: str) -> int: ...
+    def existing(self, keys: Iterable[str]) -> set[str]: ...
 
 
 class LocalStore:
@@ -185,6 +186,10 @@ class LocalStore:
 
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()
+
+    def existing(self, keys: Iterable[str]) -> set[str]:
+        """Which of ``keys`` exist (a ``stat`` each: no round trip to speak of)."""
+        return {k for k in set(keys) if self._path(k).is_file()}
 
     def _write_atomic(self, key: str, writer) -> None:  # type: ignore[no-untyped-def]
         dest = self._path(key)
@@ -226,6 +231,16 @@ class LocalStore:
         return self._path(key).stat().st_size
 
 
+#: ``S3Store.existing``: from this many keys on, list instead of HEAD each.
+LIST_MIN_KEYS = 50
+#: ... for at most one listing request (1,000 keys) per this many keys asked.
+KEYS_PER_LISTING = 20
+#: HEAD requests in flight at once for the keys a listing did not reach.
+HEAD_THREADS = 16
+#: Keys per listing request (S3's own maximum).
+LIST_PAGE = 1000
+
+
 class S3Store:
     """boto3 against AWS S3, MinIO or any S3-compatible endpoint.
 
@@ -258,6 +273,7 @@ class S3Store:
                 # outage is ridden out by _call's budget.
                 retries={"max_attempts": 3, "mode": "standard"},
                 connect_timeout=cfg.connect_timeout_s,
+                max_pool_connections=HEAD_THREADS,  # existing()'s HEADs in flight
                 read_timeout=cfg.read_timeout_s,
                 s3={"addressing_style": "path"} if cfg.endpoint_url else {},
             ),
@@ -305,6 +321,54 @@ class S3Store:
             return True
         except FileNotFoundError:
             return False
+
+    def existing(self, keys: Iterable[str]) -> set[str]:
+        """Which of ``keys`` exist, in few requests for many keys.
+
+        S3 has no batch HEAD. For :data:`LIST_MIN_KEYS` keys or more, the
+        keys' common prefix is listed (1,000 keys a request, in key order) for
+        at most one request per :data:`KEYS_PER_LISTING` keys asked: enough to
+        cover a bucket that holds little besides them (a job's segments among
+        a few other jobs'). A key past what that listing reached (a bucket
+        holding far more) is asked for with HEAD, :data:`HEAD_THREADS` at a time.
+        """
+        wanted = sorted({check_key(k) for k in keys})
+        found: set[str] = set()
+        rest = wanted
+        if len(wanted) >= LIST_MIN_KEYS:
+            listed, reached = self._list_range(wanted, max(1, len(wanted) // KEYS_PER_LISTING))
+            found = {k for k in wanted if k in listed}
+            rest = [k for k in wanted if reached is not None and k > reached]
+        if rest:
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(max_workers=min(HEAD_THREADS, len(rest))) as pool:
+                found.update(k for k, hit in zip(rest, pool.map(self.exists, rest), strict=True) if hit)
+        return found
+
+    def _list_range(self, wanted: list[str], max_pages: int) -> tuple[set[str], str | None]:
+        """Keys under the common prefix of ``wanted`` (sorted), from the first of
+        them on, for up to ``max_pages`` requests. Returns them (without the
+        store's prefix) and the last key reached, or ``None`` when the listing
+        covered every wanted key."""
+        common = os.path.commonprefix(wanted)
+        cut = len(self.prefix)
+        listed: set[str] = set()
+        # Every key was checked (check_key), so their common prefix is safe too.
+        kwargs: dict[str, Any] = {"Bucket": self.bucket, "MaxKeys": LIST_PAGE,
+                                  "Prefix": self.prefix + common,
+                                  # exclusive: start just before the first wanted key
+                                  "StartAfter": (self.prefix + wanted[0])[:-1]}
+        last = ""
+        for _ in range(max_pages):
+            page = self._call(self.client.list_objects_v2, **kwargs)
+            for obj in page.get("Contents", []):
+                listed.add(obj["Key"][cut:])
+                last = obj["Key"][cut:]
+            if not page.get("IsTruncated") or (last and last >= wanted[-1]):
+                return listed, None
+            kwargs["ContinuationToken"] = page["NextContinuationToken"]
+        return listed, last
 
     def put_bytes(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
         self._call(

@@ -91,8 +91,10 @@ def synth_segment(self: Any, spec: dict[str, Any], overruns: int = 0) -> dict[st
     seg = SegmentSpec.from_dict(spec)
     # Checked before the crash count is written: a refused message stores nothing.
     verify_spec(seg, get_engine(settings.engine), settings)
-    with crash_guard(store, _attempts_key(spec), CRASH_LIMIT):
-        result = render_segment(seg, store=store, settings=settings).to_dict()
+    with crash_guard(store, _attempts_key(spec), CRASH_LIMIT) as crashed:
+        again = (crashed or overruns or self.request.retries
+                 or (self.request.delivery_info or {}).get("redelivered"))
+        result = render_segment(seg, store=store, settings=settings, first_try=not again).to_dict()
     _notify("voicecast.record_segment", result)  # a SegmentResult as JSON
     return result
 

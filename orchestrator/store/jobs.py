@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from orchestrator.store.db import session_scope
@@ -32,8 +33,11 @@ from voicecast.settings import Settings
 #: too, from ``error_s``) for the fit report and the CLI summary.
 FIT_FIELDS = (
     "natural_s", "target_s", "final_s", "rate", "engine_rate", "stretch", "borrowed_s",
-    "overflow", "overflow_s", "engine_calls", "synth_s",
+    "overflow", "overflow_s", "engine_calls", "synth_s", "wall_s",
 )
+
+
+T = TypeVar("T")
 
 
 def new_job_id() -> str:
@@ -82,10 +86,17 @@ def fail_job(session: Session, job_id: str, reason: str) -> None:
         set_job_status(job, JobStatus.FAILED, reason)
 
 
+def add_segments(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert a new job's segment rows (column values by name) as one batched
+    INSERT (SQLAlchemy's insertmanyvalues), not one ORM object per row."""
+    if rows:
+        session.execute(insert(Segment), list(rows))
+
+
 def mark_queued(session: Session, job_id: str, idxs: list[int]) -> None:
-    for seg in session.scalars(
-        select(Segment).where(Segment.job_id == job_id, Segment.idx.in_(idxs))
-    ):
+    rows = [g for part in _chunks(sorted(idxs)) for g in session.scalars(
+        select(Segment).where(Segment.job_id == job_id, Segment.idx.in_(part)))]
+    for seg in rows:
         if seg.status == SegmentStatus.DONE:
             continue  # its result arrived meanwhile (resume racing a late worker)
         seg.status = check_segment(seg.status, SegmentStatus.QUEUED)
@@ -103,20 +114,73 @@ def lock_job(session: Session, job_id: str) -> None:
 
 def record_result(session: Session, result: SegmentResult) -> bool:
     """Store one segment's result; True when this call made the job ready to assemble."""
-    lock_job(session, result.job_id)
-    seg = session.scalars(
-        select(Segment).where(Segment.job_id == result.job_id, Segment.idx == result.idx)
-    ).one_or_none()
-    if seg is None or seg.content_hash != result.content_hash:
-        return False  # a stale message for a segment that has since changed
-    seg.status = check_segment(seg.status, SegmentStatus.DONE)
-    seg.cache_hit = result.hit
-    seg.error = None
-    for name in FIT_FIELDS:
-        setattr(seg, name, getattr(result, name))
-    seg.error_ms = round(1000.0 * result.error_s, 3)
+    return record_results(session, result.job_id, [result])
+
+
+#: Rows per ``IN (...)`` list: well under SQLite's and PostgreSQL's limits on bound parameters.
+IN_CHUNK = 900
+
+
+def _chunks(items: Sequence[T], n: int = IN_CHUNK) -> Iterator[Sequence[T]]:
+    for k in range(0, len(items), n):
+        yield items[k:k + n]
+
+
+def record_results(session: Session, job_id: str, results: Sequence[SegmentResult],
+                   rows: Mapping[int, Segment] | None = None) -> bool:
+    """Store a batch of one job's segment results in one transaction: one lock,
+    one query for the rows (``rows``: already loaded, by index), one flush and
+    one completion check for the whole batch, however many results it holds.
+    A result whose content hash is no longer the segment's (a stale message
+    for a segment that has since changed) is ignored. True when this call made
+    the job ready to assemble."""
+    if not results:
+        return False
+    lock_job(session, job_id)
+    if rows is None:
+        idxs = sorted({r.idx for r in results})
+        rows = {g.idx: g for part in _chunks(idxs) for g in session.scalars(
+            select(Segment).where(Segment.job_id == job_id, Segment.idx.in_(part)))}
+    for result in results:
+        seg = rows.get(result.idx)
+        if result.job_id != job_id or seg is None or seg.content_hash != result.content_hash:
+            continue
+        if seg.status != SegmentStatus.DONE:
+            seg.status = check_segment(seg.status, SegmentStatus.DONE)
+        seg.cache_hit = result.hit
+        seg.error = None
+        for name in FIT_FIELDS:
+            setattr(seg, name, getattr(result, name))
+        seg.error_ms = round(1000.0 * result.error_s, 3)
     session.flush()
-    return claim_assembly(session, seg.job_id)
+    return claim_assembly(session, job_id)
+
+
+def done_results(session: Session, hashes: Sequence[str], exclude_job: str) -> dict[str, SegmentResult]:
+    """Results already recorded in SQL for these content hashes, by hash: the
+    fit figures of a done segment of another job with the same hash (one
+    query per :data:`IN_CHUNK` hashes). Each answers as a storage hit of no
+    job yet (``for_segment`` places it); its audio must still be checked in
+    storage."""
+    from voicecast.storage import segment_audio_key
+
+    cols = [getattr(Segment, name) for name in FIT_FIELDS]
+    out: dict[str, SegmentResult] = {}
+    for part in _chunks(sorted(set(hashes))):
+        first = (select(func.min(Segment.id)).where(
+            Segment.content_hash.in_(part), Segment.status == SegmentStatus.DONE,
+            Segment.job_id != exclude_job, Segment.final_s.is_not(None))
+            .group_by(Segment.content_hash))
+        for row in session.execute(select(Segment.content_hash, Segment.error_ms, *cols)
+                                   .where(Segment.id.in_(first))):
+            fit = dict(zip(FIT_FIELDS, row[2:], strict=True))
+            if any(fit[k] is None for k in FIT_FIELDS if k not in ("synth_s", "wall_s")):
+                continue  # recorded before a field existed: read the stored result instead
+            out[row[0]] = SegmentResult(
+                content_hash=row[0], audio_key=segment_audio_key(row[0]), sample_rate=0, samples=0,
+                engine="", engine_version="", slot_s=0.0, error_s=(row[1] or 0.0) / 1000.0,
+                **{**fit, "synth_s": fit["synth_s"] or 0.0, "wall_s": fit["wall_s"] or 0.0}, hit=True)
+    return out
 
 
 def record_failure(session: Session, job_id: str, idx: int, reason: str) -> None:
@@ -139,9 +203,21 @@ def undone_count(session: Session, job_id: str) -> int:
     ) or 0)
 
 
+#: Every segment status but done (named, so the (job, status) index is sought, not scanned).
+UNDONE = tuple(st for st in SegmentStatus if st != SegmentStatus.DONE)
+
+
+def any_undone(session: Session, job_id: str) -> bool:
+    """Whether any segment of the job is not done: an index seek (``ix_segments_job_status``),
+    not a count of the job's rows, so asking after every batch stays cheap."""
+    return session.scalar(
+        select(Segment.id).where(Segment.job_id == job_id, Segment.status.in_(UNDONE)).limit(1)
+    ) is not None
+
+
 def claim_assembly(session: Session, job_id: str) -> bool:
     """rendering -> assembling, once, when every segment is done."""
-    if undone_count(session, job_id):
+    if any_undone(session, job_id):
         return False
     res = session.execute(
         update(Job)
@@ -180,25 +256,33 @@ class Progress:
 
 
 def progress(session: Session, job_id: str) -> Progress:
+    """A job's progress, counted by SQL in one aggregate query (no rows loaded,
+    so polling it stays cheap however long the job)."""
+    from sqlalchemy import case
+
     job = get_job(session, job_id)
-    segs = session.scalars(select(Segment).where(Segment.job_id == job.id)).all()
-    done = [s for s in segs if s.status == SegmentStatus.DONE]
+    done = Segment.status == SegmentStatus.DONE
+    slot = Segment.end_s - Segment.start_s
+
+    def when(cond: Any, value: Any = 1) -> Any:
+        return func.coalesce(func.sum(case((cond, value), else_=0)), 0)
+
+    total, n_done, failed, hits, audio_done, audio_total, overflows = session.execute(
+        select(
+            func.count(), when(done), when(Segment.status == SegmentStatus.FAILED),
+            when(done & Segment.cache_hit.is_(True)),
+            # a script line has no slot: count its rendered length
+            when(done, case((slot != 0, slot), else_=func.coalesce(Segment.final_s, 0.0))),
+            func.coalesce(func.sum(slot), 0.0), when(done & Segment.overflow.is_(True)),
+        ).where(Segment.job_id == job.id)
+    ).one()
     out = session.scalars(
         select(Artifact).where(Artifact.job_id == job.id, Artifact.kind == "output")
     ).one_or_none()
     return Progress(
-        job_id=job.id,
-        status=job.status,
-        total=len(segs),
-        done=len(done),
-        failed=sum(1 for s in segs if s.status == SegmentStatus.FAILED),
-        hits=sum(1 for s in done if s.cache_hit),
-        # a script line has no slot: count its rendered length
-        audio_s_done=sum((s.end_s - s.start_s) or (s.final_s or 0.0) for s in done),
-        audio_s_total=sum(s.end_s - s.start_s for s in segs),
-        error=job.error,
-        overflows=sum(1 for s in done if s.overflow),
-        output_key=out.key if out else None,
+        job_id=job.id, status=job.status, total=int(total), done=int(n_done), failed=int(failed),
+        hits=int(hits), audio_s_done=float(audio_done), audio_s_total=float(audio_total),
+        error=job.error, overflows=int(overflows), output_key=out.key if out else None,
     )
 
 

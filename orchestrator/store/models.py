@@ -16,6 +16,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -109,7 +110,8 @@ class Job(Base):
 
 class Segment(Base):
     __tablename__ = "segments"
-    __table_args__ = (UniqueConstraint("job_id", "idx", name="uq_segment_job_idx"),)
+    __table_args__ = (UniqueConstraint("job_id", "idx", name="uq_segment_job_idx"),
+                      Index("ix_segments_job_status", "job_id", "status"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), index=True)
@@ -144,6 +146,8 @@ class Segment(Base):
     error_ms: Mapped[float | None] = mapped_column(Float, nullable=True)
     engine_calls: Mapped[int | None] = mapped_column(Integer, nullable=True)
     synth_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    #: The worker's whole time for the segment (``synth_s`` and its overhead).
+    wall_s: Mapped[float | None] = mapped_column(Float, nullable=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, onupdate=utcnow
