@@ -145,15 +145,17 @@ def _assemble_book(settings: Settings, job_id: str, segs: list[Any], outline: Bo
     with session_scope(settings) as s:
         job = jobs.get_job(s, job_id)
         stored = BookOutline.from_stored(job.book) or outline
+        # A chapter starts where the M4B's marker puts it (each join adds under
+        # two AAC frames of silence to the masters' summed lengths).
         job.book = stored.model_copy(update={"assembled": [
-            AssembledChapter(**{k: c[k] for k in ("title", "start_s", "duration_s", "marker_s", "reused",
-                                                  "segments")})
+            AssembledChapter(start_s=c["marker_s"], **{k: c[k] for k in (
+                "title", "duration_s", "marker_s", "reused", "segments")})
             for c in built["chapters"]]}).stored()
     extra = {}
     for c in built["chapters"]:
         extra[f"chapter_master:{c['index'] + 1}"] = c["master"]
         extra[f"chapter_mp3:{c['index'] + 1}"] = c["mp3"]
-    _finish_job(settings, store, job_id, built["output"], built["duration_s"], extra)
+    _finish_job(settings, store, job_id, built["output"], built["m4b_duration_s"], extra)
 
 
 def deliver(settings: Settings, job_id: str, out: Path | None = None) -> Path:
