@@ -85,6 +85,15 @@ class _AssembleTask(VoicecastTask):
 @voicecast_task("voicecast.assemble_job", queue=_q.assemble_queue, autoretry_for=_RETRY,
                 base=_AssembleTask, **_limits.celery_limits(_limits.assemble_time_s))
 def assemble_job(self: Any, job_id: str, overruns: int = 0) -> None:
-    from orchestrator.output.finish import assemble
+    import logging
 
-    assemble(get_settings(), job_id)
+    from orchestrator.output.finish import assemble
+    from voicecast.timing import STAGES
+
+    STAGES.reset()
+    try:
+        with STAGES.stage("assembly"):
+            assemble(get_settings(), job_id)
+    finally:
+        # Where the assembly spent its time (level, encode, assembly), as the CLI logs its own.
+        logging.getLogger("orchestrator.stages").info("job %s %s", job_id, STAGES.line())

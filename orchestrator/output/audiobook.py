@@ -28,6 +28,7 @@ import logging
 import math
 import os
 import secrets
+import shutil
 import struct
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
@@ -250,17 +251,26 @@ def _add_id3_comment(path: Path, text: str) -> None:
     ffmpeg 5.x writes ``-metadata comment=`` as a ``TXXX:comment`` frame, which
     players do not show as the comment; ``COMM`` is the real one. The frame is
     prepended to the tag's frames and the tag size updated (ffmpeg writes no
-    unsynchronisation or extended header).
+    unsynchronisation or extended header). The file is rewritten through a
+    temporary file beside it, streamed: an hour-long chapter MP3 is never
+    held in memory.
     """
-    data = path.read_bytes()
-    if data[:3] != b"ID3" or data[3] != 3 or data[5] & 0xC0:
-        raise MediaError(f"{path}: expected a plain ID3v2.3 tag written by ffmpeg")
-    size = sum((b & 0x7F) << s for b, s in zip(data[6:10], (21, 14, 7, 0), strict=True))
-    # Encoding 1 = UTF-16 with BOM; language; empty description; the text.
-    body = b"\x01" + b"eng" + "".encode("utf-16") + b"\x00\x00" + text.encode("utf-16")
-    frame = b"COMM" + struct.pack(">I", len(body)) + b"\x00\x00" + body
-    new = data[:6] + _synchsafe(size + len(frame)) + frame + data[10:]
-    path.write_bytes(new)
+    with open(path, "rb") as src:
+        head = src.read(10)
+        if len(head) < 10 or head[:3] != b"ID3" or head[3] != 3 or head[5] & 0xC0:
+            raise MediaError(f"{path}: expected a plain ID3v2.3 tag written by ffmpeg")
+        size = sum((b & 0x7F) << s for b, s in zip(head[6:10], (21, 14, 7, 0), strict=True))
+        # Encoding 1 = UTF-16 with BOM; language; empty description; the text.
+        body = b"\x01" + b"eng" + "".encode("utf-16") + b"\x00\x00" + text.encode("utf-16")
+        frame = b"COMM" + struct.pack(">I", len(body)) + b"\x00\x00" + body
+        tmp = path.with_name(path.name + ".id3")
+        try:
+            with open(tmp, "wb") as dst:
+                dst.write(head[:6] + _synchsafe(size + len(frame)) + frame)
+                shutil.copyfileobj(src, dst, 1 << 20)
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
 
 
 def encode_chapter_mp3(
