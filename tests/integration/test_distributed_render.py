@@ -8,6 +8,7 @@ Alembic migrations. One synth worker is SIGKILLed while segments are in flight.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import time
@@ -104,7 +105,10 @@ def test_render_through_queue_survives_killed_worker(
     report_key = f"jobs/{job_id}/fit-report.json"
     report = json.loads(s3_server.client().get_object(Bucket=bucket, Key=report_key)["Body"].read())
     assert sorted(r["segment"] for r in report["segments"]) == list(range(1, len(cues) + 1))
-    assert s3_server.client().head_object(Bucket=bucket, Key=f"jobs/{job_id}/output.m4a")
+    # The track is content-addressed (deliverables/<sha256>.m4a); the signed URL names its key.
+    found_key = re.search(r"deliverables/[0-9a-f]{64}\.m4a", summary["output_url"])
+    assert found_key, summary["output_url"]
+    assert s3_server.client().head_object(Bucket=bucket, Key=found_key.group(0))
 
     # Duration = last cue end ± 50 ms.
     assert abs(duration(out) - cues[-1].end) <= 0.05
