@@ -39,7 +39,7 @@ from voicecast.errors import (
     VoicecastError,
     VoiceError,
 )
-from voicecast.queue import SegmentResult, SegmentSpec, hash_fit, stored_result, to_ms
+from voicecast.queue import SegmentResult, SegmentSpec, hash_fit, read_result, to_ms
 from voicecast.settings import InputSettings, Settings, env_name
 from voicecast.storage import (
     ObjectStore,
@@ -593,7 +593,7 @@ def _record_stored(s: Any, store: ObjectStore, job: Job) -> bool:
         h: r for h, r in known.items() if segment_audio_key(h) in present}
     for h in unknown:
         if segment_audio_key(h) in present and segment_result_key(h) in present:
-            read = stored_result(store, h)
+            read = read_result(store, h)
             if read is not None:
                 found[h] = read
     hits = []

@@ -220,6 +220,16 @@ def stored_result(store: ObjectStore, content_hash: str) -> SegmentResult | None
     result_key = segment_result_key(content_hash)
     if not (store.exists(result_key) and store.exists(segment_audio_key(content_hash))):
         return None
+    return read_result(store, content_hash)
+
+
+def read_result(store: ObjectStore, content_hash: str) -> SegmentResult | None:
+    """The stored result of ``content_hash``, known to exist with its audio
+    (the caller checked, say in one batch with ``ObjectStore.existing``);
+    None for a record that does not read as a :class:`SegmentResult`."""
+    from voicecast.storage import segment_result_key
+
+    result_key = segment_result_key(content_hash)
     try:
         return SegmentResult.from_dict(json.loads(store.get_bytes(result_key)))
     except (TypeError, ValueError) as e:

@@ -83,7 +83,7 @@ def assemble(settings: Settings, job_id: str) -> None:
         }
         out_key, manifest_key = assembly.deliverable_keys(placements, total_samples, sr, total,
                                                          settings.loudness, ext, meta)
-        if store.exists(manifest_key) and store.exists(out_key):
+        if store.existing([manifest_key, out_key]) == {manifest_key, out_key}:
             # The same clips at the same places, the same profile: the track is stored already.
             loud = json.loads(store.get_bytes(manifest_key)).get("loudness_measured", {})
             log.info("reused %s for job %s (unchanged; no assembly, no encode)", out_key, job_id)
