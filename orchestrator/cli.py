@@ -30,7 +30,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from orchestrator.store.states import JobStatus, SegmentStatus
+from orchestrator.store.states import FINAL, JobStatus, SegmentStatus
 from voicecast.errors import InputError, OutputError, VoicecastError
 from voicecast.settings import Settings, get_settings
 from voicecast.storage import get_store
@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("voicecast")
 #: Statuses a job ends in.
-TERMINAL = (JobStatus.DONE, JobStatus.FAILED)
+TERMINAL = FINAL
 err = Console(stderr=True, soft_wrap=True)
 
 
@@ -234,7 +234,7 @@ def cmd_render(args: argparse.Namespace, settings: Settings) -> int:
     inp, out = Path(args.input), Path(args.out)
     kind = render.job_kind(inp, args.mode)
     options = _render_options(args, kind)
-    job_id = render.create_job(settings, inp, out, options, kind=kind)
+    job_id = render.create_job(settings, inp, out, options, kind=kind, priority=args.priority)
     dispatcher = dispatcher_for(settings)
     try:
         with jobs.failing_job(settings, job_id):
@@ -606,6 +606,111 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from orchestrator.service.app import create_app
+
+    err.print(f"voicecast serving on http://{args.host}:{args.port}/ "
+              f"({'distributed' if settings.distributed else 'embedded'} mode; API docs at /docs)")
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="warning",
+                timeout_graceful_shutdown=10)
+    return 0
+
+
+def cmd_keys_create(args: argparse.Namespace, settings: Settings) -> int:
+    from orchestrator.service import tenants
+    from orchestrator.store.db import ensure_schema
+
+    ensure_schema(settings, auto_upgrade=not settings.distributed)
+    key = tenants.create_key(settings, args.tenant)
+    secret = tenants.webhook_secret(settings, args.tenant)
+    if args.json:
+        print(json.dumps({"tenant": args.tenant, "key": key, "webhook_secret": secret}))
+    else:
+        print(key)
+        err.print(f"key for tenant {escape(args.tenant)} (shown once; store it now). Webhooks are signed "
+                  f"with the tenant's secret: {secret}", highlight=False)
+    return 0
+
+
+def cmd_keys_list(args: argparse.Namespace, settings: Settings) -> int:
+    from dataclasses import asdict
+
+    from orchestrator.service import tenants
+    from orchestrator.store.db import ensure_schema
+
+    ensure_schema(settings, auto_upgrade=not settings.distributed)
+    found = tenants.list_keys(settings, args.tenant)
+    if args.json:
+        print(json.dumps([asdict(k) for k in found], indent=2))
+        return 0
+    table = Table("tenant", "key", "created", "revoked", box=None)
+    for k in found:
+        table.add_row(escape(k.tenant), k.prefix + "...", k.created_at, k.revoked_at or "-")
+    Console(soft_wrap=True).print(table if found else "no keys")
+    return 0
+
+
+def cmd_keys_revoke(args: argparse.Namespace, settings: Settings) -> int:
+    from orchestrator.service import tenants
+    from orchestrator.store.db import ensure_schema
+
+    ensure_schema(settings, auto_upgrade=not settings.distributed)
+    k = tenants.revoke_key(settings, args.key)
+    err.print(f"revoked key {k.prefix}... of tenant {escape(k.tenant)}", highlight=False)
+    return 0
+
+
+def cmd_jobs(args: argparse.Namespace, settings: Settings) -> int:
+    from sqlalchemy import select
+
+    from orchestrator.store import jobs
+    from orchestrator.store.db import ensure_schema, session_scope
+    from orchestrator.store.models import Job
+
+    ensure_schema(settings, auto_upgrade=not settings.distributed)
+    with session_scope(settings) as s:
+        q = select(Job).order_by(Job.created_at.desc(), Job.id.desc()).limit(max(1, args.limit))
+        if args.status:
+            q = q.where(Job.status == args.status)
+        if args.tenant:
+            q = q.where(Job.tenant == args.tenant)
+        rows: list[dict[str, Any]] = []
+        for j in s.scalars(q):
+            p = jobs.progress(s, j.id)
+            rows.append({"id": j.id, "status": j.status, "kind": j.kind, "tenant": j.tenant,
+                         "priority": j.priority, "done": p.done, "total": p.total,
+                         "created_at": j.created_at.isoformat(timespec="seconds"), "input": j.input_name})
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    table = Table("job", "status", "kind", "segments", "priority", "tenant", "created", "input", box=None)
+    for r in rows:
+        table.add_row(r["id"][:12], r["status"], r["kind"], f"{r['done']}/{r['total']}", str(r["priority"]),
+                      escape(r["tenant"] or "-"), r["created_at"][:19].replace("T", " "),
+                      escape(Path(r["input"]).name))
+    Console(soft_wrap=True).print(table if rows else "no jobs")
+    return 0
+
+
+def cmd_cancel(args: argparse.Namespace, settings: Settings) -> int:
+    from orchestrator.dispatch import CeleryDispatcher
+    from orchestrator.store import jobs
+    from orchestrator.store.db import ensure_schema, session_scope
+
+    ensure_schema(settings, auto_upgrade=not settings.distributed)
+    with session_scope(settings) as s:
+        job = jobs.get_job(s, args.job)
+        job_id, runner = job.id, job.runner
+        queued = jobs.cancel_job(s, job)
+    if runner == "celery" and settings.distributed:
+        CeleryDispatcher(settings).cancel(job_id, queued)
+    # An embedded render or service sees the state and drops the job's work itself.
+    err.print(f"job {job_id}: cancelled")
+    return 0
+
+
 def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
     from orchestrator.store.db import current_revision, upgrade
 
@@ -687,6 +792,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="output file: .wav .m4a .aac .mp3 .flac (dub), .m4b (audiobook)")
     r.add_argument("--json", action="store_true", help="print a JSON summary instead of progress")
     r.add_argument("--detach", action="store_true", help="submit and print the job id (distributed)")
+    r.add_argument("--priority", type=int, default=0,
+                   help="higher is released to the workers first (distributed mode; default 0)")
     r.set_defaults(func=cmd_render)
 
     pl = sub.add_parser("plan", help="parse and plan an input as render would, without rendering or "
@@ -749,6 +856,37 @@ def build_parser() -> argparse.ArgumentParser:
     vr.add_argument("--force", action="store_true",
                     help="remove it (without: say what removal costs, and remove nothing)")
     vr.set_defaults(func=cmd_voice_rm)
+
+    sv = sub.add_parser("serve", help="run the HTTP API and web page (embedded: with a local worker pool)")
+    sv.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    sv.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    sv.add_argument("--workers", type=int, default=None, help="local worker processes (embedded mode)")
+    sv.set_defaults(func=cmd_serve)
+
+    k = sub.add_parser("keys", help="API keys of the HTTP service: create, list, revoke")
+    ksub = k.add_subparsers(dest="keys_command", required=True)
+    kc = ksub.add_parser("create", help="make a key for a tenant (printed once; only its hash is stored)")
+    kc.add_argument("tenant", help="the tenant (lowercase letters, digits, - and _)")
+    kc.add_argument("--json", action="store_true", help='print {"tenant", "key", "webhook_secret"}')
+    kc.set_defaults(func=cmd_keys_create)
+    kl = ksub.add_parser("list", help="list keys (their prefixes) and tenants")
+    kl.add_argument("--tenant", default=None)
+    kl.add_argument("--json", action="store_true")
+    kl.set_defaults(func=cmd_keys_list)
+    kr = ksub.add_parser("revoke", help="revoke a key (whole, or the prefix `keys list` shows)")
+    kr.add_argument("key")
+    kr.set_defaults(func=cmd_keys_revoke)
+
+    jl = sub.add_parser("jobs", help="list jobs, newest first")
+    jl.add_argument("--status", default=None, choices=[st.value for st in JobStatus])
+    jl.add_argument("--tenant", default=None, help="only this API tenant's jobs")
+    jl.add_argument("--limit", type=int, default=20)
+    jl.add_argument("--json", action="store_true")
+    jl.set_defaults(func=cmd_jobs)
+
+    cj = sub.add_parser("cancel", help="cancel a job that has not ended (nothing more renders; no output)")
+    cj.add_argument("job", help="job id (or a unique prefix of 8 or more characters)")
+    cj.set_defaults(func=cmd_cancel)
 
     d = sub.add_parser("db", help="database schema")
     d.add_argument("action", choices=["upgrade"])

@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import logging
 import multiprocessing as mp
+import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import replace
 from functools import cached_property, partial
@@ -28,7 +29,7 @@ from celery.exceptions import TimeoutError as CeleryTimeoutError
 from orchestrator.files import reference_file
 from orchestrator.store import jobs
 from orchestrator.store.db import session_scope
-from orchestrator.store.states import JobStatus
+from orchestrator.store.states import FINAL, JobStatus
 from voicecast.errors import ReferenceAudioError, VoicecastError
 from voicecast.queue import (
     BuiltinVoice,
@@ -45,11 +46,17 @@ from workers import pool as worker_pool
 
 log = logging.getLogger(__name__)
 
-TERMINAL = (JobStatus.DONE, JobStatus.FAILED)
+TERMINAL = FINAL
 
 
 class Dispatcher(Protocol):
-    """Where work runs: a local process pool (embedded) or Celery queues."""
+    """Where work runs: a local process pool (embedded) or Celery queues.
+
+    ``runner`` says who releases a job's segments: ``cli`` (an embedded
+    ``render`` drives its one job: :meth:`submit`), or the scheduler
+    (``celery``, ``service``: :meth:`release`, fair across jobs)."""
+
+    runner: str
 
     def facts(self) -> EngineFacts: ...
     def builtin_voice(self, voice_id: str, name: str) -> BuiltinVoice | None: ...
@@ -60,6 +67,9 @@ class Dispatcher(Protocol):
                tick: Callable[[], None] | None = None) -> dict[str, Any]: ...
     def warm(self) -> None: ...
     def submit(self, job_id: str, specs: list[SegmentSpec]) -> None: ...
+    def release(self) -> None: ...
+    def cancel(self, job_id: str, queued: list[int]) -> None: ...
+    def render_line(self, spec: SegmentSpec, timeout_s: float = ...) -> SegmentResult: ...
     def assemble(self, job_id: str) -> None: ...
     def drive(self, job_id: str, tick: Callable[[], None]) -> None: ...
 
@@ -78,6 +88,7 @@ TICK_S = 0.5
 class EmbeddedDispatcher:
     #: Times a dead pool is rebuilt before the job gives up.
     MAX_POOL_RESTARTS = 3
+    runner = "cli"
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -158,6 +169,11 @@ class EmbeddedDispatcher:
                                 [line.to_dict() for line in lines]).result()
         return [LinePrediction.from_dict(d) for d in found]
 
+    def render_line(self, spec: SegmentSpec, timeout_s: float = 300.0) -> SegmentResult:
+        """Render one line outside any job (``POST /v1/audio/speech``) in the pool."""
+        result: SegmentResult = self._get_pool().submit(worker_pool.render, spec.to_dict()).result(timeout_s)
+        return result
+
     def warm(self) -> None:
         """Start the worker processes now (they import the synthesis code while
         the job is parsed and planned), instead of at the first segment."""
@@ -170,6 +186,21 @@ class EmbeddedDispatcher:
         the pool at a time (a pool holding every segment of a long book would
         cost the bookkeeping of all of them on each wait)."""
         self._pending.extend(specs)
+
+    def release(self) -> None:
+        pass  # an embedded render drives its one job (submit)
+
+    def cancel(self, job_id: str, queued: list[int]) -> None:
+        """Drop the job's segments not started yet (``drive`` also stops when it
+        sees the job cancelled, from this process or another)."""
+        self._pending = deque(sp for sp in self._pending if sp.job_id != job_id)
+        for fut, spec in list(self._futures.items()):
+            if spec.job_id == job_id:
+                fut.cancel()
+
+    def _cancelled(self, job_id: str) -> bool:
+        with session_scope(self.settings) as s:
+            return jobs.get_job(s, job_id).status == JobStatus.CANCELLED
 
     def _top_up(self) -> None:
         pool = self._get_pool()
@@ -241,12 +272,155 @@ class EmbeddedDispatcher:
             if len(batch) >= RECORD_BATCH or now - flushed >= RECORD_EVERY_S or not self._futures:
                 self._flush(job_id, batch, tick)
                 flushed = now
+                if self._cancelled(job_id):  # `voicecast cancel` from anywhere
+                    self.cancel(job_id, [])
+                    self._futures.clear()
+                    self._assemble_due = False
+                    tick()
+                    return
         if self._assemble_due:
             self._assemble_due = False
             from orchestrator.output.finish import assemble
 
             assemble(self.settings, job_id)
         tick()
+
+
+class ServiceDispatcher(EmbeddedDispatcher):
+    """An embedded ``voicecast serve``: one local pool for every job of the
+    service, fed by the scheduler (:mod:`orchestrator.schedule`, runner
+    ``service``) so that jobs share it fairly. A thread of its own
+    (:meth:`start`) releases segments into the pool, records results as they
+    arrive (one transaction per job and batch) and hands complete jobs to an
+    assembly thread. A job's queued segments are its futures in the pool."""
+
+    runner = "service"
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._assembler = ThreadPoolExecutor(max_workers=1, thread_name_prefix="voicecast-assemble")
+        self._thread: threading.Thread | None = None
+
+    def submit(self, job_id: str, specs: list[SegmentSpec]) -> None:
+        """Put released segments in the pool (the scheduler's transport)."""
+        pool = self._get_pool()
+        with self._lock:
+            for spec in specs:
+                self._futures[pool.submit(worker_pool.render, spec.to_dict())] = spec
+
+    def release(self) -> None:
+        self._wake.set()
+
+    def cancel(self, job_id: str, queued: list[int]) -> None:
+        """Drop the job's segments that have not started; a render under way
+        finishes, and its result is not recorded (the job is cancelled)."""
+        with self._lock:
+            for fut, spec in self._futures.items():
+                if spec.job_id == job_id:
+                    fut.cancel()
+        self._wake.set()
+
+    def assemble(self, job_id: str) -> None:
+        self._assembler.submit(self._assemble, job_id)
+
+    def _assemble(self, job_id: str) -> None:
+        from orchestrator.output.finish import assemble
+
+        try:
+            assemble(self.settings, job_id)
+        except Exception:  # noqa: BLE001 - recorded on the job by assemble's failing_job
+            log.exception("assembly of job %s failed", job_id)
+
+    def start(self) -> None:
+        """Adopt the service's unfinished jobs (a restarted server: their queued
+        segments are released again, a job that was assembling is assembled
+        again) and start the driver thread."""
+        from orchestrator.schedule import requeue_lost
+        from orchestrator.store.models import Job
+
+        with session_scope(self.settings) as s:
+            found = s.execute(select_jobs(Job, self.runner)).all()
+        for job_id, status in found:
+            if status == JobStatus.RENDERING:
+                requeue_lost(self.settings, job_id)
+            elif status == JobStatus.ASSEMBLING:
+                self.assemble(job_id)
+        self._get_pool()
+        self._thread = threading.Thread(target=self._run, name="voicecast-driver", daemon=True)
+        self._thread.start()
+        self._wake.set()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        self._assembler.shutdown(wait=True, cancel_futures=True)
+        super().close()
+
+    def _run(self) -> None:
+        from orchestrator import schedule
+
+        while not self._stop.is_set():
+            try:
+                if self._wake.is_set():
+                    self._wake.clear()
+                    schedule.release(self.settings, self.runner, self.submit, cap=self.window)
+                with self._lock:
+                    futures = list(self._futures)
+                if not futures:
+                    self._wake.wait(0.5)
+                    continue
+                done, _ = wait(futures, timeout=0.25, return_when=FIRST_COMPLETED)
+                if done:
+                    self._collect(done)
+                    self._wake.set()  # places are free: release more
+            except Exception:  # noqa: BLE001 - the driver must outlive one bad moment
+                log.exception("service driver")
+                time.sleep(1.0)
+
+    def _collect(self, done: set[Future[SegmentResult]]) -> None:
+        from orchestrator.schedule import requeue_lost
+
+        by_job: dict[str, list[SegmentResult]] = {}
+        for fut in done:
+            with self._lock:
+                spec = self._futures.pop(fut, None)
+            if spec is None or fut.cancelled():
+                continue
+            try:
+                by_job.setdefault(spec.job_id, []).append(fut.result())
+            except BrokenProcessPool:
+                # A worker process died: every segment in the pool goes back to
+                # the scheduler, in a new pool (tasks are idempotent).
+                with self._lock:
+                    lost = {sp.job_id for sp in (spec, *self._futures.values())}
+                    self._futures.clear()
+                    self._pool = None
+                log.warning("a worker process died; releasing the segments of %d job(s) again", len(lost))
+                for job_id in lost:
+                    requeue_lost(self.settings, job_id)
+                break
+            except Exception as e:  # noqa: BLE001 - the segment's failure fails its job
+                reason = str(e) if isinstance(e, VoicecastError) else f"{type(e).__name__}: {e}"
+                with session_scope(self.settings) as s:
+                    jobs.record_failure(s, spec.job_id, spec.idx, reason)
+        for job_id, results in by_job.items():
+            with session_scope(self.settings) as s:
+                ready = jobs.record_results(s, job_id, results)
+            if ready:
+                self.assemble(job_id)
+
+
+def select_jobs(job: Any, runner: str) -> Any:
+    """Unfinished jobs of a runner (id, status)."""
+    from sqlalchemy import select
+
+    return select(job.id, job.status).where(
+        job.runner == runner, job.status.in_([JobStatus.RENDERING, JobStatus.ASSEMBLING]))
 
 
 #: Results recorded in one transaction at most (embedded mode) ...
@@ -324,9 +498,16 @@ def queued_for_job(client: Any, queues: list[str], job_id: str, chunk: int = 100
     return False
 
 
+def segment_task_id(job_id: str, idx: int) -> str:
+    """A segment message's task id: known without asking the broker, so a
+    cancel can revoke the job's queued messages by id."""
+    return f"{job_id}-{idx}"
+
+
 class CeleryDispatcher:
     #: How long the CLI waits for a voice enrollment task before giving up.
     ENROLL_TIMEOUT_S = 900
+    runner = "celery"
 
     def __init__(self, settings: Settings, poll_s: float = 0.5) -> None:
         self.settings = settings
@@ -411,6 +592,7 @@ class CeleryDispatcher:
         return [LinePrediction.from_dict(d) for d in found]
 
     def submit(self, job_id: str, specs: list[SegmentSpec]) -> None:
+        """Send segment messages (the scheduler calls this with what it released)."""
         from voicecast.celery_app import send_within_budget
         from workers.tasks import synth_options, synth_segment
 
@@ -419,7 +601,31 @@ class CeleryDispatcher:
             msg = spec.to_dict()
             # Time limits scaled by the segment's length, per message.
             send_within_budget(partial(synth_segment.apply_async, (msg,), queue=queue,
+                                       task_id=segment_task_id(job_id, spec.idx),
                                        **synth_options(msg, self.settings)), "a segment")
+
+    def render_line(self, spec: SegmentSpec, timeout_s: float = 300.0) -> SegmentResult:
+        """Render one line outside any job (``POST /v1/audio/speech``) on a synthesis worker."""
+        answer = self._ask("voicecast.render_line", spec.to_dict(), timeout_s=timeout_s)
+        return SegmentResult.from_dict(answer)
+
+    def release(self) -> None:
+        """Release what the windows allow now, over every queued job (:mod:`orchestrator.schedule`)."""
+        from orchestrator import schedule
+
+        schedule.release(self.settings, self.runner, self.submit, cap=self.settings.queue.max_in_flight)
+
+    def cancel(self, job_id: str, queued: list[int]) -> None:
+        """Revoke the job's queued messages (workers drop them unstarted), then
+        give the freed places to other jobs."""
+        from voicecast.celery_app import app
+
+        if queued:
+            try:
+                app.control.revoke([segment_task_id(job_id, i) for i in queued])
+            except Exception as e:  # noqa: BLE001 - results of the job are not recorded anyway
+                log.warning("could not revoke job %s's messages: %s: %s", job_id, type(e).__name__, e)
+        self.release()
 
     def assemble(self, job_id: str) -> None:
         from orchestrator.tasks import assemble_job
@@ -498,5 +704,10 @@ class CeleryDispatcher:
         pass
 
 
-def dispatcher_for(settings: Settings) -> EmbeddedDispatcher | CeleryDispatcher:
-    return CeleryDispatcher(settings) if settings.distributed else EmbeddedDispatcher(settings)
+def dispatcher_for(settings: Settings,
+                   service: bool = False) -> EmbeddedDispatcher | CeleryDispatcher:
+    """The dispatcher of this mode; ``service``: for ``voicecast serve``
+    (embedded: one pool for every job)."""
+    if settings.distributed:
+        return CeleryDispatcher(settings)
+    return ServiceDispatcher(settings) if service else EmbeddedDispatcher(settings)

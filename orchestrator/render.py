@@ -35,6 +35,7 @@ from orchestrator.voices import (
 )
 from voicecast.errors import (
     InputError,
+    JobError,
     OutputError,
     VoicecastError,
     VoiceError,
@@ -105,7 +106,7 @@ def check_output_path(out: Path, kind: str = "dub") -> None:
 
 
 def create_job(settings: Settings, input_path: Path, out: Path | None, options: RenderOptions,
-               kind: str = "dub") -> str:
+               kind: str = "dub", priority: int = 0) -> str:
     # A device or a pipe (/dev/zero) would be hashed forever: checked first.
     input_file(input_path, settings.inputs)
     job_id = jobs.new_job_id()
@@ -114,7 +115,7 @@ def create_job(settings: Settings, input_path: Path, out: Path | None, options: 
             id=job_id, kind=kind, status=JobStatus.PENDING, input_name=str(input_path),
             input_sha256=sha256_file(input_path, settings.inputs.max_input_bytes),
             output_path=str(out.expanduser().resolve()) if out else None,
-            output_format=out.suffix.lower() if out else None, options=options.stored(),
+            output_format=out.suffix.lower() if out else None, options=options.stored(), priority=priority,
         ))
     return job_id
 
@@ -549,24 +550,28 @@ def _spec(seg: Segment, voice: tuple[str, int], engine: tuple[str, str],
 def undone_specs(settings: Settings, job_id: str) -> list[SegmentSpec]:
     with session_scope(settings) as s:
         job = jobs.get_job(s, job_id)
-        keys: dict[str | None, tuple[str, int]] = {}
-        outline = BookOutline.from_stored(job.book)
-        level = outline.level if outline else None
-        opts = RenderOptions.from_stored(job.options)
-        engine = (opts.engine or "", opts.engine_version or "")
-        out = []
-        for seg in job.segments:
-            if seg.status == SegmentStatus.DONE:
-                continue
-            vid = seg.voice_id or job.voice_id
-            if vid not in keys:
-                voice = s.get(Voice, vid) if vid else None
-                if voice is None:
-                    raise VoiceError(f"segment {seg.idx + 1} has no voice profile (was its voice "
-                                     "removed?); render the job again", field="voice")
-                keys[vid] = (voice.id, voice.version)
-            out.append(_spec(seg, keys[vid], engine, level))
-        return out
+        return specs_for(s, job, [g for g in job.segments if g.status != SegmentStatus.DONE])
+
+
+def specs_for(s: Any, job: Job, segments: list[Segment]) -> list[SegmentSpec]:
+    """The messages of some of a job's segments (one voice lookup per voice).
+    Raises :class:`VoiceError` for a segment whose voice was removed."""
+    keys: dict[str | None, tuple[str, int]] = {}
+    outline = BookOutline.from_stored(job.book)
+    level = outline.level if outline else None
+    opts = RenderOptions.from_stored(job.options)
+    engine = (opts.engine or "", opts.engine_version or "")
+    out = []
+    for seg in segments:
+        vid = seg.voice_id or job.voice_id
+        if vid not in keys:
+            voice = s.get(Voice, vid) if vid else None
+            if voice is None:
+                raise VoiceError(f"segment {seg.idx + 1} has no voice profile (was its voice "
+                                 "removed?); render the job again", field="voice")
+            keys[vid] = (voice.id, voice.version)
+        out.append(_spec(seg, keys[vid], engine, level))
+    return out
 
 
 def _record_stored(s: Any, store: ObjectStore, job: Job) -> bool:
@@ -608,17 +613,29 @@ def _record_stored(s: Any, store: ObjectStore, job: Job) -> bool:
 def dispatch(settings: Settings, job_id: str, specs: list[SegmentSpec], dispatcher: Dispatcher) -> None:
     """Queue the segments still to render. Those already in storage (an earlier
     render of the same content) are recorded as reused instead, so an edited
-    book renders only what changed; if that leaves nothing, assembly starts."""
+    book renders only what changed; if that leaves nothing, assembly starts.
+
+    An embedded ``render`` (runner ``cli``) hands its job's specs to its own
+    pool. Otherwise the segments stay pending and the scheduler releases them
+    in windows, fairly across jobs (:mod:`orchestrator.schedule`)."""
     store = get_store(settings)
+    runner = dispatcher.runner
     with STAGES.stage("check"), session_scope(settings) as s:
         job = jobs.get_job(s, job_id)
+        job.runner = runner
         ready = _record_stored(s, store, job)
         done = {g.idx for g in job.segments if g.status == SegmentStatus.DONE}
         # Looked for in storage just now and not found: workers need not look again.
         specs = [dataclasses.replace(sp, unstored=True) for sp in specs if sp.idx not in done]
-        jobs.mark_queued(s, job_id, [sp.idx for sp in specs])
-    if specs:
-        dispatcher.submit(job_id, specs)
+        if runner == "cli":
+            jobs.mark_queued(s, job_id, [sp.idx for sp in specs])
+        else:
+            jobs.mark_pending(s, job_id, [sp.idx for sp in specs])
+    if runner == "cli":
+        if specs:
+            dispatcher.submit(job_id, specs)
+    elif specs:
+        dispatcher.release()
     if ready:
         dispatcher.assemble(job_id)
 
@@ -633,10 +650,10 @@ def heal(settings: Settings, job_id: str, dispatcher: Dispatcher) -> str | None:
         status = jobs.get_job(s, job_id).status
     if status not in (JobStatus.RENDERING, JobStatus.ASSEMBLING):
         return None
-    return resume(settings, job_id, dispatcher)
+    return resume(settings, job_id, dispatcher, lost=True)
 
 
-def resume(settings: Settings, job_id: str, dispatcher: Dispatcher) -> str:
+def resume(settings: Settings, job_id: str, dispatcher: Dispatcher, lost: bool = True) -> str:
     """Continue a job from its recorded state; returns what was done
     (``JobStatus.DONE`` when the job was done already).
 
@@ -650,6 +667,8 @@ def resume(settings: Settings, job_id: str, dispatcher: Dispatcher) -> str:
         job_id = job.id
         if job.status == JobStatus.DONE:
             return JobStatus.DONE
+        if job.status == JobStatus.CANCELLED:
+            raise JobError("job was cancelled; render it again to start over", field="job")
         if job.status == JobStatus.PENDING or not job.segments:
             raise VoicecastError(
                 "job was never planned (it failed before its segments were stored); "
@@ -665,6 +684,11 @@ def resume(settings: Settings, job_id: str, dispatcher: Dispatcher) -> str:
     if ready:
         dispatcher.assemble(job_id)
         return "assembling"
+    if lost and dispatcher.runner != "cli":
+        # Queued messages that may be lost go back to the scheduler (a duplicate costs time, not output).
+        from orchestrator.schedule import requeue_lost
+
+        requeue_lost(settings, job_id)
     specs = undone_specs(settings, job_id)
     dispatch(settings, job_id, specs, dispatcher)
     return f"dispatched {len(specs)} segments"

@@ -52,6 +52,15 @@ def record_segment(self: Any, result: dict[str, Any], overruns: int = 0) -> None
         # Waits out a broker outage; past the budget the driver's stall watch re-queues it.
         send_within_budget(lambda: assemble_job.apply_async((res.job_id,), queue=_q.assemble_queue),
                            "the assembly")
+    _release()
+
+
+def _release() -> None:
+    """A result or a failure freed a place: release what the windows allow now
+    (:mod:`orchestrator.schedule`), this job's next segments or another job's."""
+    from orchestrator.dispatch import CeleryDispatcher
+
+    CeleryDispatcher(get_settings()).release()
 
 
 @voicecast_task("voicecast.segment_failed", queue=_q.assemble_queue, autoretry_for=_RETRY,
@@ -62,6 +71,7 @@ def segment_failed(self: Any, job_id: str, idx: int, reason: str, overruns: int 
 
     with session_scope(get_settings()) as s:
         jobs.record_failure(s, job_id, idx, reason)
+    _release()
 
 
 class _AssembleTask(VoicecastTask):

@@ -338,10 +338,11 @@ def _actor() -> str | None:
         return f"uid {os.getuid()}@{socket.gethostname()}"[:200]
 
 
-def _event(s: Any, v: Voice, event: str, details: dict[str, Any] | None = None) -> None:
+def _event(s: Any, v: Voice, event: str, details: dict[str, Any] | None = None,
+           actor: str | None = None) -> None:
     """Add a row to the name's consent trail (rows are only ever added)."""
     s.add(VoiceEvent(name=v.name, voice_id=v.id, version=v.version, event=event, consent=v.consent,
-                     reference_sha256=v.source_sha256, actor=_actor(), details=details))
+                     reference_sha256=v.source_sha256, actor=actor or _actor(), details=details))
 
 
 def voice_history(s: Any, name: str) -> list[dict[str, Any]]:
@@ -355,7 +356,8 @@ def voice_history(s: Any, name: str) -> list[dict[str, Any]]:
 
 
 def add_voice(settings: Settings, name: str, refs: list[Path], consent: str, dispatcher: Dispatcher,
-              on_progress: OnProgress | None = None, *, replace: bool = False) -> dict[str, Any]:
+              on_progress: OnProgress | None = None, *, replace: bool = False,
+              actor: str | None = None) -> dict[str, Any]:
     """Check the reference clips, enroll them as a queued task, and store the voice.
 
     An existing name is enrolled again (under the next version, which changes
@@ -417,7 +419,8 @@ def add_voice(settings: Settings, name: str, refs: list[Path], consent: str, dis
         v = s.merge(v)
         s.flush()  # fills created_at
         clips = [{"file": c.get("file"), "sha256": c.get("sha256")} for c in ref.clips]
-        _event(s, v, "enrolled", {"method": meta.get("method"), "consent_at": consent_at, "clips": clips})
+        _event(s, v, "enrolled", {"method": meta.get("method"), "consent_at": consent_at, "clips": clips},
+               actor)
         return voice_info(v)
 
 
@@ -438,7 +441,8 @@ def show_voice(settings: Settings, name: str) -> dict[str, Any]:
         return {**voice_info(_find_voice(s, name)), "history": history}
 
 
-def remove_voice(settings: Settings, name: str, *, force: bool = False) -> dict[str, Any]:
+def remove_voice(settings: Settings, name: str, *, force: bool = False,
+                 actor: str | None = None) -> dict[str, Any]:
     """Delete a voice's row and its profile objects (every version); only with
     ``force`` (otherwise a :class:`VoiceError` says what removal costs).
 
@@ -459,7 +463,7 @@ def remove_voice(settings: Settings, name: str, *, force: bool = False) -> dict[
                 f"removing voice {name!r} deletes its profiles ({v.version} version(s)); {used} job(s) "
                 "rendered with it could no longer be resumed; add --force to remove it (its consent "
                 "trail is kept)", field="NAME")
-        _event(s, v, "removed")
+        _event(s, v, "removed", actor=actor)
         users = select(Segment.job_id).where(Segment.voice_id == v.id).distinct()
         s.execute(update(Job).where((Job.voice_id == v.id) | Job.id.in_(users)).values(voice_id=None))
         s.execute(update(Segment).where(Segment.voice_id == v.id).values(voice_id=None))

@@ -6,7 +6,7 @@
 # import comes from the installed package:
 #
 #   control  (deploy/Dockerfile target control: the CLI, migrations, assemble workers, flower)
-#            pip install "setuptools<81" wheel && pip install ".[control]"
+#            pip install "setuptools<81" wheel && pip install ".[control,api]"
 #            - torch, onnxruntime, resemblyzer, silero_vad, pyworld, faster_whisper are not installed
 #            - `voicecast --help`, `voicecast worker --help`, `voicecast db upgrade` (SQLite)
 #            - plans examples/trailer.srt (cues) and examples/fables.md (a book) with the
@@ -72,12 +72,13 @@ in_scratch() {
 check_control() {
     local venv
     venv="$(fresh_venv control)"
-    log "control: pip install \".[control]\" into $venv"
-    pip_install "$venv" "$SRC[control]"
+    log "control: pip install \".[control,api]\" into $venv"
+    pip_install "$venv" "$SRC[control,api]"
     local scratch
     scratch="$(mktemp -d)"
     in_scratch "$venv/bin/voicecast" --help >/dev/null
     in_scratch "$venv/bin/voicecast" worker --help >/dev/null
+    in_scratch "$venv/bin/python" -c "import orchestrator.service.app"  # the API imports without synth
     VOICECAST_DATA_DIR="$scratch" in_scratch "$venv/bin/voicecast" db upgrade
     EXAMPLES="$ROOT/examples" VOICECAST_DATA_DIR="$scratch" in_scratch "$venv/bin/python" - <<'EOF'
 import importlib.util
@@ -126,6 +127,7 @@ check_synth() {
     local scratch
     scratch="$(mktemp -d)"
     in_scratch "$venv/bin/voicecast" worker --help >/dev/null
+    in_scratch "$venv/bin/python" -c "import orchestrator.service.app"  # the API imports without synth
     # A short search budget: the check is that every step (search, pitch correction, the
     # Whisper WER guard) runs in this install, not the quality of the voice.
     REFERENCE="$ROOT/examples/reference.wav" VOICECAST_DATA_DIR="$scratch" \

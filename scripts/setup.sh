@@ -4,7 +4,8 @@
 #   - Debian packages: ffmpeg, rubberband-cli, espeak-ng, sox (audio tools) and
 #     redis-server, postgresql (real servers for the integration tests) and
 #     asterisk-core-sounds-{en,fr,it,ru,es}-g722 (real speakers, 16 kHz, for the
-#     voice-cloning evaluation bench/eval_clone.py and its test);
+#     voice-cloning evaluation bench/eval_clone.py and its test); chromium and
+#     chromium-driver (a real headless browser for the web page's test);
 #   - .venv with the project installed editable with its dev extras.
 # Re-runs are fast: apt is skipped when every package is installed, pip when
 # pyproject.toml has not changed since the last successful install.
@@ -27,7 +28,8 @@ log() { printf '[setup] %s\n' "$*" >&2; }
 APT_PACKAGES=(ffmpeg rubberband-cli espeak-ng sox redis-server postgresql
     asterisk-core-sounds-en-g722 asterisk-core-sounds-fr-g722 asterisk-core-sounds-it-g722
     asterisk-core-sounds-ru-g722 asterisk-core-sounds-es-g722
-    g++)  # pyworld (whispered emotion) builds from source
+    g++  # pyworld (whispered emotion) builds from source
+    chromium chromium-driver)  # the web page's test (tests/e2e/test_web_page.py) runs a real headless browser
 
 apt_missing() {
     local pkg status

@@ -73,6 +73,12 @@ class QueueSettings(BaseModel):
     #: running, reserved or waiting to retry on any worker, sends the job's
     #: undone work again (a lost message costs this long). 0: never.
     stall_timeout_s: float = Field(default=120.0, ge=0, le=86400)
+    #: Fair scheduling (:mod:`orchestrator.schedule`): a job has at most this
+    #: many segments queued at once; more are released as its results arrive.
+    job_window: int = Field(default=8, ge=1, le=10_000)
+    #: Segments queued at once over every job (distributed mode): what the synth
+    #: list's length can reach, so size an autoscaler's target with it.
+    max_in_flight: int = Field(default=64, ge=1, le=1_000_000)
 
 
 class StorageSettings(BaseModel):
@@ -109,6 +115,58 @@ class EngineSettings(BaseModel):
     #: onnxruntime execution providers in order of preference; empty = CUDA when
     #: available, else CPU.
     providers: list[str] = Field(default_factory=list)
+    # The "remote" engine (workers/engines/remote.py): an OpenAI-compatible
+    # speech server (POST {remote_url}/v1/audio/speech), such as a second
+    # `voicecast serve`, speaches or Kokoro-FastAPI.
+    #: The server's base URL, http(s)://host[:port][/prefix] (a trailing /v1 is
+    #: accepted); required with name "remote".
+    remote_url: str | None = None
+    #: Sent as ``Authorization: Bearer KEY`` when set; never printed.
+    remote_api_key: SecretStr | None = None
+    #: The ``model`` field of every request.
+    remote_model: str = Field(default="tts-1", min_length=1, max_length=200)
+    #: The voice names the server offers, as JSON (``'["alloy", "nova"]'``):
+    #: the engine's built-in voices (``--voice alloy``). Letters, digits, ``_.-``.
+    remote_voices: list[str] = Field(default_factory=list)
+    #: Emotions the server renders itself from an ``emotion`` request field
+    #: (a `voicecast serve` does); any other emotion is rendered here on the
+    #: server's neutral speech, as for every engine.
+    remote_emotions: list[str] = Field(default_factory=list)
+    #: The rate the engine delivers at; the server's audio is resampled to it.
+    remote_sample_rate: int = Field(default=24000, ge=8000, le=192000)
+    #: One request: connecting, and waiting for each read of the answer; the
+    #: whole answer must also arrive within four times this.
+    remote_timeout_s: float = Field(default=60.0, gt=0, le=3600)
+    #: How long refused connections, timeouts, 429 and 5xx answers are retried
+    #: in place (seconds) before the segment fails transiently (a queued task
+    #: is then retried by the queue).
+    remote_retry_s: float = Field(default=30.0, ge=0, le=3600)
+    #: The ``response_format`` asked for: "wav", or "pcm" (raw 16-bit mono; its
+    #: rate from an ``X-Sample-Rate`` header, else ``remote_sample_rate``).
+    remote_format: Literal["wav", "pcm"] = "wav"
+
+    @model_validator(mode="after")
+    def _remote(self) -> EngineSettings:
+        url = self.remote_url
+        if url and not (url.startswith(("http://", "https://")) and len(url) > 8):
+            raise ValueError(f"{env_name('engine', 'remote_url')} must be an http:// or https:// URL "
+                             f"(got {url[:200]!r})")
+        for name in self.remote_voices:
+            # A voice is stored as builtin-remote-NAME, a safe id of at most 64 characters.
+            if not (0 < len(name) <= 48 and ".." not in name
+                    and all(c.isascii() and (c.isalnum() or c in "_.-") for c in name)):
+                raise ValueError(f"{env_name('engine', 'remote_voices')}: voice name {name[:60]!r} must "
+                                 "be 1-48 letters, digits, '_', '.' or '-'")
+        if self.name == "remote":
+            if not url:
+                raise ValueError(f"{env_name('engine', 'remote_url')} must be set with "
+                                 f"{env_name('engine', 'name')}=remote: the speech server's base URL "
+                                 "(e.g. http://gpu-host:8000)")
+            if not self.remote_voices:
+                raise ValueError(f"{env_name('engine', 'remote_voices')} must be set with "
+                                 f"{env_name('engine', 'name')}=remote: the voice names the server "
+                                 'offers, as JSON (\'["alloy"]\')')
+        return self
 
 
 class FitSettings(BaseModel):
@@ -298,6 +356,27 @@ class InputSettings(BaseModel):
     lexicon_timeout_s: float = Field(default=1.0, gt=0, le=600)
 
 
+class ApiSettings(BaseModel):
+    """The HTTP service (``voicecast serve``, :mod:`orchestrator.service`)."""
+
+    #: Largest upload of one request (input, clips): past it, 413.
+    max_upload_bytes: int = Field(default=256 << 20, ge=1024)
+    #: Requests per second per key (a token bucket per key and server process; 429 past it) ...
+    rate_per_s: float = Field(default=20.0, gt=0, le=100_000)
+    #: ... and the burst it allows.
+    rate_burst: int = Field(default=60, ge=1, le=1_000_000)
+    #: Webhook callbacks to loopback, private or link-local addresses are refused
+    #: (a callback URL must not reach the service's own network); allow them for tests
+    #: and single-machine setups.
+    webhook_allow_private: bool = False
+    #: Tries of one webhook delivery before it is given up; waits double from ``webhook_first_wait_s``.
+    webhook_attempts: int = Field(default=8, ge=1, le=100)
+    webhook_first_wait_s: float = Field(default=5.0, gt=0, le=3600)
+    webhook_timeout_s: float = Field(default=10.0, gt=0, le=600)
+    #: Jobs planned at once in an embedded service (planning parses and enrolls).
+    plan_threads: int = Field(default=2, ge=1, le=64)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="VOICECAST_", env_nested_delimiter="__", extra="ignore"
@@ -318,6 +397,7 @@ class Settings(BaseSettings):
     book: BookSettings = Field(default_factory=BookSettings)
     limits: LimitsSettings = Field(default_factory=LimitsSettings)
     inputs: InputSettings = Field(default_factory=InputSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
 
     @model_validator(mode="after")
     def _visibility_exceeds_limits(self) -> Settings:

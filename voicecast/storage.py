@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 #: The first part of every object key (anything else is refused by the stores).
 KEY_PREFIXES = frozenset({
     "segments", "uploads", "refs", "emotion-clips", "voices", "jobs", "attempts", "covers",
-    "chapters", "engines", "deliverables",
+    "chapters", "engines", "deliverables", "tenants",
 })
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 #: A ``[like:]`` clip's id: the first 16 hex digits of its WAV's SHA-256.
@@ -129,6 +129,12 @@ def voice_progress_key(voice_id: str, version: int) -> str:
 def voice_retired_key(voice_id: str) -> str:
     """Left by ``voice rm``: the last version, so a re-added name never reuses one."""
     return f"voices/{check_id(voice_id, 'voice id')}/retired.json"
+
+
+def tenant_upload_key(tenant: str, job_id: str, name: str) -> str:
+    """A file uploaded with an API job (input, reference clip, lexicon), under its tenant."""
+    return (f"tenants/{check_id(tenant, 'tenant')}/uploads/{check_id(job_id, 'job id')}/"
+            f"{check_id(name, 'upload name')}")
 
 
 def job_key(job_id: str, name: str) -> str:

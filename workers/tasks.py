@@ -105,6 +105,22 @@ class _AnswerTask(VoicecastTask):
     resend_overruns = False
 
 
+@voicecast_task("voicecast.render_line", queue=_q.synth_queue, ignore_result=False,
+                base=_AnswerTask, **_limits.celery_limits(_limits.synth_time_max_s))
+def render_line(self: Any, spec: dict[str, Any]) -> dict[str, Any]:
+    """Render one line outside any job (the API's speech endpoint): the same
+    checks and rendering as a segment, the answer through the result backend,
+    nothing recorded."""
+    from voicecast.queue import SegmentSpec
+    from workers.engines import get_engine
+    from workers.synth import render_segment, verify_spec
+
+    settings = get_settings()
+    seg = SegmentSpec.from_dict(spec)
+    verify_spec(seg, get_engine(settings.engine), settings)
+    return render_segment(seg, store=get_store(settings), settings=settings, first_try=False).to_dict()
+
+
 @voicecast_task("voicecast.enroll_reference", queue=_q.synth_queue, ignore_result=False,
                 base=_AnswerTask, **_limits.celery_limits(_limits.enroll_time_s))
 def enroll_reference(self: Any, ref_key: str, voice_id: str, version: int) -> dict[str, Any]:

@@ -45,7 +45,7 @@ from typing import Any
 import numpy as np
 
 from voicecast.audio import from_wav_bytes
-from voicecast.errors import UntrustedMessage
+from voicecast.errors import UntrustedMessage, VoiceError
 from voicecast.settings import Settings
 from voicecast.storage import ObjectStore, UnsafeKey, expect_key, voice_profile_key
 from workers.emotion import Measured, Prosody, measure, post_process, prosody_for, transfer
@@ -376,10 +376,14 @@ def builtin_voices(engine: Engine) -> list[str]:
 
 def builtin_profile(engine: Engine, name: str, store: ObjectStore) -> VoiceProfile | None:
     """The profile of one of the engine's own voices (its style pack as shipped,
-    no equaliser), or None if the engine has no voice of that name."""
+    no equaliser), or None if the engine has no voice of that name. The
+    speaker embedding serves enrollment only: an engine that clones nothing
+    (a remote server's named voices) gets none, and renders nothing for it."""
     packs = engine.bundled_voices() if builtin_voices(engine) else {}
     if name not in packs:
         return None
+    if engine.capabilities.cloning == "none":
+        return VoiceProfile(style=packs[name], embedding=np.zeros(0, np.float32))
     return VoiceProfile(style=packs[name], embedding=bundled_embeddings(engine, store)[name])
 
 
@@ -404,6 +408,9 @@ def enroll_reference(
         raise ValueError(f"unknown enrollment method {method!r} (search, nearest)")
     t0 = time.perf_counter()
     engine = get_engine(settings.engine)
+    if engine.capabilities.cloning == "none":
+        raise VoiceError(f"the {engine.name} engine cannot make a voice from a recording; use one of "
+                         f"its voices: {', '.join(builtin_voices(engine)) or 'none'}", field="voice")
     ref_audio, ref_sr = from_wav_bytes(store.get_bytes(ref_key))
     if method == "search":
         seed = int(hashlib.sha256(ref_key.encode()).hexdigest()[:8], 16)  # reproducible per clip

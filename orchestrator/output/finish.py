@@ -42,7 +42,7 @@ def assemble(settings: Settings, job_id: str) -> None:
     store = get_store(settings)
     with session_scope(settings) as s:
         job = jobs.get_job(s, job_id)
-        if job.status == JobStatus.DONE:
+        if job.status in (JobStatus.DONE, JobStatus.CANCELLED):
             return
         if job.status != JobStatus.ASSEMBLING:
             raise VoicecastError(f"job {job_id} is {job.status}, not ready to assemble", field="job")
@@ -117,8 +117,8 @@ def _finish_job(settings: Settings, store: ObjectStore, job_id: str, out_key: st
     """Record the artifacts (``extra``: kind -> key) and mark the job done, once."""
     with session_scope(settings) as s:
         jobs.lock_job(s, job_id)
-        if jobs.get_job(s, job_id).status == JobStatus.DONE:
-            return  # a duplicate assembly finished first; same keys, same output
+        if jobs.get_job(s, job_id).status in (JobStatus.DONE, JobStatus.CANCELLED):
+            return  # a duplicate assembly finished first (same keys, same output), or it was cancelled
         jobs.add_artifact(s, job_id, "output", out_key, store.size(out_key))
         for kind, name in (("fit_report", "fit-report.json"), ("fit_report_csv", "fit-report.csv")):
             k = job_key(job_id, name)

@@ -20,11 +20,11 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from sqlalchemy import func, insert, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from orchestrator.store.db import session_scope
-from orchestrator.store.models import Artifact, Job, Segment, utcnow
-from orchestrator.store.states import JobStatus, SegmentStatus, check_job, check_segment
+from orchestrator.store.models import Artifact, Job, Segment, WebhookDelivery, utcnow
+from orchestrator.store.states import FINAL, JobStatus, SegmentStatus, check_job, check_segment
 from voicecast.errors import JobError, TransientError, VoicecastError
 from voicecast.queue import SegmentResult
 from voicecast.settings import Settings
@@ -73,17 +73,46 @@ def get_job(session: Session, job_id: str) -> Job:
 
 
 def set_job_status(job: Job, new: JobStatus, error: str | None = None) -> None:
+    """Move a job to ``new`` (checked). A job that ends with a ``callback_url``
+    gets its webhook queued in the same transaction (an outbox row,
+    :class:`WebhookDelivery`): the callback is sent if and only if the job's
+    end is committed."""
     check_job(job.status, new)
     job.status = new
     job.error = error
-    if new in (JobStatus.DONE, JobStatus.FAILED):
+    if new in FINAL:
         job.finished_at = utcnow()
+        if job.callback_url:
+            import json
+
+            body = {"event": f"job.{new.value}", "job": {
+                "id": job.id, "status": new.value, "kind": job.kind, "error": error,
+                "finished_at": job.finished_at.isoformat(timespec="seconds")}}
+            session = object_session(job)
+            if session is not None:
+                session.add(WebhookDelivery(job_id=job.id, url=job.callback_url, event=body["event"],
+                                            body=json.dumps(body, sort_keys=True)))
 
 
 def fail_job(session: Session, job_id: str, reason: str) -> None:
     job = get_job(session, job_id)
-    if job.status != JobStatus.FAILED and job.status != JobStatus.DONE:
+    if job.status not in FINAL:
         set_job_status(job, JobStatus.FAILED, reason)
+
+
+def cancel_job(session: Session, job: Job) -> list[int]:
+    """Cancel a job that has not ended: nothing more is released or recorded,
+    and no output is presented. Returns the indexes of the segments that
+    were queued (the caller revokes their messages). A job that has ended
+    already is a :class:`JobError`."""
+    lock_job(session, job.id)
+    session.refresh(job)
+    if job.status in FINAL:
+        raise JobError(f"job {job.id} is {job.status} already; only a job that has not ended can be "
+                       "cancelled", field="job")
+    set_job_status(job, JobStatus.CANCELLED, "cancelled")
+    return list(session.scalars(select(Segment.idx).where(
+        Segment.job_id == job.id, Segment.status == SegmentStatus.QUEUED)))
 
 
 def add_segments(session: Session, rows: Sequence[dict[str, Any]]) -> None:
@@ -101,6 +130,16 @@ def mark_queued(session: Session, job_id: str, idxs: list[int]) -> None:
             continue  # its result arrived meanwhile (resume racing a late worker)
         seg.status = check_segment(seg.status, SegmentStatus.QUEUED)
         seg.attempts += 1
+
+
+def mark_pending(session: Session, job_id: str, idxs: list[int]) -> None:
+    """Leave segments to the scheduler (:mod:`orchestrator.schedule`): failed
+    ones (a resumed job) go back to pending; pending and queued ones stay."""
+    rows = [g for part in _chunks(sorted(idxs)) for g in session.scalars(
+        select(Segment).where(Segment.job_id == job_id, Segment.idx.in_(part),
+                              Segment.status == SegmentStatus.FAILED))]
+    for seg in rows:
+        seg.status = check_segment(seg.status, SegmentStatus.PENDING)
 
 
 def lock_job(session: Session, job_id: str) -> None:
@@ -137,6 +176,8 @@ def record_results(session: Session, job_id: str, results: Sequence[SegmentResul
     if not results:
         return False
     lock_job(session, job_id)
+    if session.scalar(select(Job.status).where(Job.id == job_id)) == JobStatus.CANCELLED:
+        return False  # a render that was under way when the job was cancelled: not recorded
     if rows is None:
         idxs = sorted({r.idx for r in results})
         rows = {g.idx: g for part in _chunks(idxs) for g in session.scalars(
@@ -188,7 +229,7 @@ def record_failure(session: Session, job_id: str, idx: int, reason: str) -> None
     seg = session.scalars(
         select(Segment).where(Segment.job_id == job_id, Segment.idx == idx)
     ).one_or_none()
-    if seg is None or seg.status == SegmentStatus.DONE:
+    if seg is None or seg.status == SegmentStatus.DONE or seg.job.status == JobStatus.CANCELLED:
         return
     seg.status = check_segment(seg.status, SegmentStatus.FAILED)
     seg.error = reason

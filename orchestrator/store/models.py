@@ -72,8 +72,68 @@ class VoiceEvent(Base):
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+class Tenant(Base):
+    """Who owns jobs and voices on the HTTP API (``voicecast keys create TENANT``).
+    Jobs and voices of the CLI belong to no tenant (NULL)."""
+
+    __tablename__ = "tenants"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    #: Signs the tenant's webhook callbacks (HMAC-SHA256 over the body).
+    webhook_secret: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ApiKey(Base):
+    """An API key: only its SHA-256 is stored (the key is shown once, when made)."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant: Mapped[str] = mapped_column(ForeignKey("tenants.name", ondelete="CASCADE"), index=True)
+    key_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    #: The key's first characters, to tell keys apart in ``keys list``.
+    prefix: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class WebhookDelivery(Base):
+    """One callback to send (an outbox row, written in the transaction that
+    ends the job) and what became of it: attempts, the last answer, when."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (Index("ix_webhook_due", "state", "next_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), index=True)
+    url: Mapped[str] = mapped_column(String(2000))
+    event: Mapped[str] = mapped_column(String(32))
+    body: Mapped[str] = mapped_column(Text)
+    #: ``pending`` (due at ``next_at``), ``delivered`` or ``failed`` (gave up).
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_status: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class SchedulerLock(Base):
+    """One row; the scheduler updates it first in every release, which
+    serialises releases across processes (a row lock on PostgreSQL, the write
+    lock on SQLite)."""
+
+    __tablename__ = "scheduler"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    releases: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
 class Job(Base):
     __tablename__ = "jobs"
+    __table_args__ = (UniqueConstraint("tenant", "idempotency_key", name="uq_job_idempotency"),)
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     kind: Mapped[str] = mapped_column(String(32), default="dub")
@@ -99,6 +159,18 @@ class Job(Base):
         DateTime(timezone=True), default=utcnow, onupdate=utcnow
     )
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    #: The API tenant that owns the job; NULL: made by the CLI.
+    tenant: Mapped[str | None] = mapped_column(ForeignKey("tenants.name"), nullable=True, index=True)
+    #: Higher goes first when the scheduler releases segments (``--priority``).
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+    #: Who releases the job's segments: ``celery`` (the scheduler, distributed),
+    #: ``service`` (the scheduler, inside an embedded ``voicecast serve``) or
+    #: ``cli`` (an embedded ``voicecast render``, which drives its own job).
+    runner: Mapped[str] = mapped_column(String(16), default="cli")
+    #: The uploaded input's object key (API jobs).
+    input_key: Mapped[str | None] = mapped_column(String(1000), nullable=True)
+    callback_url: Mapped[str | None] = mapped_column(String(2000), nullable=True)
+    idempotency_key: Mapped[str | None] = mapped_column(String(200), nullable=True)
 
     segments: Mapped[list[Segment]] = relationship(
         back_populates="job", order_by="Segment.idx", cascade="all, delete-orphan"

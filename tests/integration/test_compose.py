@@ -35,7 +35,7 @@ CREDENTIALS = {
 }
 
 REQUIRED_SERVICES = {
-    "redis", "postgres", "minio", "createbucket", "migrate",
+    "redis", "postgres", "minio", "createbucket", "migrate", "api",
     "synth-worker", "assemble-worker", "flower",
 }
 WORKERS = {"synth-worker": "synth", "assemble-worker": "assemble"}
@@ -100,7 +100,7 @@ def test_credentials_are_taken_from_the_environment(configured: dict[str, Any]) 
     assert redis["command"][-2:] == ["--requirepass", c["REDIS_PASSWORD"]]
     assert "--appendonly" in redis["command"]
     assert redis["environment"]["REDISCLI_AUTH"] == c["REDIS_PASSWORD"]  # its healthcheck
-    for name in ("migrate", "synth-worker", "synth-worker-cpu", "assemble-worker", "flower"):
+    for name in ("migrate", "api", "synth-worker", "synth-worker-cpu", "assemble-worker", "flower"):
         env = services[name]["environment"]
         assert env["VOICECAST_QUEUE__BROKER_URL"] == f"redis://:{c['REDIS_PASSWORD']}@redis:6379/0", name
         assert env["VOICECAST_QUEUE__RESULT_BACKEND"] == f"redis://:{c['REDIS_PASSWORD']}@redis:6379/1"
@@ -117,8 +117,9 @@ def test_credentials_are_taken_from_the_environment(configured: dict[str, Any]) 
     assert bucket["environment"]["S3_ACCESS_KEY"] == c["S3_ACCESS_KEY"]
     assert "mc admin user add" in str(bucket["entrypoint"])
     assert services["postgres"]["environment"]["POSTGRES_PASSWORD"] == c["POSTGRES_PASSWORD"]
-    assert services["assemble-worker"]["environment"]["VOICECAST_DATABASE_URL"] == (
-        f"postgresql+psycopg://voicecast:{c['POSTGRES_PASSWORD']}@postgres:5432/voicecast")
+    for name in ("assemble-worker", "api"):
+        assert services[name]["environment"]["VOICECAST_DATABASE_URL"] == (
+            f"postgresql+psycopg://voicecast:{c['POSTGRES_PASSWORD']}@postgres:5432/voicecast"), name
 
 
 def test_no_default_credential_is_baked_in(tmp_path: Path) -> None:
@@ -207,6 +208,22 @@ def test_workers_wait_for_migrate_and_consume_their_queue(compose: dict[str, Any
     assert "local/voicecast" in str(services["createbucket"]["entrypoint"])
 
 
+def test_api_serves_after_migrate_with_a_health_check(compose: dict[str, Any]) -> None:
+    """`voicecast serve` on :8000, started once the schema is upgraded (it never
+    migrates itself), with the control role's environment and a probe of /healthz."""
+    api = compose["services"]["api"]
+    assert api["command"] == ["voicecast", "serve", "--host", "0.0.0.0", "--port", "8000"]
+    assert "8000:8000" in api["ports"]
+    deps = api["depends_on"]
+    assert deps["migrate"]["condition"] == "service_completed_successfully"
+    assert deps["createbucket"]["condition"] == "service_completed_successfully"
+    assert deps["redis"]["condition"] == deps["postgres"]["condition"] == "service_healthy"
+    assert "/healthz" in " ".join(api["healthcheck"]["test"])
+    env = api["environment"]
+    assert env["VOICECAST_DATABASE_URL"].startswith("postgresql+psycopg://")
+    assert env["VOICECAST_QUEUE__BROKER_URL"].startswith("redis://:${REDIS_PASSWORD:?")
+
+
 def test_flower_watches_the_broker(compose: dict[str, Any]) -> None:
     flower = compose["services"]["flower"]
     assert flower["command"][:4] == ["celery", "-A", "voicecast.celery_app", "flower"]
@@ -249,7 +266,7 @@ def test_each_service_runs_the_image_of_its_role(compose: dict[str, Any]) -> Non
     import tomllib
 
     services = compose["services"]
-    for name in ("migrate", "assemble-worker", "flower"):
+    for name in ("migrate", "api", "assemble-worker", "flower"):
         assert services[name]["build"].get("target") == "control", name
     assert services["synth-worker-cpu"]["build"]["target"] == "synth"
     assert services["synth-worker-cpu"]["command"][:4] == ["voicecast", "worker", "--queue", "synth"]

@@ -71,7 +71,7 @@ def test_plan_takes_renders_options_and_no_output(tmp_path: Path) -> None:
     assert (args.voice, args.emotion, args.unmapped, args.json) == (None, "calm", "narrator", True)
     render_opts = {a.dest for a in parser._subparsers._group_actions[0].choices["render"]._actions}
     plan_opts = {a.dest for a in parser._subparsers._group_actions[0].choices["plan"]._actions}
-    assert render_opts - plan_opts == {"out", "detach"}
+    assert render_opts - plan_opts == {"out", "detach", "priority"}
     with pytest.raises(SystemExit):
         parser.parse_args(["plan", "x.srt", "--out", "y.wav"])
 

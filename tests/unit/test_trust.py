@@ -266,8 +266,8 @@ def test_stores_refuse_keys_outside_their_prefixes(tmp_path, key: str) -> None:
 
 def test_every_prefix_in_use_is_known() -> None:
     assert {"segments", "uploads", "refs", "emotion-clips", "voices", "jobs", "attempts", "covers",
-            "chapters", "engines", "deliverables"} == KEY_PREFIXES
-    for key in ("covers/0123456789abcdef", f"chapters/{H}.flac", f"deliverables/{H}.m4b",
+            "chapters", "engines", "deliverables", "tenants"} == KEY_PREFIXES
+    for key in ("covers/0123456789abcdef", "tenants/acme/uploads/j/input.srt", f"chapters/{H}.flac", f"deliverables/{H}.m4b",
                 "engines/kokoro/1.0/bundled-embeddings.npz", "jobs/j/output.m4a",
                 "voices/v-x-0123456789/v2.progress.json"):
         assert check_key(key) == key

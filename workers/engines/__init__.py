@@ -6,6 +6,7 @@ package loads no model and touches no GPU.
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import threading
 from collections import OrderedDict
@@ -23,6 +24,8 @@ _REGISTRY: dict[str, str] = {
     "kokoro": "workers.engines.kokoro:KokoroEngine",
     #: For benchmarks and dry runs: Kokoro's frontend and duration predictor, a tone.
     "null": "workers.engines.null:NullEngine",
+    #: Any OpenAI-compatible speech server over HTTP (VOICECAST_ENGINE__REMOTE_*).
+    "remote": "workers.engines.remote:RemoteEngine",
 }
 
 #: Built engines, keyed by their full settings (most recently used last). A
@@ -43,6 +46,9 @@ def get_engine(settings: EngineSettings | None = None) -> Engine:
     the same settings give the same instance, different ones another."""
     settings = settings or EngineSettings()
     key = settings.model_dump_json()
+    if settings.remote_api_key is not None:
+        # A secret dumps masked: its digest tells settings that differ only by their key apart.
+        key += hashlib.sha256(settings.remote_api_key.get_secret_value().encode()).hexdigest()
     with _lock:
         if key in _loaded:
             _loaded.move_to_end(key)

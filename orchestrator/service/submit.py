@@ -1,0 +1,256 @@
+"""Jobs coming in over HTTP: checked, stored, planned in the background.
+
+:func:`accept` does what must answer the request: it validates the options
+with the CLI's model, refuses an input type the renderer cannot read (415),
+resolves the voices the tenant may use, stores the uploads under the
+tenant's prefix and creates the job (honouring an ``Idempotency-Key``).
+:func:`plan_uploaded` then runs in the API process's planning threads: it
+fetches the uploads into a private folder and plans and dispatches the job
+exactly as ``voicecast render`` does. An error there fails the job with its
+reason (``GET /v1/jobs/{id}`` shows it).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import socket
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path, PurePath
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from orchestrator.options import RenderOptions
+from orchestrator.service.schemas import DUB_FORMATS, JobOptions
+from orchestrator.store import jobs
+from orchestrator.store.db import session_scope
+from orchestrator.store.models import Job, Voice
+from orchestrator.store.states import JobStatus
+from voicecast.errors import InputError, VoicecastError
+from voicecast.settings import Settings
+from voicecast.storage import get_store, tenant_upload_key
+
+if TYPE_CHECKING:
+    from orchestrator.dispatch import Dispatcher
+
+log = logging.getLogger(__name__)
+
+#: The narrator token of a job whose voice is the uploaded ``reference`` clip.
+REFERENCE = "@reference"
+LEXICON = "@lexicon"
+
+
+class UnsupportedInput(VoicecastError):
+    """An input type the renderer does not read: HTTP 415."""
+
+
+def input_suffixes() -> tuple[str, ...]:
+    from orchestrator.inputs.books import BOOK_FORMATS
+    from orchestrator.inputs.subtitles import SUPPORTED_FORMATS
+
+    return tuple(sorted({*(f".{x}" for x in SUPPORTED_FORMATS), *BOOK_FORMATS}))
+
+
+def qualified(name: str, tenant: str) -> str:
+    """A tenant's voice as stored: ``name@tenant`` (tenants never see each other's)."""
+    return f"{name}@{tenant}"
+
+
+def safe_name(filename: str | None, default: str) -> str:
+    """A client's file name reduced to its last part, printable, at most 200 characters."""
+    base = PurePath((filename or "").replace("\\", "/")).name
+    base = "".join(ch for ch in base if ch.isprintable())[:200]
+    return base or default
+
+
+def check_callback(url: str, allow_private: bool) -> str:
+    """An ``http(s)`` URL whose host does not resolve to a loopback, private,
+    link-local or reserved address (unless ``allow_private``): a callback
+    must not reach the service's own network."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InputError("callback_url must be an http:// or https:// URL", field="options.callback_url")
+    if not allow_private:
+        try:
+            addrs = {a[4][0] for a in socket.getaddrinfo(parts.hostname, parts.port or 443)}
+        except OSError:
+            raise InputError(f"callback_url host {parts.hostname!r} does not resolve",
+                             field="options.callback_url") from None
+        for a in addrs:
+            ip = ipaddress.ip_address(str(a).split("%")[0])
+            if ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_reserved or ip.is_multicast:
+                raise InputError(f"callback_url resolves to {ip}, a non-public address",
+                                 field="options.callback_url")
+    return url
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A request's file part, spooled by the framework."""
+
+    filename: str
+    path: Path
+
+
+def parse_options(raw: str | None) -> JobOptions:
+    """The ``options`` part (JSON); a problem is a 422 naming ``options.<field>``."""
+    try:
+        return JobOptions.model_validate_json(raw or "{}")
+    except ValidationError as e:
+        first = e.errors()[0]
+        loc = ".".join(str(x) for x in first["loc"])
+        raise InputError(first["msg"], field=f"options.{loc}" if loc else "options") from None
+
+
+def _voice_entry(settings: Settings, tenant: str, value: str, builtins: tuple[str, ...], field: str) -> str:
+    """What the voice map holds for a voice a tenant named: its own stored voice
+    (qualified), or a built-in one. Anything else (another tenant's voice, a
+    path on the server, a clip made on the fly) is a 422."""
+    with session_scope(settings) as s:
+        if s.scalars(select(Voice.id).where(Voice.name == qualified(value, tenant))).first():
+            return qualified(value, tenant)
+    bare = value.split(":", 1)[1] if ":" in value else value
+    if bare in builtins and "/" not in value:
+        return value
+    raise InputError(f"unknown voice {value!r}: use one of your voices (GET /v1/voices) or a built-in "
+                     f"voice ({', '.join(builtins[:8])}{', ...' if len(builtins) > 8 else ''})", field=field)
+
+
+def render_options(settings: Settings, tenant: str, opts: JobOptions, kind: str, ref_ext: str | None,
+                   has_lexicon: bool, builtins: tuple[str, ...]) -> RenderOptions:
+    """The job's :class:`RenderOptions` (the CLI's model validates them again).
+    ``ref_ext``: the uploaded reference clip's extension (None: no clip)."""
+    if opts.voice is None and ref_ext is None:
+        raise InputError("give the narrator's voice, or upload a reference clip", field="options.voice")
+    narrator = (REFERENCE + (ref_ext or "") if opts.voice is None
+                else _voice_entry(settings, tenant, opts.voice, builtins, "options.voice"))
+    voices = [narrator] + [f"{who}={_voice_entry(settings, tenant, v, builtins, f'options.voices.{who}')}"
+                           for who, v in opts.voices.items()]
+    values = opts.model_dump(exclude={"voice", "voices", "format", "priority", "callback_url"})
+    try:
+        return RenderOptions.from_cli(voices=voices, lexicon=LEXICON if has_lexicon else None,
+                                      **{**values, "mode": kind if kind == "audiobook" else "dub"})
+    except InputError as e:
+        field = str(e.field or "").lstrip("-").replace("-", "_")
+        raise InputError(e.message, field=f"options.{field}" if field else "options") from None
+
+
+def accept(settings: Settings, tenant: str, upload: Upload, reference: Upload | None, lexicon: Upload | None,
+           opts: JobOptions, idempotency_key: str | None, builtins: tuple[str, ...]) -> tuple[str, bool]:
+    """Check and store a new job; returns its id and whether it is new
+    (``False``: the ``Idempotency-Key`` named an earlier job)."""
+    from orchestrator.render import job_kind
+
+    if idempotency_key is not None:
+        if not 1 <= len(idempotency_key) <= 200 or not idempotency_key.isprintable():
+            raise InputError("Idempotency-Key must be 1 to 200 printable characters", field="Idempotency-Key")
+        if (earlier := _by_idempotency(settings, tenant, idempotency_key)) is not None:
+            return earlier, False
+    name = safe_name(upload.filename, "input")
+    ext = PurePath(name).suffix.lower()
+    if ext not in input_suffixes():
+        raise UnsupportedInput(f"{name}: voicecast reads {', '.join(input_suffixes())}", field="input")
+    try:
+        kind = job_kind(Path(name), opts.mode)
+    except InputError as e:
+        raise InputError(e.message, field="options.mode") from None
+    fmt = opts.format or ("m4b" if kind == "audiobook" else "wav")
+    if (kind == "audiobook") != (fmt == "m4b"):
+        raise InputError(f"a {'book' if kind == 'audiobook' else 'dub'} is delivered as "
+                         f"{'m4b' if kind == 'audiobook' else ', '.join(DUB_FORMATS)}",
+                         field="options.format")
+    if opts.callback_url:
+        check_callback(opts.callback_url, settings.api.webhook_allow_private)
+    ref_ext = None
+    if reference is not None:
+        from orchestrator.voices import AUDIO_EXTS
+
+        ref_ext = PurePath(safe_name(reference.filename, "reference")).suffix.lower()
+        if ref_ext not in AUDIO_EXTS:
+            raise UnsupportedInput(f"reference {reference.filename!r}: give an audio file "
+                                   f"({', '.join(sorted(AUDIO_EXTS))})", field="reference")
+    options = render_options(settings, tenant, opts, kind, ref_ext, lexicon is not None, builtins)
+    job_id = jobs.new_job_id()
+    store = get_store(settings)
+    input_key = tenant_upload_key(tenant, job_id, "input" + ext)
+    store.put_file(input_key, upload.path)
+    if reference is not None:
+        store.put_file(tenant_upload_key(tenant, job_id, f"reference{ref_ext}"), reference.path)
+    if lexicon is not None:
+        store.put_file(tenant_upload_key(tenant, job_id, "lexicon.txt"), lexicon.path)
+    try:
+        with session_scope(settings) as s:
+            s.add(Job(id=job_id, kind=kind, status=JobStatus.PENDING, input_name=name, input_key=input_key,
+                      output_format="." + fmt, options=options.stored(), tenant=tenant,
+                      priority=opts.priority, callback_url=opts.callback_url,
+                      idempotency_key=idempotency_key,
+                      input_sha256=None))
+    except IntegrityError:
+        # The same Idempotency-Key arrived twice at once: the other request made the job.
+        if idempotency_key and (earlier := _by_idempotency(settings, tenant, idempotency_key)):
+            return earlier, False
+        raise
+    return job_id, True
+
+
+def _by_idempotency(settings: Settings, tenant: str, key: str) -> str | None:
+    with session_scope(settings) as s:
+        found: str | None = s.scalars(select(Job.id).where(
+            Job.tenant == tenant, Job.idempotency_key == key)).first()
+        return found
+
+
+def plan_uploaded(settings: Settings, job_id: str, dispatcher: Dispatcher) -> None:
+    """Plan and dispatch a job accepted over HTTP (the planning thread's work).
+    A user error fails the job with its reason; nothing is raised."""
+    from orchestrator import render
+
+    with session_scope(settings) as s:
+        job = jobs.get_job(s, job_id)
+        if job.status != JobStatus.PENDING:
+            return  # cancelled before it was planned, or planned already
+        tenant, input_key, name = job.tenant or "", job.input_key or "", job.input_name
+        options = RenderOptions.from_stored(job.options)
+    store = get_store(settings)
+    try:
+        with tempfile.TemporaryDirectory(prefix="voicecast-job-") as tmp, jobs.failing_job(settings, job_id):
+            folder = Path(tmp)
+            inp = folder / PurePath(input_key).name
+            store.get_file(input_key, inp)
+            stored_voices, stored_lexicon = list(options.voices), options.lexicon
+            voices = list(options.voices)
+            if voices and voices[0].startswith(REFERENCE):
+                ref_name = "reference" + voices[0].removeprefix(REFERENCE)
+                ref = folder / ref_name
+                store.get_file(tenant_upload_key(tenant, job_id, ref_name), ref)
+                voices[0] = str(ref)
+            lexicon = None
+            if options.lexicon == LEXICON:
+                lexicon = folder / "lexicon.txt"
+                store.get_file(tenant_upload_key(tenant, job_id, "lexicon.txt"), lexicon)
+            options = options.model_copy(update={"voices": voices,
+                                                 "lexicon": str(lexicon) if lexicon else None})
+            with session_scope(settings) as s:
+                jobs.get_job(s, job_id).input_sha256 = _sha256(inp)
+            specs = render.plan_job(settings, job_id, inp, dispatcher, options)
+            with session_scope(settings) as s:
+                # The stored options keep the upload tokens, not this folder's paths.
+                job = jobs.get_job(s, job_id)
+                job.options = {**job.options, "voices": stored_voices, "lexicon": stored_lexicon}
+                job.input_name = name
+            render.dispatch(settings, job_id, specs, dispatcher)
+    except VoicecastError as e:
+        log.info("job %s failed while planning: %s", job_id, e)
+    except Exception:
+        log.exception("job %s: internal error while planning", job_id)
+
+
+def _sha256(path: Path) -> str:
+    from orchestrator.files import sha256_file
+
+    return sha256_file(path) or ""
