@@ -746,3 +746,80 @@ class CeleryWorker:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+# --------------------------------------------------------------------------- the HTTP service
+
+
+class ApiServer:
+    """A real ``voicecast serve`` (uvicorn) on a free loopback port, in its own
+    process group. ``env`` is its whole environment (embedded mode without
+    ``VOICECAST_QUEUE__BROKER_URL``, distributed with it). ``key(tenant)``
+    makes an API key with the CLI, as an operator would."""
+
+    def __init__(self, env: Mapping[str, str], *, port: int | None = None, workers: int = 2,
+                 log_path: Path | str | None = None) -> None:
+        self.env = dict(env)
+        self.env.setdefault("VOICECAST_API__WEBHOOK_ALLOW_PRIVATE", "true")
+        self.port = port or free_port()
+        self.workers = workers
+        self.log_path = Path(log_path) if log_path else Path(
+            tempfile.mkstemp(prefix="voicecast-api-", suffix=".log")[1])
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def log_text(self) -> str:
+        return _tail(self.log_path, 1_000_000)
+
+    def credentials(self, tenant: str) -> tuple[str, str]:
+        """A new API key of ``tenant`` and the tenant's webhook secret
+        (``voicecast keys create TENANT --json``, as an operator would)."""
+        import json
+
+        out = subprocess.run([sys.executable, "-m", "orchestrator.cli", "keys", "create", tenant, "--json"],
+                             env=self.env, capture_output=True, timeout=120, check=True)
+        made = json.loads(out.stdout)
+        return str(made["key"]), str(made["webhook_secret"])
+
+    def key(self, tenant: str) -> str:
+        return self.credentials(tenant)[0]
+
+    def start(self) -> Self:
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "orchestrator.cli", "serve", "--host", "127.0.0.1",
+                 "--port", str(self.port), "--workers", str(self.workers)],
+                env=self.env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True)
+
+        def healthy() -> bool:
+            try:
+                with urllib.request.urlopen(self.url + "/healthz", timeout=2) as r:
+                    return bool(r.status == 200)
+            except (urllib.error.URLError, OSError):
+                return False
+
+        _wait_until(healthy, what="voicecast serve", timeout=START_TIMEOUT_S * 2, proc=self.proc,
+                    log=self.log_path, interval=0.2)
+        return self
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=10)
+        self.proc = None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

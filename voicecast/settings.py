@@ -115,6 +115,10 @@ class EngineSettings(BaseModel):
     #: onnxruntime execution providers in order of preference; empty = CUDA when
     #: available, else CPU.
     providers: list[str] = Field(default_factory=list)
+    #: The ``null`` engine only (benchmarks, queue tests): seconds it spends per
+    #: second of audio it returns, so it stands in for an engine of that
+    #: real-time factor (0: as fast as it can).
+    null_rtf: float = Field(default=0.0, ge=0, le=100)
     # The "remote" engine (workers/engines/remote.py): an OpenAI-compatible
     # speech server (POST {remote_url}/v1/audio/speech), such as a second
     # `voicecast serve`, speaches or Kokoro-FastAPI.
@@ -373,6 +377,9 @@ class ApiSettings(BaseModel):
     webhook_attempts: int = Field(default=8, ge=1, le=100)
     webhook_first_wait_s: float = Field(default=5.0, gt=0, le=3600)
     webhook_timeout_s: float = Field(default=10.0, gt=0, le=600)
+    #: A key found valid (or not) is trusted this long before it is looked up
+    #: again, so a revoked key stops working within this many seconds.
+    key_cache_s: float = Field(default=5.0, ge=0, le=3600)
     #: Jobs planned at once in an embedded service (planning parses and enrolls).
     plan_threads: int = Field(default=2, ge=1, le=64)
 

@@ -75,7 +75,7 @@ class Service:
 
         self.settings = settings
         self.dispatcher = dispatcher_for(settings, service=True)
-        self.keys = tenants.KeyCache(settings)
+        self.keys = tenants.KeyCache(settings, ttl_s=settings.api.key_cache_s)
         self.limiter = tenants.RateLimiter(settings.api.rate_per_s, settings.api.rate_burst)
         self.planner = ThreadPoolExecutor(max_workers=settings.api.plan_threads,
                                           thread_name_prefix="voicecast-plan")

@@ -132,11 +132,17 @@ def render_options(settings: Settings, tenant: str, opts: JobOptions, kind: str,
     voices = [narrator] + [f"{who}={_voice_entry(settings, tenant, v, builtins, f'options.voices.{who}')}"
                            for who, v in opts.voices.items()]
     values = opts.model_dump(exclude={"voice", "voices", "format", "priority", "callback_url"})
+    from orchestrator.render import emotion_rules
+
     try:
-        return RenderOptions.from_cli(voices=voices, lexicon=LEXICON if has_lexicon else None,
-                                      **{**values, "mode": kind if kind == "audiobook" else "dub"})
+        options = RenderOptions.from_cli(voices=voices, lexicon=LEXICON if has_lexicon else None,
+                                         **{**values, "mode": kind if kind == "audiobook" else "dub"})
+        emotion_rules(options)  # the emotion options are checked now, not when the job is planned
+        return options
     except InputError as e:
-        field = str(e.field or "").lstrip("-").replace("-", "_")
+        # The CLI's model names its flags (in the field, or leading the message: "--emotion: ...").
+        flag = e.field or (e.message.split(":", 1)[0].split()[0] if e.message.startswith("--") else "")
+        field = str(flag).lstrip("-").replace("-", "_")
         raise InputError(e.message, field=f"options.{field}" if field else "options") from None
 
 

@@ -121,7 +121,7 @@ class KeyCache:
         now = time.monotonic()
         with self._lock:
             hit = self._seen.get(digest)
-        if hit is None or now - hit[1] > self.ttl_s:
+        if hit is None or now - hit[1] >= self.ttl_s:
             with session_scope(self.settings) as s:
                 row = s.scalars(select(ApiKey).where(ApiKey.key_sha256 == digest)).one_or_none()
                 tenant = row.tenant if row is not None and row.revoked_at is None else None

@@ -7,7 +7,9 @@ at Kokoro's sample rate. Fitting, ``voicecast plan``'s predicted lengths and the
 content hash therefore work as with Kokoro, at the cost of the predictor alone
 (the decoder is most of a render's time). Select it with
 ``VOICECAST_ENGINE__NAME=null``; the voices are Kokoro's bundled names
-(``--voice jf_alpha``).
+(``--voice jf_alpha``). ``VOICECAST_ENGINE__NULL_RTF`` makes it spend that
+many seconds per second of audio, standing in for a real engine's cost in
+queue benchmarks and scheduling tests.
 
 It has its own name and version, so its segments and deliverables never collide
 with Kokoro's in storage. Importing this module loads no model (the duration
@@ -89,8 +91,10 @@ class NullEngine:
         t0 = time.perf_counter()
         n = int(round(self.predict_duration(request) * SAMPLE_RATE))
         audio = tone(n)
-        elapsed = time.perf_counter() - t0
         seconds = n / SAMPLE_RATE
+        if self.settings.null_rtf:  # stands in for an engine of this real-time factor
+            time.sleep(max(0.0, self.settings.null_rtf * seconds - (time.perf_counter() - t0)))
+        elapsed = time.perf_counter() - t0
         return SynthesisResult(
             audio=audio,
             sample_rate=SAMPLE_RATE,

@@ -1,0 +1,133 @@
+"""``voicecast serve`` in embedded mode (one process, a local pool shared by
+every job): fair scheduling between a long job and a short one, cancel, and
+every refused request's status and body. A real uvicorn on loopback, the
+``null`` engine standing in for an engine of a known real-time factor."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from service_client import Client, error_of, script
+from servers import ApiServer
+
+REPO = Path(__file__).resolve().parents[2]
+SRT = REPO / "examples" / "trailer.srt"
+
+
+@pytest.fixture(scope="module")
+def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
+    import os
+
+    data = tmp_path_factory.mktemp("service-data")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VOICECAST_")}
+    env.update({"VOICECAST_DATA_DIR": str(data), "VOICECAST_ENGINE__NAME": "null",
+                # A line of ~2.5 s costs ~0.1 s: the queue, not the tone, sets the pace.
+                "VOICECAST_ENGINE__NULL_RTF": "0.04",
+                "VOICECAST_API__MAX_UPLOAD_BYTES": str(2 << 20), "VOICECAST_API__RATE_PER_S": "5",
+                "VOICECAST_API__RATE_BURST": "40", "VOICECAST_API__KEY_CACHE_S": "0",
+                "VOICECAST_ENROLL__METHOD": "nearest", "PYTHONUNBUFFERED": "1"})
+    with ApiServer(env, workers=2, log_path=data / "api.log") as server:
+        yield server
+
+
+def test_short_job_is_not_starved_by_a_long_one(api: ApiServer, tmp_path: Path) -> None:
+    """Done-means 2 (embedded): 200 segments first, 6 segments 2 s later; the
+    short job is done before the long one reaches 25 %. Then cancel stops the
+    long one: nothing more is recorded and no output is presented."""
+    c = Client(api.url, api.key("fair"))
+    long_id = c.job_id(script(tmp_path / "long.txt", 200), {"voice": "jf_alpha"})
+    # Wait until the long job is rendering (its segments are in the pool), then 2 s more.
+    deadline = time.monotonic() + 120
+    while c.job(long_id)["progress"]["done"] == 0:
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    time.sleep(2.0)
+    short_id = c.job_id(script(tmp_path / "short.txt", 6, "a short job"), {"voice": "jm_kumo"})
+    short = c.wait(short_id)
+    long = c.job(long_id)
+    assert short["status"] == "done", short
+    assert long["progress"]["total"] == 200
+    print(f"embedded: short job done when the long one had {long['progress']['done']}/200 segments")
+    assert long["progress"]["done"] < 50, (long["progress"], short["progress"])
+    assert long["status"] == "rendering"
+
+    r = c.post(f"/v1/jobs/{long_id}/cancel")
+    assert r.status_code == 200 and r.json()["status"] == "cancelled", r.text
+    at_cancel = r.json()["progress"]["done"]
+    time.sleep(3.0)
+    after = c.job(long_id)
+    assert after["status"] == "cancelled" and after["progress"]["done"] == at_cancel
+    assert after["outputs"] == []
+    out = c.get(f"/v1/jobs/{long_id}/output")
+    assert out.status_code == 409 and error_of(out)["code"] == "conflict"
+    again = c.post(f"/v1/jobs/{long_id}/cancel")
+    assert again.status_code == 409, again.text
+    # The short job's output plays.
+    audio = c.get(f"/v1/jobs/{short_id}/output")
+    assert audio.status_code == 200 and audio.headers["content-type"].startswith("audio/")
+    assert audio.content[:4] == b"RIFF" and len(audio.content) > 1000
+
+
+def test_refused_requests_name_the_problem(api: ApiServer, tmp_path: Path) -> None:
+    """Done-means 4: each bad request gets its status and a body naming what is wrong."""
+    c = Client(api.url, api.key("strict"))
+    ok = {"voice": "jf_alpha"}
+    # 422: malformed options, naming the field.
+    for options, field in (({"voice": "jf_alpha", "format": "ogg"}, "options.format"),
+                           ({"voice": "jf_alpha", "priority": "high"}, "options.priority"),
+                           ({"voice": "jf_alpha", "speling": 1}, "options.speling"),
+                           ({"voice": "nobody"}, "options.voice"),
+                           ({"voice": "jf_alpha", "emotion": "furious:9"}, "options.emotion"),
+                           ({"voice": "jf_alpha", "format": "m4b"}, "options.format"),
+                           ({"voice": "jf_alpha", "callback_url": "ftp://x"}, "options.callback_url")):
+        r = c.submit(SRT, options)
+        assert r.status_code == 422, (options, r.text)
+        assert error_of(r)["field"] == field, (options, r.text)
+    bad_json = c.http.post(f"{api.url}/v1/jobs", files={"input": ("a.srt", SRT.read_bytes())},
+                           data={"options": "{voice:"}, headers=c.headers(), timeout=60)
+    assert bad_json.status_code == 422 and error_of(bad_json)["field"] == "options"
+    missing = c.http.post(f"{api.url}/v1/jobs", data={"options": "{}"}, headers=c.headers(), timeout=60)
+    assert missing.status_code == 422 and error_of(missing)["field"] == "input"
+    # 415: a file type the renderer does not read.
+    pdf = tmp_path / "book.pdf"
+    pdf.write_bytes(b"%PDF-1.4\n")
+    r = c.submit(pdf, ok)
+    assert r.status_code == 415 and error_of(r)["field"] == "input", r.text
+    # 413: an upload over the limit (2 MiB here), refused by its length before it is read.
+    big = tmp_path / "big.srt"
+    big.write_bytes(b"1\n00:00:01,000 --> 00:00:02,000\nHello.\n\n" * 80_000)
+    r = c.submit(big, ok)
+    assert r.status_code == 413 and error_of(r)["code"] == "too_large", r.text
+    # 401: no key, a malformed header, an unknown key, a revoked key.
+    for headers in ({}, {"Authorization": "Basic abc"}, {"Authorization": "Bearer vc_nope"}):
+        r = c.http.get(f"{api.url}/v1/jobs", headers=headers, timeout=30)
+        assert r.status_code == 401 and error_of(r)["field"] == "Authorization", r.text
+    doomed = api.key("strict")
+    assert Client(api.url, doomed).get("/v1/jobs").status_code == 200
+    rv = subprocess.run([sys.executable, "-m", "orchestrator.cli", "keys", "revoke", doomed], env=api.env,
+                        capture_output=True, text=True, timeout=60)
+    assert rv.returncode == 0, rv.stderr
+    r = Client(api.url, doomed).get("/v1/jobs")
+    assert r.status_code == 401 and "revoked" in error_of(r)["message"]
+    # 404: another tenant's job, and a job that does not exist.
+    job = c.job_id(SRT, ok)
+    other = Client(api.url, api.key("intruder"))
+    for url in (f"/v1/jobs/{job}", f"/v1/jobs/{job}/output", f"/v1/jobs/{job}/report",
+                "/v1/jobs/" + "0" * 32):
+        r = other.get(url)
+        assert r.status_code == 404 and error_of(r)["code"] == "not_found", (url, r.text)
+    assert other.post(f"/v1/jobs/{job}/cancel").status_code == 404
+    assert c.wait(job)["status"] == "done"
+    # 429: past the key's rate (burst 40, then 5 a second), with Retry-After.
+    hammer = Client(api.url, api.key("busy"))
+    codes = [hammer.get("/v1/jobs").status_code for _ in range(60)]
+    assert 429 in codes and codes[0] == 200, codes
+    r = hammer.get("/v1/jobs")
+    assert r.status_code == 429 and int(r.headers["Retry-After"]) >= 1 and error_of(r)["code"] == "rate_limited"
+    # Another key is not slowed by it.
+    assert c.get("/v1/jobs").status_code == 200
