@@ -1,0 +1,196 @@
+"""The web page at ``/`` in a real headless Chromium (Debian's ``chromium`` and
+``chromium-driver``, driven by Selenium) against a real ``voicecast serve`` on
+loopback (embedded mode, the ``null`` engine): type a key, submit the example
+subtitles, watch the job finish, hear the output load and see the fit timeline
+drawn; add a voice and read its consent record.
+
+A missing browser fails the test (``scripts/setup.sh`` installs both
+packages): a skipped browser test would hide a page that no longer works.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from servers import ApiServer
+
+REPO = Path(__file__).resolve().parents[2]
+SRT = REPO / "examples" / "trailer.srt"
+CLIP = REPO / "examples" / "reference.wav"
+#: The machine may have 2 cores shared with the server's pool and ffmpeg.
+WAIT_S = 240
+
+
+@pytest.fixture
+def browser(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    from selenium import webdriver
+    from selenium.webdriver.chrome.options import Options
+    from selenium.webdriver.chrome.service import Service
+
+    chromium, driver = shutil.which("chromium"), shutil.which("chromedriver")
+    if not chromium or not driver:
+        pytest.fail("the web page's test needs Debian's chromium and chromium-driver "
+                    f"(found chromium={chromium}, chromedriver={driver}); run scripts/setup.sh")
+    # Both paths are given: Selenium Manager must never try to download a browser.
+    monkeypatch.setenv("SE_OFFLINE", "true")
+    options = Options()
+    options.binary_location = chromium
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--mute-audio",
+                "--window-size=1280,1600", "--disable-gpu"):
+        options.add_argument(arg)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    session = webdriver.Chrome(service=Service(executable_path=driver), options=options)
+    session.set_script_timeout(60)
+    try:
+        yield session
+    finally:
+        session.quit()
+
+
+@pytest.fixture
+def api(voicecast_env: dict[str, str], tmp_path: Path) -> Iterator[ApiServer]:
+    env = {**voicecast_env, "VOICECAST_ENGINE__NAME": "null"}
+    with ApiServer(env, workers=2, log_path=tmp_path / "api.log") as server:
+        yield server
+
+
+def get_json(server: ApiServer, key: str, path: str) -> Any:
+    req = urllib.request.Request(server.url + path, headers={"Authorization": f"Bearer {key}",
+                                                             "Accept": "application/json"})
+    with urllib.request.urlopen(req, timeout=30) as r:
+        return json.load(r)
+
+
+def console_errors(browser: Any) -> list[str]:
+    return [e["message"] for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+
+
+def sign_in(browser: Any, server: ApiServer, key: str) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.get(server.url + "/")
+    field = browser.find_element(By.ID, "api-key")
+    field.send_keys(key + Keys.ENTER)  # the keyboard alone submits the form
+    WebDriverWait(browser, 60).until(ec.visibility_of_element_located((By.ID, "job-form")))
+    # The voice list is filled from GET /v1/voices (the built-in voices at least).
+    WebDriverWait(browser, 60).until(
+        lambda d: d.find_elements(By.CSS_SELECTOR, '#job-voice option[value="jf_alpha"]'))
+
+
+def test_page_submits_a_dub_plays_it_and_draws_its_timeline(browser: Any, api: ApiServer) -> None:
+    """Done-means 3: submit the example subtitles from the page, see the job
+    complete, the audio element load and the fit timeline drawn."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+
+    key = api.key("acme")
+    sign_in(browser, api, key)
+    assert browser.execute_script("return sessionStorage.getItem('voicecast.key')") == key
+
+    browser.find_element(By.ID, "job-input").send_keys(str(SRT))
+    Select(browser.find_element(By.ID, "job-voice")).select_by_value("jf_alpha")
+    Select(browser.find_element(By.ID, "job-format")).select_by_value("mp3")
+    browser.find_element(By.ID, "job-submit").click()
+
+    wait = WebDriverWait(browser, WAIT_S, poll_frequency=0.25)
+    row = wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#job-rows tr[data-job-id]"))[0]
+    job_id = row.get_attribute("data-job-id")
+    assert row.find_element(By.CSS_SELECTOR, ".job-input .name").text == SRT.name
+
+    def status() -> str:
+        return str(browser.execute_script(
+            "const r = document.querySelector(`#job-rows tr[data-job-id='${arguments[0]}']`);"
+            "return r ? r.dataset.status : '';", job_id))
+
+    # Live progress: the row's status follows the event stream to the end.
+    seen: set[str] = set()
+
+    def finished(_: Any) -> bool:
+        seen.add(status())
+        return status() in ("done", "failed", "cancelled")
+
+    wait.until(finished)
+    job = get_json(api, key, f"/v1/jobs/{job_id}")
+    assert status() == "done", (seen, job, api.log_text()[-3000:])
+    total = job["progress"]["total"]
+    assert total > 0
+    progress = row.find_element(By.CSS_SELECTOR, ".job-progress")
+    assert progress.find_element(By.CSS_SELECTOR, ".count").text == f"{total} / {total}"
+    assert progress.find_element(By.TAG_NAME, "progress").get_attribute("value") == str(total)
+    assert not row.find_elements(By.CSS_SELECTOR, "button.cancel")  # nothing to cancel once done
+
+    # The detail shows the job just submitted: its output loads in the player.
+    detail = browser.find_element(By.ID, "job-detail")
+    assert detail.get_attribute("data-job-id") == job_id
+    wait.until(lambda d: d.execute_script(
+        "const a = document.getElementById('player');"
+        "return a.readyState >= 1 && a.duration > 0 && Number.isFinite(a.duration);"))
+    duration = browser.execute_script("return document.getElementById('player').duration")
+    assert duration == pytest.approx(job_duration(api, key, job_id), abs=1.0)
+    assert browser.execute_script("return document.getElementById('player').error") is None
+    link = browser.find_element(By.ID, "download")
+    assert link.get_attribute("href").startswith("blob:")
+    assert link.get_attribute("download") == "trailer.mp3"
+
+    # The fit timeline: one mark per report row, each with its placed speech drawn.
+    rows = get_json(api, key, f"/v1/jobs/{job_id}/report")["segments"]
+    assert len(rows) == total
+    wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#timeline g.line")) == len(rows))
+    drawn = browser.execute_script(
+        "return [...document.querySelectorAll('#timeline g.line')].map(g => {"
+        "  const p = g.querySelector('rect.placed'), s = g.querySelector('rect.slot');"
+        "  return {placed: p ? p.getBBox().width : 0, slot: s ? s.getBBox().width : 0,"
+        "          title: g.querySelector('title').textContent,"
+        "          overflow: g.classList.contains('overflow'), borrowed: g.classList.contains('borrowed')};"
+        "});")
+    assert all(m["placed"] > 0 and m["slot"] > 0 for m in drawn), drawn
+    for mark, r in zip(drawn, rows, strict=True):
+        assert r["text"] in mark["title"]
+        assert mark["overflow"] == bool(r["overflow"])
+        assert mark["borrowed"] == ((r["borrowed_s"] or 0) > 0)
+    assert browser.find_elements(By.CSS_SELECTOR, "#timeline .axis text")  # a time axis
+
+    assert console_errors(browser) == []
+
+
+def job_duration(server: ApiServer, key: str, job_id: str) -> float:
+    report = get_json(server, key, f"/v1/jobs/{job_id}/report")
+    return float(report["duration_s"])
+
+
+def test_page_adds_a_voice_and_shows_its_consent_record(browser: Any, api: ApiServer) -> None:
+    """The voices section: add a voice with its consent from the page, see it
+    listed and offered for jobs, and read its consent history. The consent is
+    user text with markup in it: it must show as text, never run."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    key = api.key("acme")
+    sign_in(browser, api, key)
+    consent = 'Jane Doe agreed in writing on 2026-01-02 <img src=x onerror="window.pwned=1">'
+    browser.find_element(By.ID, "voice-name").send_keys("jane")
+    browser.find_element(By.ID, "voice-consent").send_keys(consent)
+    browser.find_element(By.ID, "voice-clips").send_keys(str(CLIP))
+    browser.find_element(By.ID, "voice-submit").click()
+
+    wait = WebDriverWait(browser, WAIT_S, poll_frequency=0.25)
+    item = wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, '#voice-list li[data-voice="jane"]'))[0]
+    assert consent in item.text
+    assert browser.find_elements(By.CSS_SELECTOR, '#job-voice optgroup[label="Your voices"] option[value="jane"]')
+
+    item.find_element(By.TAG_NAME, "summary").click()
+    event = wait.until(lambda d: item.find_elements(By.CSS_SELECTOR, ".history-list li"))[0]
+    assert "enrolled" in event.text and consent in event.text
+    assert not browser.find_elements(By.CSS_SELECTOR, "#voices-section img")
+    assert browser.execute_script("return window.pwned") is None
+    assert console_errors(browser) == []
