@@ -106,7 +106,7 @@ class EmbeddedDispatcher:
             self._pool = ProcessPoolExecutor(
                 max_workers=self.processes, mp_context=mp.get_context("spawn"),
                 initializer=worker_pool.init,
-                initargs=(self.settings.model_dump_json(), self.processes),
+                initargs=(self.settings.child_json(), self.processes),
             )
         return self._pool
 
@@ -124,7 +124,7 @@ class EmbeddedDispatcher:
         as many candidates as the machine can render."""
         with ProcessPoolExecutor(
             max_workers=1, mp_context=mp.get_context("spawn"), initializer=worker_pool.init,
-            initargs=(self.settings.model_dump_json(), 1),
+            initargs=(self.settings.child_json(), 1),
         ) as solo:
             fut = solo.submit(worker_pool.enroll, ref_key, voice_id, version)
             while not wait([fut], timeout=TICK_S).done:
@@ -163,7 +163,7 @@ class EmbeddedDispatcher:
         loads the engine's runtime."""
         with ProcessPoolExecutor(
             max_workers=1, mp_context=mp.get_context("spawn"), initializer=worker_pool.init,
-            initargs=(self.settings.model_dump_json(), 1),
+            initargs=(self.settings.child_json(), 1),
         ) as solo:
             found = solo.submit(worker_pool.predict_lines, profile_key, builtin,
                                 [line.to_dict() for line in lines]).result()

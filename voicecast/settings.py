@@ -9,6 +9,7 @@ worker processes.
 
 from __future__ import annotations
 
+import json
 import os
 from functools import lru_cache
 from pathlib import Path
@@ -440,6 +441,23 @@ class Settings(BaseSettings):
     @property
     def cache_dir(self) -> Path:
         return self.data_dir / "cache"
+
+    def child_json(self) -> str:
+        """These settings as JSON for a local worker process
+        (``Settings.model_validate_json``), secrets included: the plain
+        ``model_dump_json`` masks them (``**********``), which would hand a
+        worker a wrong S3 secret or remote engine key."""
+
+        def reveal(value: Any) -> Any:
+            if isinstance(value, SecretStr):
+                return value.get_secret_value()
+            if isinstance(value, dict):
+                return {k: reveal(v) for k, v in value.items()}
+            if isinstance(value, list | tuple):
+                return [reveal(v) for v in value]
+            return value
+
+        return json.dumps(reveal(self.model_dump(mode="python")), default=str)
 
 
 class SettingsError(VoicecastError):

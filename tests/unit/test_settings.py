@@ -179,3 +179,21 @@ def test_the_real_cli_exits_2_with_one_line(tmp_path: Path) -> None:
     assert res.returncode == 2
     assert res.stderr.strip().splitlines() == [
         "error: VOICECAST_ENROLL__METHOD: Input should be 'search' or 'nearest' (got 'best')"]
+
+
+def test_local_workers_get_the_secrets_the_plain_dump_masks() -> None:
+    """Embedded mode hands its settings to worker processes as JSON: the
+    S3 secret and a remote engine's key must arrive whole, not as ``**********``."""
+    from pydantic import SecretStr
+
+    from voicecast.settings import Settings
+
+    s = Settings(storage={"secret_access_key": "s3-secret"},
+                 engine={"remote_api_key": "engine-key"}, data_dir="/tmp/x")
+    assert "s3-secret" not in s.model_dump_json()
+    child = Settings.model_validate_json(s.child_json())
+    assert isinstance(child.storage.secret_access_key, SecretStr)
+    assert child.storage.secret_access_key.get_secret_value() == "s3-secret"
+    assert child.engine.remote_api_key is not None
+    assert child.engine.remote_api_key.get_secret_value() == "engine-key"
+    assert child.model_dump(mode="json") == s.model_dump(mode="json")

@@ -59,6 +59,12 @@
     return el;
   }
 
+  // Replace an element's children, leaving out null/undefined/false ones
+  // (replaceChildren itself would write them as text).
+  function fill(el, ...kids) {
+    el.replaceChildren(...kids.flat().filter((k) => k !== null && k !== undefined && k !== false));
+  }
+
   function setText(el, text) {
     el.textContent = text == null ? '' : String(text);
   }
@@ -178,8 +184,8 @@
     state.key = '';
     state.jobs.clear();
     state.rows.clear();
-    $('job-rows').replaceChildren();
-    $('voice-list').replaceChildren();
+    fill($('job-rows'));
+    fill($('voice-list'));
     clearDetail();
     $('job-detail').hidden = true;
     state.selected = null;
@@ -211,7 +217,7 @@
       groups.push(h('optgroup', { label: 'Built-in voices' },
         builtin.map((name) => h('option', { value: name }, name))));
     }
-    select.replaceChildren(h('option', { value: '' }, 'None: clone the reference clip'), ...groups);
+    fill(select, h('option', { value: '' }, 'None: clone the reference clip'), ...groups);
     const names = [...mine.map((v) => v.name), ...builtin];
     if (names.includes(previous) || (previous === '' && select.dataset.chosen)) select.value = previous;
     else select.value = names[0] || '';
@@ -219,7 +225,7 @@
 
   function renderVoices(mine) {
     const list = $('voice-list');
-    list.replaceChildren(...mine.map(voiceItem));
+    fill(list, ...mine.map(voiceItem));
     $('no-voices').hidden = mine.length > 0;
   }
 
@@ -262,7 +268,7 @@
         setText(box, 'No events recorded.');
         return;
       }
-      box.replaceChildren(h('ol', { class: 'history-list' }, events.map((ev) => h('li', {},
+      fill(box, h('ol', { class: 'history-list' }, events.map((ev) => h('li', {},
         h('strong', {}, ev.event || 'event'),
         ev.version != null ? ` (version ${ev.version})` : '',
         ` — ${when(ev.at)}`,
@@ -374,7 +380,7 @@
       }
       state.jobs.clear();
       state.rows.clear();
-      $('job-rows').replaceChildren();
+      fill($('job-rows'));
     }
     for (const job of data.jobs) {
       $('job-rows').append(rowFor(job.id));
@@ -425,12 +431,12 @@
     tr.classList.toggle('selected', state.selected === job.id);
     if (state.selected === job.id) tr.setAttribute('aria-current', 'true');
     else tr.removeAttribute('aria-current');
-    c.input.replaceChildren(h('span', { class: 'name' }, job.input_name),
+    fill(c.input, h('span', { class: 'name' }, job.input_name),
       h('span', { class: 'job-id' }, job.id.slice(0, 8)));
     setText(c.kind, job.kind);
-    c.status.replaceChildren(h('span', { class: `status status-${job.status}` }, job.status));
+    fill(c.status, h('span', { class: `status status-${job.status}` }, job.status));
     const label = `${p.done} / ${p.total}`;
-    c.progress.replaceChildren(
+    fill(c.progress,
       h('progress', { max: Math.max(p.total, 1), value: p.total ? p.done : 0, 'aria-label': `${label} segments` }),
       h('span', { class: 'count' }, label),
       p.failed ? h('span', { class: 'error' }, ` (${p.failed} failed)`) : null);
@@ -442,10 +448,10 @@
         `${job.warnings.length} warning${job.warnings.length > 1 ? 's' : ''}`));
     }
     if (job.fit && job.fit.overflows) notes.push(h('span', { class: 'warning' }, `${job.fit.overflows} overflow(s)`));
-    c.notes.replaceChildren(...notes.flatMap((n, i) => (i ? [' ', n] : [n])));
+    fill(c.notes, ...notes.flatMap((n, i) => (i ? [' ', n] : [n])));
     setText(c.created, when(job.created_at));
     const named = ` ${job.input_name} (${job.id.slice(0, 8)})`;
-    c.actions.replaceChildren(
+    fill(c.actions,
       h('button', { type: 'button', class: 'details', onclick: () => selectJob(job.id, true) },
         'Details', h('span', { class: 'visually-hidden' }, ` of${named}`)),
       final ? null : h('button', { type: 'button', class: 'cancel danger', onclick: () => cancelJob(job.id) },
@@ -579,11 +585,11 @@
     player.removeAttribute('src');
     player.load();
     $('download').setAttribute('href', '#');
-    $('other-outputs').replaceChildren();
+    fill($('other-outputs'));
     $('output-player').hidden = true;
     $('report').hidden = true;
-    $('timeline-wrap').replaceChildren();
-    $('report-table').replaceChildren();
+    fill($('timeline-wrap'));
+    fill($('report-table'));
     $('report-table-details').open = false;
     $('report-csv-link').hidden = true;
     $('report-csv').hidden = false;
@@ -599,7 +605,7 @@
     setText($('detail-name'), job.input_name);
     const p = job.progress;
     const fit = job.fit || {};
-    $('detail-facts').replaceChildren(
+    fill($('detail-facts'),
       ...fact('Id', job.id),
       ...fact('Kind', job.kind),
       ...fact('Status', job.status),
@@ -617,7 +623,7 @@
     err.hidden = !job.error;
     setText(err, job.error ? `Error: ${job.error}` : '');
     $('detail-warnings').hidden = !job.warnings.length;
-    $('detail-warning-list').replaceChildren(...job.warnings.map((w) => h('li', {}, w)));
+    fill($('detail-warning-list'), ...job.warnings.map((w) => h('li', {}, w)));
 
     if (state.loadedFor && state.loadedFor !== job.id) clearDetail();
     if (job.status === 'done') {
@@ -671,9 +677,9 @@
       const link = $('download');
       link.href = got.src;
       link.setAttribute('download', got.name);
-      link.replaceChildren(`Download ${got.name}`,
+      fill(link, `Download ${got.name}`,
         main.size_bytes ? ` (${(main.size_bytes / 1e6).toFixed(1)} MB)` : '');
-      $('other-outputs').replaceChildren(...job.outputs.filter((o) => o.kind !== 'output')
+      fill($('other-outputs'), ...job.outputs.filter((o) => o.kind !== 'output')
         .map((o) => otherOutput(o, stem)));
       $('output-player').hidden = false;
       say('output-status', '');
@@ -692,7 +698,7 @@
       try {
         const got = await fetchMedia(o.url, `${stem}-${o.kind.replace(/[^a-z0-9]+/gi, '-')}`);
         const link = h('a', { href: got.src, download: got.name }, `Download ${label}: ${got.name}`);
-        item.replaceChildren(link);
+        fill(item, link);
         link.focus();
       } catch (e) {
         button.disabled = false;
@@ -717,13 +723,13 @@
         + `${borrowed} borrowed gap${borrowed === 1 ? '' : 's'}.`
         + (marks.book ? ' A book has no slots: each line is drawn where it is read (from the lengths and'
           + ' pauses; approximate).' : ''));
-      $('timeline-wrap').replaceChildren(timeline(marks, report.duration_s));
+      fill($('timeline-wrap'), timeline(marks, report.duration_s));
       const details = $('report-table-details');
-      const fill = () => {
+      const tableOnOpen = () => {
         if (details.open && !$('report-table').firstChild) fillTable(marks);
       };
-      details.ontoggle = fill;
-      fill();
+      details.ontoggle = tableOnOpen;
+      tableOnOpen();
       $('report-csv').onclick = () => getCsv(id);
       $('report').hidden = false;
       say('report-status', '');
@@ -837,8 +843,9 @@
 
     marks.forEach((m, i) => {
       const y = top + i * rowH;
+      // The slot (and a borrowed gap) full height; the placed speech a thinner bar over it.
       const bar = Math.max(2, rowH - 4);
-      const inner = Math.max(1, bar - (rowH >= 10 ? 4 : 1));
+      const inner = rowH >= 10 ? Math.round(bar / 2) : Math.max(1, bar - 1);
       const g = svg('g', {
         class: `line${m.overflow ? ' overflow' : ''}${m.borrowed > 0 ? ' borrowed' : ''}`,
         'data-segment': m.n,
@@ -892,7 +899,7 @@
       h('td', {}, m.borrowed ? t(m.borrowed) : ''),
       h('td', {}, m.overflow ? t(m.overflowS) : ''),
       h('td', { class: 'text' }, `${m.speaker ? `${m.speaker}: ` : ''}${m.text}`))));
-    $('report-table').replaceChildren(h('caption', { class: 'visually-hidden' }, 'Fit report, one row per line'),
+    fill($('report-table'), h('caption', { class: 'visually-hidden' }, 'Fit report, one row per line'),
       head, body);
   }
 
