@@ -334,13 +334,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             return art.key, job.input_name
 
     @app.get("/v1/jobs/{job_id}/output", response_model=None, responses={302: {"description": "signed URL"}})
-    def output(who: Tenant, job_id: str, kind: str = "output") -> Response:
+    def output(who: Tenant, job_id: str, kind: str = "output",
+               accept: Annotated[str | None, Header()] = None) -> Response:
+        """The file (local store), or a redirect to a signed URL (S3); with
+        ``Accept: application/json``, that URL as ``{"url", "filename"}``
+        instead: the web page plays it directly (a script cannot follow a
+        redirect to a bucket that sends no CORS headers)."""
         key, name = _artifact(who, job_id, kind)
         store = get_store(settings)
         url = store.url(key)
         filename = f"{PurePath(name).stem or 'output'}{PurePath(key).suffix}"
         if url.startswith("file:"):
             return FileResponse(url2pathname(urlsplit(url).path), filename=filename)
+        if "application/json" in (accept or ""):
+            return JSONResponse({"url": url, "filename": filename})
         return RedirectResponse(url, status_code=302)
 
     @app.get("/v1/jobs/{job_id}/report", response_model=None)

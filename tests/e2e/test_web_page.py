@@ -54,9 +54,13 @@ def browser(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         session.quit()
 
 
-@pytest.fixture
-def api(voicecast_env: dict[str, str], tmp_path: Path) -> Iterator[ApiServer]:
+@pytest.fixture(params=["local", "s3"])
+def api(request: pytest.FixtureRequest, voicecast_env: dict[str, str], tmp_path: Path) -> Iterator[ApiServer]:
+    """The server, storing in its data folder (outputs come through the API)
+    or in S3 (moto; outputs are played from signed URLs)."""
     env = {**voicecast_env, "VOICECAST_ENGINE__NAME": "null"}
+    if request.param == "s3":
+        env.update(request.getfixturevalue("s3_server").env())
     with ApiServer(env, workers=2, log_path=tmp_path / "api.log") as server:
         yield server
 
@@ -128,6 +132,7 @@ def test_page_submits_a_dub_plays_it_and_draws_its_timeline(browser: Any, api: A
     assert progress.find_element(By.CSS_SELECTOR, ".count").text == f"{total} / {total}"
     assert progress.find_element(By.TAG_NAME, "progress").get_attribute("value") == str(total)
     assert not row.find_elements(By.CSS_SELECTOR, "button.cancel")  # nothing to cancel once done
+    assert "null" not in row.text and "undefined" not in row.text, row.text
 
     # The detail shows the job just submitted: its output loads in the player.
     detail = browser.find_element(By.ID, "job-detail")
@@ -138,8 +143,13 @@ def test_page_submits_a_dub_plays_it_and_draws_its_timeline(browser: Any, api: A
     duration = browser.execute_script("return document.getElementById('player').duration")
     assert duration == pytest.approx(job_duration(api, key, job_id), abs=1.0)
     assert browser.execute_script("return document.getElementById('player').error") is None
+    # Local storage: the bytes fetched with the key, as a blob: URL; S3: the
+    # signed URL the API gives for `Accept: application/json`.
+    src = browser.execute_script("return document.getElementById('player').currentSrc")
     link = browser.find_element(By.ID, "download")
-    assert link.get_attribute("href").startswith("blob:")
+    s3 = api.env.get("VOICECAST_STORAGE__ENDPOINT_URL")
+    assert src.startswith(f"{s3}/" if s3 else "blob:"), src
+    assert link.get_attribute("href") == src
     assert link.get_attribute("download") == "trailer.mp3"
 
     # The fit timeline: one mark per report row, each with its placed speech drawn.
@@ -168,6 +178,7 @@ def job_duration(server: ApiServer, key: str, job_id: str) -> float:
     return float(report["duration_s"])
 
 
+@pytest.mark.parametrize("api", ["local"], indirect=True)
 def test_page_adds_a_voice_and_shows_its_consent_record(browser: Any, api: ApiServer) -> None:
     """The voices section: add a voice with its consent from the page, see it
     listed and offered for jobs, and read its consent history. The consent is

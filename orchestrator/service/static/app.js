@@ -660,6 +660,21 @@
     return { src, name, direct: false };
   }
 
+  // A download link to what fetchMedia got. A signed URL is on another
+  // origin, where `download` is ignored: it opens in a new tab instead.
+  function linkTo(link, got) {
+    link.href = got.src;
+    link.setAttribute('download', got.name);
+    if (got.direct) {
+      link.target = '_blank';
+      link.rel = 'noopener';
+    } else {
+      link.removeAttribute('target');
+      link.removeAttribute('rel');
+    }
+    return link;
+  }
+
   async function loadOutput(job) {
     const id = job.id;
     const main = job.outputs.find((o) => o.kind === 'output');
@@ -675,8 +690,7 @@
       const player = $('player');
       player.src = got.src;
       const link = $('download');
-      link.href = got.src;
-      link.setAttribute('download', got.name);
+      linkTo(link, got);
       fill(link, `Download ${got.name}`,
         main.size_bytes ? ` (${(main.size_bytes / 1e6).toFixed(1)} MB)` : '');
       fill($('other-outputs'), ...job.outputs.filter((o) => o.kind !== 'output')
@@ -697,7 +711,7 @@
       button.disabled = true;
       try {
         const got = await fetchMedia(o.url, `${stem}-${o.kind.replace(/[^a-z0-9]+/gi, '-')}`);
-        const link = h('a', { href: got.src, download: got.name }, `Download ${label}: ${got.name}`);
+        const link = linkTo(h('a', {}, `Download ${label}: ${got.name}`), got);
         fill(item, link);
         link.focus();
       } catch (e) {
