@@ -652,10 +652,11 @@ class CeleryDispatcher:
                     return
                 mark = (status, jobs.undone_count(s, job_id))
             if watch.due(mark):
-                self._heal_if_lost(job_id, watch)
+                self.heal_if_lost(job_id, watch)
             time.sleep(self.poll_s)
 
-    def _heal_if_lost(self, job_id: str, watch: StallWatch) -> None:
+    def heal_if_lost(self, job_id: str, watch: StallWatch) -> None:
+        """Send a stalled job's work again when nothing of it is queued or running anywhere."""
         from orchestrator import render
 
         alive = self.job_alive(job_id)

@@ -381,6 +381,10 @@ class ApiSettings(BaseModel):
     #: A key found valid (or not) is trusted this long before it is looked up
     #: again, so a revoked key stops working within this many seconds.
     key_cache_s: float = Field(default=5.0, ge=0, le=3600)
+    #: A job accepted by an API replica that stopped before planning it stays
+    #: pending; after this long (seconds) another replica fails it with that
+    #: reason (submit it again), in distributed mode.
+    plan_timeout_s: float = Field(default=1800.0, gt=0, le=86400)
     #: Jobs planned at once in an embedded service (planning parses and enrolls).
     plan_threads: int = Field(default=2, ge=1, le=64)
 

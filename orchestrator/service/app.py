@@ -114,11 +114,22 @@ class Service:
         self.planner.submit(submit.plan_uploaded, self.settings, job_id, self.dispatcher)
 
     def _sweep(self) -> None:
+        """Every second: due webhooks; every few seconds (distributed mode):
+        stalled or orphaned API jobs (:mod:`orchestrator.service.janitor`)."""
+        from orchestrator.dispatch import CeleryDispatcher
+        from orchestrator.service.janitor import Janitor
+
+        janitor = (Janitor(self.settings, self.dispatcher)
+                   if isinstance(self.dispatcher, CeleryDispatcher) else None)
+        ticks = 0
         while not self._stop.wait(1.0):
+            ticks += 1
             try:
                 webhooks.deliver_due(self.settings)
+                if janitor is not None and ticks % 5 == 0:
+                    janitor.tick()
             except Exception:  # noqa: BLE001 - the next sweep tries again
-                log.exception("webhook sweep")
+                log.exception("service sweep")
 
     def stop(self) -> None:
         self._stop.set()

@@ -82,7 +82,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory, redis_server: Any, s3_server
                 "VOICECAST_QUEUE__VISIBILITY_TIMEOUT_S": "60", "VOICECAST_API__KEY_CACHE_S": "0",
                 **{f"VOICECAST_LIMITS__{k}_TIME_S": "50" for k in ("SYNTH", "ENROLL", "RECORD", "ASSEMBLE")},
                 "VOICECAST_LIMITS__SYNTH_TIME_MAX_S": "50", "VOICECAST_LIMITS__SOFT_MARGIN_S": "10",
-                "PYTHONUNBUFFERED": "1"})
+                # The API's janitor heals a job that has shown no progress for this long.
+                "VOICECAST_QUEUE__STALL_TIMEOUT_S": "4", "PYTHONUNBUFFERED": "1"})
     up = subprocess.run([sys.executable, "-m", "orchestrator.cli", "db", "upgrade"], env=env,
                         capture_output=True, text=True, timeout=300)
     assert up.returncode == 0, up.stderr
@@ -95,7 +96,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory, redis_server: Any, s3_server
         for w in workers:
             w.wait_ready()
         with ApiServer(env, log_path=tmp / "api.log") as api:
-            yield {"api": api, "s3": s3_server, "bucket": bucket, "env": env, "receiver": Receiver()}
+            yield {"api": api, "s3": s3_server, "bucket": bucket, "env": env, "receiver": Receiver(),
+                   "redis": redis_server}
     finally:
         for w in workers:
             w.stop()
@@ -246,3 +248,22 @@ def test_short_job_is_not_starved_by_a_long_one(stack: dict[str, Any], tmp_path:
     assert short["status"] == "done", short
     assert long["progress"]["done"] < 50 and long["status"] == "rendering", long["progress"]
     assert c.post(f"/v1/jobs/{long_id}/cancel").json()["status"] == "cancelled"
+
+
+def test_a_job_whose_queued_messages_are_lost_is_healed_by_the_api(stack: dict[str, Any],
+                                                                    tmp_path: Path) -> None:
+    """No CLI follows an API job: when its queued messages vanish (a broker
+    that lost its data), the API's janitor sees the stall and sends them again."""
+    api: ApiServer = stack["api"]
+    c = Client(api.url, api.key("lossy"))
+    job_id = c.job_id(script(tmp_path / "forty.txt", 40, "through a lossy queue"), {"voice": "jf_alpha"})
+    deadline = time.monotonic() + 120
+    while c.job(job_id)["progress"]["done"] < 2:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    broker = stack["redis"].client()
+    lost = broker.llen("synth")
+    broker.delete("synth")  # the job's released window is gone
+    assert lost > 0
+    done = c.wait(job_id, timeout=180)
+    assert done["status"] == "done" and done["progress"]["done"] == 40, done
