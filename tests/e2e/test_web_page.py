@@ -124,6 +124,11 @@ def test_page_submits_a_dub_plays_it_and_draws_its_timeline(browser: Any, api: A
         return status() in ("done", "failed", "cancelled")
 
     wait.until(finished)
+    # The progress came through the event stream, read with fetch() (EventSource cannot send the key).
+    streamed = browser.execute_script(
+        "return performance.getEntriesByType('resource')"
+        ".filter(e => e.name.endsWith(`/v1/jobs/${arguments[0]}/events`)).map(e => e.initiatorType);", job_id)
+    assert streamed and set(streamed) == {"fetch"}, streamed
     job = get_json(api, key, f"/v1/jobs/{job_id}")
     assert status() == "done", (seen, job, api.log_text()[-3000:])
     total = job["progress"]["total"]
@@ -187,6 +192,13 @@ def test_page_adds_a_voice_and_shows_its_consent_record(browser: Any, api: ApiSe
     from selenium.webdriver.support.ui import WebDriverWait
 
     key = api.key("acme")
+    # A wrong key is refused, saying so, and shows nothing of the tenant's.
+    browser.get(api.url + "/")
+    browser.find_element(By.ID, "api-key").send_keys("vc_wrong\n")
+    WebDriverWait(browser, 60).until(lambda d: "refused" in d.find_element(By.ID, "key-status").text)
+    assert not browser.find_element(By.ID, "app").is_displayed()
+    browser.find_element(By.ID, "api-key").clear()
+    browser.get_log("browser")  # the refused request's console line is expected
     sign_in(browser, api, key)
     consent = 'Jane Doe agreed in writing on 2026-01-02 <img src=x onerror="window.pwned=1">'
     browser.find_element(By.ID, "voice-name").send_keys("jane")

@@ -30,8 +30,8 @@ class Client:
         if reference is not None:
             files["reference"] = (reference.name, reference.read_bytes())
         headers = self.headers(**({"Idempotency-Key": idempotency_key} if idempotency_key else {}))
-        return self.http.post(f"{self.base}/v1/jobs", files=files, data={"options": json.dumps(options or {})},
-                              headers=headers, timeout=120)
+        return self.http.post(f"{self.base}/v1/jobs", files=files,
+                              data={"options": json.dumps(options or {})}, headers=headers, timeout=120)
 
     def job_id(self, path: Path, options: dict[str, Any] | None = None, **kw: Any) -> str:
         r = self.submit(path, options, **kw)
@@ -39,10 +39,12 @@ class Client:
         return str(r.json()["id"])
 
     def get(self, url: str, **kw: Any) -> requests.Response:
-        return self.http.get(self.base + url, headers=self.headers(**kw.pop("headers", {})), timeout=120, **kw)
+        headers = self.headers(**kw.pop("headers", {}))
+        return self.http.get(self.base + url, headers=headers, timeout=120, **kw)
 
     def post(self, url: str, **kw: Any) -> requests.Response:
-        return self.http.post(self.base + url, headers=self.headers(**kw.pop("headers", {})), timeout=300, **kw)
+        headers = self.headers(**kw.pop("headers", {}))
+        return self.http.post(self.base + url, headers=headers, timeout=300, **kw)
 
     def job(self, job_id: str) -> dict[str, Any]:
         r = self.get(f"/v1/jobs/{job_id}")
@@ -78,6 +80,23 @@ class Client:
                     if data:
                         yield event, json.loads(data)
                     event, data = "message", ""
+
+
+def long_then_short(c: Client, folder: Path, label: str) -> tuple[str, dict[str, Any], dict[str, Any]]:
+    """Done-means 2's scenario: a 200-segment job, then (2 s after it started
+    rendering) a 6-segment job, followed until the short one ends. Returns the
+    long job's id and both jobs as they stood then; prints the figure."""
+    long_id = c.job_id(script(folder / "long.txt", 200, f"read {label}"), {"voice": "jf_alpha"})
+    deadline = time.monotonic() + 120
+    while c.job(long_id)["progress"]["done"] == 0:
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    time.sleep(2.0)
+    short_id = c.job_id(script(folder / "short.txt", 6, "a short job"), {"voice": "jm_kumo"})
+    short = c.wait(short_id)
+    long = c.job(long_id)
+    print(f"{label}: short job done when the long one had {long['progress']['done']}/200 segments")
+    return long_id, short, long
 
 
 def script(path: Path, lines: int, words: str = "read at an even and steady pace") -> Path:

@@ -51,7 +51,8 @@ def test_a_dub_through_a_remote_voicecast_lands_on_its_cues(tmp_path: Path) -> N
     assert len(list((tmp_path / "server-data" / "objects" / "segments").rglob("*.wav"))) >= len(cues)
     local = _env(tmp_path / "local-data")
     out_local = tmp_path / "local.wav"
-    r2 = cli(local, "render", str(srt), "--voice", "jf_alpha", "--out", str(out_local), "--json", "--workers", "1")
+    r2 = cli(local, "render", str(srt), "--voice", "jf_alpha", "--out", str(out_local), "--json",
+             "--workers", "1")
     assert r2.returncode == 0, r2.stderr[-3000:]
 
     summary_remote, summary_local = json.loads(r.stdout), json.loads(r2.stdout)

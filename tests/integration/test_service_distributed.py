@@ -25,8 +25,8 @@ from typing import Any
 
 import pytest
 from audiocheck import decode, duration
-from service_client import Client, error_of, script
 from servers import ApiServer, CeleryWorker
+from service_client import Client, error_of, long_then_short, script
 
 from orchestrator.service.webhooks import SIGNATURE_HEADER, verify
 
@@ -202,7 +202,8 @@ def test_everything_through_http(stack: dict[str, Any], tmp_path: Path) -> None:
     assert all(json.loads(b_)["job"]["id"] != book for _, b_ in receiver.calls)
 
     # Cancel stops a running job: its queued segments are revoked, nothing more is recorded.
-    long_id = a.job_id(script(tmp_path / "long.txt", 120), {"voice": "jf_alpha", "callback_url": receiver.url})
+    long_id = a.job_id(script(tmp_path / "long.txt", 120),
+                       {"voice": "jf_alpha", "callback_url": receiver.url})
     deadline = time.monotonic() + 120
     while a.job(long_id)["progress"]["done"] < 5:
         assert time.monotonic() < deadline
@@ -213,7 +214,8 @@ def test_everything_through_http(stack: dict[str, Any], tmp_path: Path) -> None:
     before = _segment_objects(stack["s3"], stack["bucket"])
     time.sleep(5.0)
     after = a.job(long_id)
-    assert after["status"] == "cancelled" and after["progress"]["done"] == at_cancel and after["outputs"] == []
+    assert after["status"] == "cancelled" and after["progress"]["done"] == at_cancel
+    assert after["outputs"] == []
     # At most the renders under way when it was cancelled (2 synth processes) finished
     # afterwards; the job's queued window (8) was revoked, and nothing more was released.
     rendered_after = _segment_objects(stack["s3"], stack["bucket"]) - before
@@ -235,16 +237,7 @@ def test_short_job_is_not_starved_by_a_long_one(stack: dict[str, Any], tmp_path:
     the short job is done before the long one reaches 25 %."""
     api: ApiServer = stack["api"]
     c = Client(api.url, api.key("fairness"))
-    long_id = c.job_id(script(tmp_path / "long.txt", 200, "through the queue"), {"voice": "jf_alpha"})
-    deadline = time.monotonic() + 120
-    while c.job(long_id)["progress"]["done"] == 0:
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
-    time.sleep(2.0)
-    short_id = c.job_id(script(tmp_path / "short.txt", 6, "a short job"), {"voice": "jm_kumo"})
-    short = c.wait(short_id)
-    long = c.job(long_id)
-    print(f"distributed: short job done when the long one had {long['progress']['done']}/200 segments")
+    long_id, short, long = long_then_short(c, tmp_path, "distributed")
     assert short["status"] == "done", short
     assert long["progress"]["done"] < 50 and long["status"] == "rendering", long["progress"]
     assert c.post(f"/v1/jobs/{long_id}/cancel").json()["status"] == "cancelled"

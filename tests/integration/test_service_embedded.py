@@ -12,8 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from service_client import Client, error_of, script
 from servers import ApiServer
+from service_client import Client, error_of, long_then_short
 
 REPO = Path(__file__).resolve().parents[2]
 SRT = REPO / "examples" / "trailer.srt"
@@ -40,19 +40,9 @@ def test_short_job_is_not_starved_by_a_long_one(api: ApiServer, tmp_path: Path) 
     short job is done before the long one reaches 25 %. Then cancel stops the
     long one: nothing more is recorded and no output is presented."""
     c = Client(api.url, api.key("fair"))
-    long_id = c.job_id(script(tmp_path / "long.txt", 200), {"voice": "jf_alpha"})
-    # Wait until the long job is rendering (its segments are in the pool), then 2 s more.
-    deadline = time.monotonic() + 120
-    while c.job(long_id)["progress"]["done"] == 0:
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
-    time.sleep(2.0)
-    short_id = c.job_id(script(tmp_path / "short.txt", 6, "a short job"), {"voice": "jm_kumo"})
-    short = c.wait(short_id)
-    long = c.job(long_id)
+    long_id, short, long = long_then_short(c, tmp_path, "embedded")
     assert short["status"] == "done", short
     assert long["progress"]["total"] == 200
-    print(f"embedded: short job done when the long one had {long['progress']['done']}/200 segments")
     assert long["progress"]["done"] < 50, (long["progress"], short["progress"])
     assert long["status"] == "rendering"
 
@@ -68,7 +58,7 @@ def test_short_job_is_not_starved_by_a_long_one(api: ApiServer, tmp_path: Path) 
     again = c.post(f"/v1/jobs/{long_id}/cancel")
     assert again.status_code == 409, again.text
     # The short job's output plays.
-    audio = c.get(f"/v1/jobs/{short_id}/output")
+    audio = c.get(f"/v1/jobs/{short['id']}/output")
     assert audio.status_code == 200 and audio.headers["content-type"].startswith("audio/")
     assert audio.content[:4] == b"RIFF" and len(audio.content) > 1000
 
@@ -128,6 +118,34 @@ def test_refused_requests_name_the_problem(api: ApiServer, tmp_path: Path) -> No
     codes = [hammer.get("/v1/jobs").status_code for _ in range(100)]
     assert 429 in codes and codes[0] == 200, codes
     r = hammer.get("/v1/jobs")
-    assert r.status_code == 429 and int(r.headers["Retry-After"]) >= 1 and error_of(r)["code"] == "rate_limited"
+    assert r.status_code == 429 and int(r.headers["Retry-After"]) >= 1
+    assert error_of(r)["code"] == "rate_limited"
     # Another key is not slowed by it.
     assert c.get("/v1/jobs").status_code == 200
+
+
+def test_one_line_of_speech_openai_style(api: ApiServer, tmp_path: Path) -> None:
+    """``POST /v1/audio/speech``: OpenAI's fields (plus ``emotion``); ``speed``
+    shortens the line by that factor; every format decodes."""
+    import io
+    import wave
+
+    c = Client(api.url, api.key("speaker"))
+    line = {"model": "tts-1", "input": "The lantern keeper climbed the hill at dusk.", "voice": "jf_alpha"}
+    lengths = {}
+    for speed in (1.0, 2.0):
+        r = c.post("/v1/audio/speech", json={**line, "response_format": "wav", "speed": speed})
+        assert r.status_code == 200 and r.headers["content-type"] == "audio/wav", r.text
+        with wave.open(io.BytesIO(r.content)) as w:
+            lengths[speed] = w.getnframes() / w.getframerate()
+    assert 0.45 < lengths[2.0] / lengths[1.0] < 0.55, lengths
+    pcm = c.post("/v1/audio/speech", json={**line, "response_format": "pcm"})
+    rate = int(pcm.headers["X-Sample-Rate"])
+    assert abs(len(pcm.content) / 2 / rate - lengths[1.0]) < 0.01
+    mp3 = c.post("/v1/audio/speech", json={**line, "emotion": "happy:0.6"})  # OpenAI's default: mp3
+    assert mp3.status_code == 200 and mp3.headers["content-type"] == "audio/mpeg" and len(mp3.content) > 500
+    for bad, field in (({**line, "voice": "nobody"}, "voice"), ({**line, "speed": 9}, "speed"),
+                       ({**line, "input": ""}, "input"), ({**line, "emotion": "furious"}, "emotion"),
+                       ({**line, "response_format": "ogg"}, "response_format")):
+        r = c.post("/v1/audio/speech", json=bad)
+        assert r.status_code == 422 and error_of(r)["field"] == field, (bad, r.text)

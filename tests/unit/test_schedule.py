@@ -57,7 +57,8 @@ jobs_strategy = st.lists(
 
 
 @given(jobs_strategy, st.integers(0, 60), st.integers(1, 10))
-def test_release_is_bounded_and_uses_every_place_it_can(jobs: list[Candidate], free: int, window: int) -> None:
+def test_release_is_bounded_and_uses_every_place_it_can(jobs: list[Candidate], free: int,
+                                                        window: int) -> None:
     got = plan_release(jobs, free, window)
     by_id = {c.job_id: c for c in jobs}
     assert sum(got.values()) <= free
