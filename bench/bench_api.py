@@ -18,9 +18,12 @@ Then ``--clients`` client threads (default 50), each with its own
 shared out among them; the per-key rate limit stays at its default, which a
 client polling every ``--poll-s`` never reaches), each doing in a loop:
 
-1. ``POST /v1/jobs``: a small SRT of ``--cues`` cues (made-up sentences,
-   different in every job, so every job goes through the queue and the
-   workers rather than the segment cache) with ``{"voice": "jf_alpha"}``;
+1. ``POST /v1/jobs``: a small SRT of 1 to 2 x ``--cues`` - 1 cues (drawn
+   for each job, ``--cues`` on average, so that jobs shared fairly by the
+   pool do not all end, and their clients submit again, at once), made-up
+   sentences different in every job (so every job goes through the queue
+   and the workers rather than the segment cache), with
+   ``{"voice": "jf_alpha"}``;
 2. ``GET /v1/jobs/{id}`` every ``--poll-s`` seconds (a client polling for
    its job, as the web page does) until the job is done, failed or
    cancelled; then the next job.
@@ -33,8 +36,9 @@ Every request's latency is measured in the client: from before
 ``session.post``/``get`` to the whole body read (connection reuse, the
 client's own Python time and its waits for the GIL included: a
 conservative figure). Clients start at random offsets within one poll
-interval; the first ``--warmup-s`` seconds (and a serial warm-up of one
-submit and status per key before the clients start) are left out; samples
+interval; the first ``--warmup-s`` seconds (and a serial warm-up, one
+submit and one status for each of five keys, before the clients start) are
+left out; samples
 are the requests that start in the next ``--duration-s`` seconds. Figures
 per mode: count, p50, p95, p99 and max latency of submit and of status,
 errors (any answer but 202 / 200, or a failed connection), requests per
@@ -42,10 +46,10 @@ second; the jobs submitted, finished (done / failed) and their time from
 submit to the client seeing them done (poll granularity included); and the
 CPU seconds each part used in the window (API process, workers, database /
 broker / S3, this client), read from ``/proc``, to show how the cores were
-shared.
+shared, and the whole machine's (``/proc/stat``), to show what else ran.
 
     .venv/bin/python bench/bench_api.py [--mode embedded|distributed|both] [--clients 50]
-        [--tenants 10] [--duration-s 60] [--warmup-s 10] [--poll-s 0.5] [--cues 3]
+        [--tenants 10] [--duration-s 120] [--warmup-s 30] [--poll-s 0.5] [--cues 3]
         [--workers 1] [--md-out bench/results/api.md] [--keep]
 
 Timings are printed and written, never asserted.
@@ -131,6 +135,14 @@ def _cpu_s(pid: int) -> float:
     return sum(int(x) for x in f[11:15]) / os.sysconf("SC_CLK_TCK")
 
 
+def machine_cpu_s() -> float:
+    """CPU seconds every process of the machine used so far (``/proc/stat``:
+    user, nice, system, irq, softirq, steal), to show what else ran."""
+    fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    busy = sum(int(fields[i]) for i in (0, 1, 2, 5, 6, 7) if i < len(fields))
+    return busy / os.sysconf("SC_CLK_TCK")
+
+
 #: A part of the system: (root pid, whether the root counts, whether its descendants count).
 Part = list[tuple[int, bool, bool]]
 
@@ -179,6 +191,11 @@ class Load:
     jobs: list[JobSeen] = field(default_factory=list)
     errors: dict[str, int] = field(default_factory=dict)
     stop: threading.Event = field(default_factory=threading.Event)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def error(self, kind: str) -> None:
+        with self._lock:
+            self.errors[kind] = self.errors.get(kind, 0) + 1
 
 
 def pause(stop: threading.Event, seconds: float) -> bool:
@@ -197,7 +214,7 @@ def client(n: int, base: str, key: str, args: argparse.Namespace, load: Load, se
     job_n = 0
     while not load.stop.is_set():
         job_n += 1
-        body = srt_bytes(args.cues, seed * 100_003 + job_n)
+        body = srt_bytes(rng.randint(1, 2 * args.cues - 1), seed * 100_003 + job_n)
         t0 = time.perf_counter()
         try:
             r = http.post(f"{base}/v1/jobs", headers=headers, timeout=120,
@@ -206,11 +223,11 @@ def client(n: int, base: str, key: str, args: argparse.Namespace, load: Load, se
             code = r.status_code
         except requests.RequestException as e:
             code, r = 0, None
-            load.errors[type(e).__name__] = load.errors.get(type(e).__name__, 0) + 1
+            load.error(type(e).__name__)
         load.samples.append(Sample("submit", t0, time.perf_counter() - t0, code == 202, code))
         if r is None or code != 202:
             if code:
-                load.errors[f"submit {code}"] = load.errors.get(f"submit {code}", 0) + 1
+                load.error(f"submit {code}")
             load.stop.wait(max(args.poll_s, 0.2))
             continue
         job_id = r.json()["id"]
@@ -224,12 +241,12 @@ def client(n: int, base: str, key: str, args: argparse.Namespace, load: Load, se
                 code = r.status_code
             except requests.RequestException as e:
                 code = 0
-                load.errors[type(e).__name__] = load.errors.get(type(e).__name__, 0) + 1
+                load.error(type(e).__name__)
             t1 = time.perf_counter()
             load.samples.append(Sample("status", t0, t1 - t0, code == 200, code))
             if code != 200:
                 if code:
-                    load.errors[f"status {code}"] = load.errors.get(f"status {code}", 0) + 1
+                    load.error(f"status {code}")
                 continue
             job = r.json()
             seen.status = job["status"]
@@ -276,6 +293,7 @@ class Result:
     jobs: list[JobSeen]  # every job the clients submitted (warm-up and the end included)
     errors: dict[str, int]
     cpu: dict[str, float]  # CPU seconds in the window, by part
+    machine_cpu: float  # CPU seconds in the window, every process of the machine
     setup: str
 
     @property
@@ -304,18 +322,19 @@ def measure(mode: str, base: str, keys: list[str], args: argparse.Namespace, par
         t.start()
     time.sleep(args.warmup_s)
     parts = {**parts, "bench client (this process)": [(os.getpid(), True, False)]}
-    cpu0 = cpu_by_part(parts)
+    cpu0, machine0 = cpu_by_part(parts), machine_cpu_s()
     w0 = time.perf_counter()
     time.sleep(args.duration_s)
     w1 = time.perf_counter()
-    cpu1 = cpu_by_part(parts)
+    cpu1, machine1 = cpu_by_part(parts), machine_cpu_s()
     load.stop.set()
     for t in threads:
         t.join(timeout=150)
     print(f"  {mode}: clients ran {w1 - t_start:.0f} s (warm-up {w0 - t_start:.0f} s)", flush=True)
     samples = [s for s in load.samples if w0 <= s.t < w1]
     cpu = {k: max(0.0, cpu1[k] - cpu0.get(k, 0.0)) for k in cpu1}
-    return Result(mode, (w0, w1), samples, list(load.jobs), dict(load.errors), cpu, setup)
+    return Result(mode, (w0, w1), samples, list(load.jobs), dict(load.errors), cpu, machine1 - machine0,
+                  setup)
 
 
 # --------------------------------------------------------------------------- targets
@@ -447,7 +466,9 @@ def tables(results: list[Result]) -> list[str]:
         for part, sec in r.cpu.items():
             lines.append(f"| {r.mode} | {part} | {sec:.1f} | {sec / r.duration_s:.2f} |")
         total = sum(r.cpu.values())
-        lines.append(f"| {r.mode} | all | {total:.1f} | {total / r.duration_s:.2f} |")
+        lines.append(f"| {r.mode} | all of the above | {total:.1f} | {total / r.duration_s:.2f} |")
+        lines.append(f"| {r.mode} | the whole machine (/proc/stat) | {r.machine_cpu:.1f} | "
+                     f"{r.machine_cpu / r.duration_s:.2f} |")
     errs = [f"{r.mode}: {json.dumps(r.errors)}" for r in results if r.errors]
     if errs:
         lines += ["", "Errors by kind (whole run, warm-up included): " + "; ".join(errs)]
@@ -459,11 +480,14 @@ def main() -> None:
     ap.add_argument("--mode", choices=["embedded", "distributed", "both"], default="both")
     ap.add_argument("--clients", type=int, default=50, help="concurrent clients (threads), one key each")
     ap.add_argument("--tenants", type=int, default=10, help="tenants the clients' keys belong to")
-    ap.add_argument("--duration-s", type=float, default=60.0, help="measured window")
-    ap.add_argument("--warmup-s", type=float, default=10.0, help="clients running before the window")
+    ap.add_argument("--duration-s", type=float, default=120.0, help="measured window")
+    ap.add_argument("--warmup-s", type=float, default=30.0,
+                    help="clients running before the window (the first wave of jobs, all submitted at "
+                         "once, is mostly over by then)")
     ap.add_argument("--poll-s", type=float, default=0.5,
                     help="a client's pause between status polls (0: back to back, a saturation test)")
-    ap.add_argument("--cues", type=int, default=3, help="cues in each submitted SRT")
+    ap.add_argument("--cues", type=int, default=3,
+                    help="cues in a submitted SRT on average (each job: 1 to 2 x this - 1)")
     ap.add_argument("--workers", type=int, default=1,
                     help="worker processes (embedded pool; distributed: the synth worker's concurrency)")
     ap.add_argument("--md-out", type=Path, default=None)
@@ -499,9 +523,9 @@ def main() -> None:
             "the database / broker / S3 servers and the bench's client threads. `null` engine. "
             f"{args.clients} clients (threads, a `requests.Session` each), one API key each, in "
             f"{args.tenants} tenants; the per-key rate limit at its default. Each client submits an SRT "
-            f"of {args.cues} cues, polls its status every {args.poll_s:g} s until it ends, and submits "
-            f"the next. Window {args.duration_s:g} s after {args.warmup_s:g} s of warm-up; latency "
-            "measured in the client (request sent to body read).", ""]
+            f"of 1 to {2 * args.cues - 1} cues, polls its status every {args.poll_s:g} s until it ends, "
+            f"and submits the next. Window {args.duration_s:g} s after {args.warmup_s:g} s of warm-up; "
+            "latency measured in the client (request sent to body read).", ""]
     for r in results:
         head.append(f"- {r.mode}: {r.setup}.")
     text = "\n".join([*head, "", *tables(results), ""])

@@ -506,7 +506,7 @@ def plan_job(settings: Settings, job_id: str, input_path: Path, dispatcher: Disp
             job.kind = kind
             job.voice_id = narrator.id
             job.duration_s = plan.duration
-            job.warnings = plan.warnings
+            job.warnings = [jobs.shown(w) for w in plan.warnings]
             job.book = outline.stored() if outline is not None else None
             job.options = options.model_copy(
                 update={"lexicon_sha256": plan.lexicon_sha256, "lead_s": plan.lead_s,
@@ -529,7 +529,7 @@ def plan_job(settings: Settings, job_id: str, input_path: Path, dispatcher: Disp
             return undone_specs(settings, job_id)
 
 
-def _spec(seg: Segment, voice: tuple[str, int], engine: tuple[str, str],
+def segment_spec(seg: Segment, voice: tuple[str, int], engine: tuple[str, str],
           level: Level | None = None) -> SegmentSpec:
     """A segment's message: everything its content hash covers but the worker's
     own fit settings, so the worker can recompute the hash (see
@@ -570,7 +570,7 @@ def specs_for(s: Any, job: Job, segments: list[Segment]) -> list[SegmentSpec]:
                 raise VoiceError(f"segment {seg.idx + 1} has no voice profile (was its voice "
                                  "removed?); render the job again", field="voice")
             keys[vid] = (voice.id, voice.version)
-        out.append(_spec(seg, keys[vid], engine, level))
+        out.append(segment_spec(seg, keys[vid], engine, level))
     return out
 
 

@@ -138,7 +138,10 @@ class Service:
 
     def tenant(self, authorization: str | None) -> str:
         """Authenticate and rate-limit one request."""
-        who = self.keys.tenant(authorization)
+        return self.admit(self.keys.tenant(authorization), authorization)
+
+    def admit(self, who: str, authorization: str | None) -> str:
+        """Rate-limit a request of an authenticated key (:class:`RateLimited` past its rate)."""
         wait = self.limiter.allow(authorization or "")
         if wait:
             raise RateLimited(wait)
@@ -165,10 +168,8 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         length = dict(scope.get("headers") or []).get(b"content-length")
-        too_big = error(413, "too_large", f"the request body is over {self.limit} bytes "
-                                          "(VOICECAST_API__MAX_UPLOAD_BYTES)", "body")
         if length is not None and length.isdigit() and int(length) > self.limit:
-            await too_big(scope, receive, send)
+            await self.too_big()(scope, receive, send)
             return
         seen = 0
 
@@ -183,13 +184,26 @@ class BodyLimit:
         try:
             await self.app(scope, counted, send)
         except TooLarge:
-            await too_big(scope, receive, send)
+            await self.too_big()(scope, receive, send)
+
+    def too_big(self) -> JSONResponse:
+        """The 413 answer (made when needed, not for every request)."""
+        return error(413, "too_large", f"the request body is over {self.limit} bytes "
+                                       "(VOICECAST_API__MAX_UPLOAD_BYTES)", "body")
 
 
-def _tenant(request: Request, authorization: Annotated[str | None, Header()] = None) -> str:
-    """The request's tenant (401 without a valid key; 429 past its rate)."""
+async def _tenant(request: Request, authorization: Annotated[str | None, Header()] = None) -> str:
+    """The request's tenant (401 without a valid key; 429 past its rate).
+
+    Async, so that a key checked lately costs no trip to a worker thread
+    (a synchronous dependency runs in the thread pool, one more hand-over
+    per request besides the endpoint's); a key not checked lately is looked
+    up in SQL in a worker thread."""
     service: Service = request.app.state.service
-    return service.tenant(authorization)
+    who = service.keys.cached(authorization)
+    if who is None:
+        who = await run_in_threadpool(service.keys.tenant, authorization)
+    return service.admit(who, authorization)
 
 
 Tenant = Annotated[str, Depends(_tenant)]

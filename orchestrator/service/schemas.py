@@ -58,7 +58,8 @@ class JobProgress(BaseModel):
     failed: int
     reused: int
     audio_s_done: float
-    audio_s_total: float
+    #: The track's length; None where it is known only once rendered (books, scripts).
+    audio_s_total: float | None
     #: Seconds left at the pace so far; None before the first result.
     eta_s: float | None
 

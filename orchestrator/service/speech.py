@@ -10,6 +10,8 @@ encoded to the requested format.
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from orchestrator.service.schemas import SpeechRequest
@@ -42,7 +44,7 @@ def speak(settings: Settings, tenant: str, req: SpeechRequest, dispatcher: Dispa
           builtins: tuple[str, ...]) -> tuple[bytes, int]:
     """The line's audio in ``req.response_format`` and its sample rate."""
     from orchestrator.planning.segments import PlannedSegment, segment_hash
-    from orchestrator.render import _spec
+    from orchestrator.render import segment_spec
     from orchestrator.service.submit import _voice_entry
     from orchestrator.voices import resolve_voice
     from voicecast.emotions import TagError, parse_emotion
@@ -72,7 +74,7 @@ def speak(settings: Settings, tenant: str, req: SpeechRequest, dispatcher: Dispa
 
     row = Segment(job_id=f"speech-{tenant}"[:32], idx=0, text=text, emotion=emotion, intensity=intensity,
                   start_s=0.0, end_s=0.0, max_end_s=0.0, content_hash=seg_hash)
-    spec = _spec(row, (voice.id, voice.version), (facts.name, facts.version))
+    spec = segment_spec(row, (voice.id, voice.version), (facts.name, facts.version))
     result = dispatcher.render_line(spec)
     wav = get_store(settings).get_bytes(result.audio_key)
     fmt = req.response_format
@@ -82,10 +84,14 @@ def speak(settings: Settings, tenant: str, req: SpeechRequest, dispatcher: Dispa
     args += {"wav": ["-c:a", "pcm_s16le", "-f", "wav"],
              "mp3": ["-c:a", "libmp3lame", "-b:a", "128k", "-f", "mp3"],
              "flac": ["-c:a", "flac", "-f", "flac"], "pcm": ["-c:a", "pcm_s16le", "-f", "s16le"]}[fmt]
-    proc = run_tool("ffmpeg", [*args, "pipe:1"], input_bytes=wav)
-    if proc.returncode != 0:
-        raise RuntimeError(f"ffmpeg: {proc.stderr.decode('utf-8', 'replace').strip()[-300:]}")
-    return bytes(proc.stdout), result.sample_rate or facts.sample_rate
+    # A file, not a pipe: ffmpeg seeks back to finish the headers (a WAV's sizes,
+    # FLAC's stream info, the MP3's length frame); through a pipe a WAV says 2^32 bytes.
+    with tempfile.TemporaryDirectory(prefix="voicecast-speech-") as tmp:
+        out = Path(tmp) / f"line.{fmt}"
+        proc = run_tool("ffmpeg", [*args, "-y", str(out)], input_bytes=wav)
+        if proc.returncode != 0:
+            raise RuntimeError(f"ffmpeg: {proc.stderr.decode('utf-8', 'replace').strip()[-300:]}")
+        return out.read_bytes(), result.sample_rate or facts.sample_rate
 
 
 __all__ = ["MEDIA_TYPES", "qualified", "speak"]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import shutil
 import socket
 import tempfile
 from dataclasses import dataclass
@@ -223,10 +224,12 @@ def plan_uploaded(settings: Settings, job_id: str, dispatcher: Dispatcher) -> No
         tenant, input_key, name = job.tenant or "", job.input_key or "", job.input_name
         options = RenderOptions.from_stored(job.options)
     store = get_store(settings)
+    folder = Path(tempfile.mkdtemp(prefix="voicecast-job-"))
+    hidden = jobs.HIDDEN_FOLDER.set(str(folder))  # the job's messages name the client's files
     try:
-        with tempfile.TemporaryDirectory(prefix="voicecast-job-") as tmp, jobs.failing_job(settings, job_id):
-            folder = Path(tmp)
-            inp = folder / PurePath(input_key).name
+        with jobs.failing_job(settings, job_id):
+            # The client's own file name (made safe): what warnings and errors name.
+            inp = folder / (PurePath(name).stem[:100] + PurePath(input_key).suffix)
             store.get_file(input_key, inp)
             stored_voices, stored_lexicon = list(options.voices), options.lexicon
             voices = list(options.voices)
@@ -254,6 +257,9 @@ def plan_uploaded(settings: Settings, job_id: str, dispatcher: Dispatcher) -> No
         log.info("job %s failed while planning: %s", job_id, e)
     except Exception:
         log.exception("job %s: internal error while planning", job_id)
+    finally:
+        jobs.HIDDEN_FOLDER.reset(hidden)
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _sha256(path: Path) -> str:

@@ -110,14 +110,36 @@ class KeyCache:
         self._seen: dict[str, tuple[str | None, float]] = {}
         self._lock = threading.Lock()
 
-    def tenant(self, authorization: str | None) -> str:
-        """The tenant of the request's key, or :class:`AuthError`."""
+    @staticmethod
+    def _digest_of(authorization: str | None) -> str:
         scheme, _, key = (authorization or "").partition(" ")
         key = key.strip()
         if scheme.lower() != "bearer" or not key:
             raise AuthError("give an API key: Authorization: Bearer KEY (`voicecast keys create TENANT`)",
                             field="Authorization")
-        digest = _digest(key)
+        return _digest(key)
+
+    @staticmethod
+    def _known(tenant: str | None) -> str:
+        if tenant is None:
+            raise AuthError("unknown or revoked API key", field="Authorization")
+        return tenant
+
+    def cached(self, authorization: str | None) -> str | None:
+        """The tenant of the request's key if it was checked within ``ttl_s``
+        (:class:`AuthError` if it was found missing, unknown or revoked),
+        None when it must be looked up (:meth:`tenant`). No I/O: the API
+        answers a cache hit without a trip to a worker thread."""
+        digest = self._digest_of(authorization)
+        with self._lock:
+            hit = self._seen.get(digest)
+        if hit is None or time.monotonic() - hit[1] >= self.ttl_s:
+            return None
+        return self._known(hit[0])
+
+    def tenant(self, authorization: str | None) -> str:
+        """The tenant of the request's key, or :class:`AuthError`."""
+        digest = self._digest_of(authorization)
         now = time.monotonic()
         with self._lock:
             hit = self._seen.get(digest)
@@ -130,9 +152,7 @@ class KeyCache:
                     self._seen.clear()
                 self._seen[digest] = (tenant, now)
             hit = (tenant, now)
-        if hit[0] is None:
-            raise AuthError("unknown or revoked API key", field="Authorization")
-        return hit[0]
+        return self._known(hit[0])
 
 
 class RateLimiter:

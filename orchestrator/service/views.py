@@ -5,16 +5,18 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, select
 
 from orchestrator.service.schemas import FitSummary, JobOut, JobProgress, Links, OutputFile
 from orchestrator.store import jobs
-from orchestrator.store.models import Artifact, Job, Segment
-from orchestrator.store.states import SegmentStatus
+from orchestrator.store.models import Artifact, Job
 from voicecast.errors import JobError
 
 #: Artifacts that are reports, not outputs.
 REPORTS = ("fit_report", "fit_report_csv")
+
+#: A job's artifacts (built once, as :data:`orchestrator.store.jobs._PROGRESS`: a status poll runs it).
+_ARTIFACTS = select(Artifact).where(Artifact.job_id == bindparam("job_id")).order_by(Artifact.kind)
 
 
 class NotFound(JobError):
@@ -40,15 +42,14 @@ def _iso(t: datetime | None) -> str | None:
 
 
 def job_out(s: Any, job: Job) -> JobOut:
-    """Everything a client polls for, in a few aggregate queries."""
-    p = jobs.progress(s, job.id)
+    """Everything a client polls for, in two queries besides the job's row:
+    the segments' aggregate (progress and fit figures) and the artifacts."""
+    p = jobs.progress(s, job.id, output=False)  # the outputs are listed from the artifacts below
     created = job.created_at.replace(tzinfo=job.created_at.tzinfo or UTC)
     elapsed = (datetime.now(UTC) - created).total_seconds()
     rendered = p.done - p.hits
     eta = (elapsed / p.done * (p.total - p.done)) if p.done and rendered and p.done < p.total else None
-    max_stretch, max_over = s.execute(select(func.max(Segment.stretch), func.max(Segment.overflow_s)).where(
-        Segment.job_id == job.id, Segment.status == SegmentStatus.DONE)).one()
-    arts = s.scalars(select(Artifact).where(Artifact.job_id == job.id).order_by(Artifact.kind)).all()
+    arts = s.scalars(_ARTIFACTS, {"job_id": job.id}).all()
     outputs = [OutputFile(kind=a.kind, url=f"/v1/jobs/{job.id}/output" + ("" if a.kind == "output" else
                                                                            f"?kind={a.kind}"),
                           size_bytes=a.size_bytes) for a in arts if a.kind not in REPORTS]
@@ -56,9 +57,10 @@ def job_out(s: Any, job: Job) -> JobOut:
         id=job.id, kind=job.kind, status=job.status, input_name=job.input_name, priority=job.priority or 0,
         created_at=_iso(job.created_at) or "", finished_at=_iso(job.finished_at),
         progress=JobProgress(done=p.done, total=p.total, failed=p.failed, reused=p.hits,
-                             audio_s_done=round(p.audio_s_done, 3), audio_s_total=round(p.audio_s_total, 3),
+                             audio_s_done=round(p.audio_s_done, 3),
+                             audio_s_total=round(p.audio_s_total, 3) if p.audio_s_total else None,
                              eta_s=round(eta, 1) if eta is not None else None),
-        fit=FitSummary(overflows=p.overflows, max_stretch=max_stretch, max_overflow_s=max_over),
+        fit=FitSummary(overflows=p.overflows, max_stretch=p.max_stretch, max_overflow_s=p.max_overflow_s),
         warnings=list(job.warnings or []), error=job.error, outputs=outputs, links=links(job.id),
     )
 

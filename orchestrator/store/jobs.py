@@ -16,6 +16,7 @@ import re
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -94,10 +95,22 @@ def set_job_status(job: Job, new: JobStatus, error: str | None = None) -> None:
                                             body=json.dumps(body, sort_keys=True)))
 
 
+#: A folder whose path is left out of what a job shows (its error and warnings):
+#: the private folder an API job's uploads are planned in, set by that planning thread.
+HIDDEN_FOLDER: ContextVar[str | None] = ContextVar("HIDDEN_FOLDER", default=None)
+
+
+def shown(text: str) -> str:
+    """``text`` as a job shows it: paths inside :data:`HIDDEN_FOLDER` by their
+    names there (``film.srt:3: ...``, not ``/tmp/voicecast-job-x/film.srt:3: ...``)."""
+    folder = HIDDEN_FOLDER.get()
+    return text.replace(folder.rstrip("/") + "/", "") if folder else text
+
+
 def fail_job(session: Session, job_id: str, reason: str) -> None:
     job = get_job(session, job_id)
     if job.status not in FINAL:
-        set_job_status(job, JobStatus.FAILED, reason)
+        set_job_status(job, JobStatus.FAILED, shown(reason))
 
 
 def cancel_job(session: Session, job: Job) -> list[int]:
@@ -294,36 +307,52 @@ class Progress:
     overflows: int
     #: Object key of the output once assembled; sign it with ``ObjectStore.url`` to show it.
     output_key: str | None
+    #: The largest stretch and overflow among the done segments (None before the first).
+    max_stretch: float | None = None
+    max_overflow_s: float | None = None
 
 
-def progress(session: Session, job_id: str) -> Progress:
-    """A job's progress, counted by SQL in one aggregate query (no rows loaded,
-    so polling it stays cheap however long the job)."""
-    from sqlalchemy import case
+def _progress_query() -> Any:
+    """The aggregate behind :func:`progress` (the job's id a bound parameter)."""
+    from sqlalchemy import bindparam, case
 
-    job = get_job(session, job_id)
     done = Segment.status == SegmentStatus.DONE
     slot = Segment.end_s - Segment.start_s
 
     def when(cond: Any, value: Any = 1) -> Any:
         return func.coalesce(func.sum(case((cond, value), else_=0)), 0)
 
-    total, n_done, failed, hits, audio_done, audio_total, overflows = session.execute(
-        select(
-            func.count(), when(done), when(Segment.status == SegmentStatus.FAILED),
-            when(done & Segment.cache_hit.is_(True)),
-            # a script line has no slot: count its rendered length
-            when(done, case((slot != 0, slot), else_=func.coalesce(Segment.final_s, 0.0))),
-            func.coalesce(func.sum(slot), 0.0), when(done & Segment.overflow.is_(True)),
-        ).where(Segment.job_id == job.id)
-    ).one()
+    return select(
+        func.count(), when(done), when(Segment.status == SegmentStatus.FAILED),
+        when(done & Segment.cache_hit.is_(True)),
+        # a script line has no slot: count its rendered length
+        when(done, case((slot != 0, slot), else_=func.coalesce(Segment.final_s, 0.0))),
+        func.coalesce(func.sum(slot), 0.0), when(done & Segment.overflow.is_(True)),
+        func.max(case((done, Segment.stretch))), func.max(case((done, Segment.overflow_s))),
+    ).where(Segment.job_id == bindparam("job_id"))
+
+
+#: Built once: building it anew on every call (its ``case`` expressions and
+#: cache key) was about a third of the cost of a ``GET /v1/jobs/{id}``, which
+#: clients poll (docs/benchmarks.md, "API latency").
+_PROGRESS = _progress_query()
+
+
+def progress(session: Session, job_id: str, *, output: bool = True) -> Progress:
+    """A job's progress, counted by SQL in one aggregate query (no rows loaded,
+    so polling it stays cheap however long the job). ``output=False`` leaves
+    ``output_key`` None and saves the query for it."""
+    job = get_job(session, job_id)
+    (total, n_done, failed, hits, audio_done, audio_total, overflows, max_stretch,
+     max_overflow) = session.execute(_PROGRESS, {"job_id": job.id}).one()
     out = session.scalars(
         select(Artifact).where(Artifact.job_id == job.id, Artifact.kind == "output")
-    ).one_or_none()
+    ).one_or_none() if output else None
     return Progress(
         job_id=job.id, status=job.status, total=int(total), done=int(n_done), failed=int(failed),
         hits=int(hits), audio_s_done=float(audio_done), audio_s_total=float(audio_total),
         error=job.error, overflows=int(overflows), output_key=out.key if out else None,
+        max_stretch=max_stretch, max_overflow_s=max_overflow,
     )
 
 

@@ -11,7 +11,6 @@ packages): a skipped browser test would hide a page that no longer works.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import urllib.request
 from collections.abc import Iterator
@@ -209,7 +208,8 @@ def test_page_adds_a_voice_and_shows_its_consent_record(browser: Any, api: ApiSe
     wait = WebDriverWait(browser, WAIT_S, poll_frequency=0.25)
     item = wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, '#voice-list li[data-voice="jane"]'))[0]
     assert consent in item.text
-    assert browser.find_elements(By.CSS_SELECTOR, '#job-voice optgroup[label="Your voices"] option[value="jane"]')
+    offered = '#job-voice optgroup[label="Your voices"] option[value="jane"]'
+    assert browser.find_elements(By.CSS_SELECTOR, offered)
 
     item.find_element(By.TAG_NAME, "summary").click()
     event = wait.until(lambda d: item.find_elements(By.CSS_SELECTOR, ".history-list li"))[0]

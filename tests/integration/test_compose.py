@@ -273,10 +273,11 @@ def test_each_service_runs_the_image_of_its_role(compose: dict[str, Any]) -> Non
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     extras = project["optional-dependencies"]
     installs = {
-        path: re.findall(r'pip install "/src\[(\w+)\]"', (ROOT / path).read_text())
+        path: re.findall(r'pip install "/src\[([\w,]+)\]"', (ROOT / path).read_text())
         for path in ("deploy/Dockerfile", "deploy/Dockerfile.gpu")
     }
-    assert installs == {"deploy/Dockerfile": ["control", "synth"], "deploy/Dockerfile.gpu": ["synth"]}
-    assert {"control", "synth"} <= set(extras)
+    # The control image also serves the HTTP API (`voicecast serve`: the api extra).
+    assert installs == {"deploy/Dockerfile": ["control,api", "synth"], "deploy/Dockerfile.gpu": ["synth"]}
+    assert {"control", "synth", "api"} <= set(extras)
     heavy = ("torch", "onnx", "resemblyzer", "silero", "pyworld", "faster-whisper", "kokoro")
-    assert not any(d.startswith(heavy) for d in [*project["dependencies"], *extras["control"]])
+    assert not any(d.startswith(heavy) for d in [*project["dependencies"], *extras["control"], *extras["api"]])

@@ -136,7 +136,10 @@ def test_failure_marks_the_job_failed_with_the_line(settings):
 
 
 class RecordingDispatcher:
-    """Stands in for where work runs; records what resume asks of it."""
+    """Stands in for where work runs; records what resume asks of it (an
+    embedded render's: it drives its own job)."""
+
+    runner = "cli"
 
     def __init__(self):
         self.submitted: list[int] = []

@@ -83,6 +83,12 @@ def test_refused_requests_name_the_problem(api: ApiServer, tmp_path: Path) -> No
     assert bad_json.status_code == 422 and error_of(bad_json)["field"] == "options"
     missing = c.http.post(f"{api.url}/v1/jobs", data={"options": "{}"}, headers=c.headers(), timeout=60)
     assert missing.status_code == 422 and error_of(missing)["field"] == "input"
+    # Accepted, then refused while parsed: the job fails naming the client's file and line.
+    broken = tmp_path / "broken film.srt"
+    broken.write_text("just some words, no timing\n\n1\n00:00:01,000 --> 00:00:02,000\nHello.\n")
+    failed = c.wait(c.job_id(broken, ok))
+    assert failed["status"] == "failed" and "broken film.srt" in failed["error"], failed
+    assert failed["error"].startswith("broken film.srt:1: ") and "voicecast-job" not in failed["error"]
     # 415: a file type the renderer does not read.
     pdf = tmp_path / "book.pdf"
     pdf.write_bytes(b"%PDF-1.4\n")

@@ -17,7 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from orchestrator.planning.segments import PlannedSegment, segment_hash
-from orchestrator.render import _spec
+from orchestrator.render import segment_spec
 from voicecast.errors import UntrustedMessage
 from voicecast.queue import SegmentSpec, content_hash, hash_fit
 from voicecast.settings import Settings
@@ -92,7 +92,7 @@ def _planned(seg: PlannedSegment, *, level: Any = None, voice: tuple[str, int] =
                    level.rms_db if level else None, level.peak_db if level else None)
     h = segment_hash(seg, voice_id=voice[0], voice_version=voice[1], engine="kokoro",
                      engine_version="1.0", fit=fit)
-    return _spec(_row(seg, h), voice, ("kokoro", "1.0"), level)
+    return segment_spec(_row(seg, h), voice, ("kokoro", "1.0"), level)
 
 
 def test_the_core_hash_is_the_planners() -> None:

@@ -30,7 +30,6 @@
     selected: null,       // the job shown in the detail section
     loadedFor: null,      // the job whose output and report are shown
     objectUrls: [],       // blob: URLs to revoke when the detail changes
-    voiceNames: new Set(),
   };
 
   const $ = (id) => document.getElementById(id);
@@ -152,6 +151,7 @@
 
   function refused(err) {
     stopAll();
+    sessionStorage.removeItem(KEY_ITEM);
     $('app').hidden = true;
     say('key-status', `The key was refused: ${err.message}`, true);
   }
@@ -164,6 +164,8 @@
   }
 
   async function useKey(key) {
+    // Another key may be another tenant: nothing of the last one stays on the page.
+    resetView();
     state.key = key;
     say('key-status', 'Checking the key…');
     try {
@@ -178,18 +180,24 @@
     await refreshJobs();
   }
 
-  function forgetKey() {
+  function resetView() {
     stopAll();
-    sessionStorage.removeItem(KEY_ITEM);
-    state.key = '';
     state.jobs.clear();
     state.rows.clear();
+    state.cursor = null;
     fill($('job-rows'));
     fill($('voice-list'));
     clearDetail();
     $('job-detail').hidden = true;
     state.selected = null;
     $('app').hidden = true;
+    for (const id of ['job-form-status', 'jobs-status', 'voices-status', 'voice-form-status']) say(id, '');
+  }
+
+  function forgetKey() {
+    resetView();
+    sessionStorage.removeItem(KEY_ITEM);
+    state.key = '';
     $('api-key').value = '';
     say('key-status', 'The key is forgotten.');
     $('api-key').focus();
@@ -200,7 +208,6 @@
   async function loadVoices() {
     const data = await apiJson('/v1/voices');
     const mine = data.voices || [];
-    state.voiceNames = new Set(mine.map((v) => v.name));
     fillVoiceSelect(mine, data.builtin || []);
     renderVoices(mine);
   }
@@ -638,7 +645,9 @@
 
   async function loadResults(job) {
     state.loadedFor = job.id;
-    await Promise.all([loadOutput(job), loadReport(job)]);
+    const ok = await Promise.all([loadOutput(job), loadReport(job)]);
+    // After a failure, the next look at this job (a refresh, its Details button) tries again.
+    if (ok.includes(false) && state.loadedFor === job.id) state.loadedFor = null;
   }
 
   // An output as a URL the page can use: a signed URL where the server gives
@@ -656,7 +665,14 @@
     state.objectUrls.push(src);
     const disposition = r.headers.get('Content-Disposition') || '';
     const m = /filename\*=UTF-8''([^;]+)|filename="?([^";]+)"?/i.exec(disposition);
-    const name = m ? decodeURIComponent(m[1] || m[2]) : fallbackName;
+    let name = fallbackName;
+    if (m && m[1]) {
+      try {
+        name = decodeURIComponent(m[1]);
+      } catch (_) { /* a malformed escape: keep the fallback */ }
+    } else if (m) {
+      name = m[2];
+    }
     return { src, name, direct: false };
   }
 
@@ -680,13 +696,13 @@
     const main = job.outputs.find((o) => o.kind === 'output');
     if (!main) {
       say('output-status', 'The job lists no output.');
-      return;
+      return true;
     }
     say('output-status', 'Loading the output…');
     const stem = job.input_name.replace(/\.[^.]*$/, '') || 'output';
     try {
       const got = await fetchMedia(main.url, stem);
-      if (state.loadedFor !== id) return;
+      if (state.loadedFor !== id) return true;
       const player = $('player');
       player.src = got.src;
       const link = $('download');
@@ -697,8 +713,10 @@
         .map((o) => otherOutput(o, stem)));
       $('output-player').hidden = false;
       say('output-status', '');
+      return true;
     } catch (e) {
       if (state.loadedFor === id) say('output-status', describe(e), true);
+      return false;
     }
   }
 
@@ -728,7 +746,7 @@
     say('report-status', 'Loading the fit report…');
     try {
       const report = await apiJson(`/v1/jobs/${id}/report`, { headers: { Accept: 'application/json' } });
-      if (state.loadedFor !== id) return;
+      if (state.loadedFor !== id) return true;
       const marks = layout(report);
       const overflows = marks.filter((m) => m.overflow).length;
       const borrowed = marks.filter((m) => m.borrowed > 0).length;
@@ -738,6 +756,7 @@
         + (marks.book ? ' A book has no slots: each line is drawn where it is read (from the lengths and'
           + ' pauses; approximate).' : ''));
       fill($('timeline-wrap'), timeline(marks, report.duration_s));
+      fill($('report-table'));
       const details = $('report-table-details');
       const tableOnOpen = () => {
         if (details.open && !$('report-table').firstChild) fillTable(marks);
@@ -747,8 +766,10 @@
       $('report-csv').onclick = () => getCsv(id);
       $('report').hidden = false;
       say('report-status', '');
+      return true;
     } catch (e) {
       if (state.loadedFor === id) say('report-status', describe(e), true);
+      return false;
     }
   }
 
