@@ -67,3 +67,19 @@ def _unit_tests_stay_pure(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     if loaded:
         pytest.fail(f"a unit test loaded a model runtime {loaded}: move it to tests/integration",
                     pytrace=False)
+
+
+@pytest.fixture
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> Iterator[None]:
+    """No ``VOICECAST_*`` variable but a data folder of the test's own, and
+    the settings cache cleared before and after (tests that read settings
+    from the environment)."""
+    from voicecast.settings import get_settings
+
+    for k in list(os.environ):
+        if k.startswith("VOICECAST_"):
+            monkeypatch.delenv(k)
+    monkeypatch.setenv("VOICECAST_DATA_DIR", str(tmp_path))
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()

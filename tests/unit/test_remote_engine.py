@@ -6,10 +6,7 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import struct
-from collections.abc import Iterator
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,7 +16,7 @@ import workers.engines as engines
 import workers.engines.remote as remote
 from voicecast.audio import to_wav_bytes
 from voicecast.errors import SynthesisError, TransientError, VoicecastError, VoiceError
-from voicecast.settings import EngineSettings, SettingsError, get_settings, load_settings
+from voicecast.settings import EngineSettings, SettingsError, load_settings
 from workers.engines import SynthesisRequest
 from workers.engines.remote import (
     RemoteEngine,
@@ -262,17 +259,6 @@ def test_refusals_are_permanent_and_name_the_field_or_setting() -> None:
 
 
 # --------------------------------------------------------------------------- settings and version
-
-
-@pytest.fixture
-def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
-    for k in list(os.environ):
-        if k.startswith("VOICECAST_"):
-            monkeypatch.delenv(k)
-    monkeypatch.setenv("VOICECAST_DATA_DIR", str(tmp_path))
-    get_settings.cache_clear()
-    yield
-    get_settings.cache_clear()
 
 
 def test_settings_from_the_environment(clean_env: None, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -22,7 +22,6 @@ from voicecast.settings import (
     Settings,
     SettingsError,
     describe_validation_error,
-    get_settings,
     load_settings,
 )
 
@@ -71,19 +70,6 @@ def test_the_cases_cover_the_enumerated_and_ranged_variables() -> None:
                 "VOICECAST_QUEUE__VISIBILITY_TIMEOUT_S", "VOICECAST_STORAGE__PRESIGN_EXPIRY_S"):
         assert var in names
     assert len(CASES) > 60
-
-
-@pytest.fixture
-def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> typing.Iterator[None]:
-    import os
-
-    for k in list(os.environ):
-        if k.startswith("VOICECAST_"):
-            monkeypatch.delenv(k)
-    monkeypatch.setenv("VOICECAST_DATA_DIR", str(tmp_path))
-    get_settings.cache_clear()
-    yield
-    get_settings.cache_clear()
 
 
 @pytest.mark.parametrize(("var", "value"), CASES)
