@@ -101,19 +101,20 @@ def _lock(s: Session) -> None:
 
 
 def candidates(s: Session, runner: str, window: int) -> list[Candidate]:
-    """Rendering jobs of ``runner`` with their segments in flight and pending
-    (index seeks per job on ``(job_id, status)``; a job's pending are counted
-    only up to ``window``)."""
-    out = []
-    rows = s.execute(select(Job.id, Job.tenant, Job.priority, Job.created_at)
+    """Rendering jobs of ``runner`` with their segments in flight and pending,
+    in one statement: per job, two correlated counts that seek the
+    ``(job_id, status)`` index, the pending one over at most ``window`` rows
+    (a 10,000-segment book is never counted whole on a release)."""
+    in_flight = (select(func.count()).select_from(Segment)
+                 .where(Segment.job_id == Job.id, Segment.status == SegmentStatus.QUEUED)
+                 .correlate(Job).scalar_subquery())
+    first_rows = (select(Segment.idx).where(Segment.job_id == Job.id, Segment.status == SegmentStatus.PENDING)
+                  .correlate(Job).limit(window).subquery())
+    pending = select(func.count()).select_from(first_rows).correlate(Job).scalar_subquery()
+    rows = s.execute(select(Job.id, Job.tenant, Job.priority, Job.created_at, in_flight, pending)
                      .where(Job.status == JobStatus.RENDERING, Job.runner == runner)).all()
-    for job_id, tenant, priority, created in rows:
-        in_flight = s.scalar(select(func.count()).select_from(Segment).where(
-            Segment.job_id == job_id, Segment.status == SegmentStatus.QUEUED)) or 0
-        pending = len(s.scalars(select(Segment.idx).where(
-            Segment.job_id == job_id, Segment.status == SegmentStatus.PENDING).limit(window)).all())
-        out.append(Candidate(job_id, tenant or "", int(priority or 0), created, int(in_flight), pending))
-    return out
+    return [Candidate(job_id, tenant or "", int(priority or 0), created, int(n_in or 0), int(n_pending or 0))
+            for job_id, tenant, priority, created, n_in, n_pending in rows]
 
 
 def release(settings: Settings, runner: str, send: Send, cap: int) -> int:
