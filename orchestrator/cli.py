@@ -667,7 +667,7 @@ def cmd_jobs(args: argparse.Namespace, settings: Settings) -> int:
 
     from orchestrator.store import jobs
     from orchestrator.store.db import ensure_schema, session_scope
-    from orchestrator.store.models import Job
+    from orchestrator.store.models import Job, iso
 
     ensure_schema(settings, auto_upgrade=not settings.distributed)
     with session_scope(settings) as s:
@@ -681,7 +681,7 @@ def cmd_jobs(args: argparse.Namespace, settings: Settings) -> int:
             p = jobs.progress(s, j.id)
             rows.append({"id": j.id, "status": j.status, "kind": j.kind, "tenant": j.tenant,
                          "priority": j.priority, "done": p.done, "total": p.total,
-                         "created_at": j.created_at.isoformat(timespec="seconds"), "input": j.input_name})
+                         "created_at": iso(j.created_at), "input": j.input_name})
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0

@@ -338,11 +338,14 @@ class ServiceDispatcher(EmbeddedDispatcher):
         """Adopt the service's unfinished jobs (a restarted server: their queued
         segments are released again, a job that was assembling is assembled
         again) and start the driver thread."""
+        from sqlalchemy import select
+
         from orchestrator.schedule import requeue_lost
         from orchestrator.store.models import Job
 
         with session_scope(self.settings) as s:
-            found = s.execute(select_jobs(Job, self.runner)).all()
+            found = s.execute(select(Job.id, Job.status).where(
+                Job.runner == self.runner, Job.status.in_([JobStatus.RENDERING, JobStatus.ASSEMBLING]))).all()
         for job_id, status in found:
             if status == JobStatus.RENDERING:
                 requeue_lost(self.settings, job_id)
@@ -413,14 +416,6 @@ class ServiceDispatcher(EmbeddedDispatcher):
                 ready = jobs.record_results(s, job_id, results)
             if ready:
                 self.assemble(job_id)
-
-
-def select_jobs(job: Any, runner: str) -> Any:
-    """Unfinished jobs of a runner (id, status)."""
-    from sqlalchemy import select
-
-    return select(job.id, job.status).where(
-        job.runner == runner, job.status.in_([JobStatus.RENDERING, JobStatus.ASSEMBLING]))
 
 
 #: Results recorded in one transaction at most (embedded mode) ...

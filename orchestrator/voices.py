@@ -20,7 +20,7 @@ from sqlalchemy import func, select, update
 
 from orchestrator.files import reference_file, sha256_file
 from orchestrator.store.db import session_scope
-from orchestrator.store.models import Job, Segment, Voice, VoiceEvent
+from orchestrator.store.models import Job, Segment, Voice, VoiceEvent, iso
 from voicecast.errors import (
     InputError,
     ReferenceAudioError,
@@ -312,17 +312,12 @@ def _find_voice(s: Any, name: str) -> Voice:
     return cast(Voice, found)
 
 
-def _iso(t: datetime | None) -> str | None:
-    """UTC ISO time to the second (SQLite returns naive datetimes: they are UTC)."""
-    return t.replace(tzinfo=t.tzinfo or UTC).isoformat(timespec="seconds") if t else None
-
-
 def voice_info(v: Voice) -> dict[str, Any]:
     """Everything stored about a voice, JSON-ready."""
     return {
         "name": v.name, "id": v.id, "version": v.version, "engine": v.engine,
         "profile_key": v.profile_key, "source_sha256": v.source_sha256, "consent": v.consent,
-        "created_at": _iso(v.created_at), **(v.meta or {}),
+        "created_at": iso(v.created_at), **(v.meta or {}),
     }
 
 
@@ -350,7 +345,7 @@ def voice_history(s: Any, name: str) -> list[dict[str, Any]]:
     (version, consent, reference hash) and removal, with when and by whom."""
     rows = s.scalars(select(VoiceEvent).where(VoiceEvent.name == name)
                      .order_by(VoiceEvent.at, VoiceEvent.id))
-    return [{"event": e.event, "version": e.version, "at": _iso(e.at), "consent": e.consent,
+    return [{"event": e.event, "version": e.version, "at": iso(e.at), "consent": e.consent,
              "reference_sha256": e.reference_sha256, "actor": e.actor, "voice_id": e.voice_id,
              **({"details": e.details} if e.details else {})} for e in rows]
 
@@ -380,7 +375,7 @@ def add_voice(settings: Settings, name: str, refs: list[Path], consent: str, dis
                 f"voice {name!r} is enrolled already (version {existing.version}); enrolling it "
                 "again replaces the profile every later render uses: add --replace to do so (the "
                 f"earlier consent stays on record: `voicecast voice show {name}`)", field="NAME")
-    consent_at = _iso(datetime.now(UTC))
+    consent_at = iso(datetime.now(UTC))
     t0 = time.perf_counter()
     ref = dispatcher.load_references(refs)
     check_s = time.perf_counter() - t0
@@ -409,7 +404,7 @@ def add_voice(settings: Settings, name: str, refs: list[Path], consent: str, dis
         v.meta = {
             "method": meta.get("method"), "similarity": meta.get("similarity"),
             "engine_version": meta.get("engine_version"), "speech_s": round(ref.speech_s, 2),
-            "consent_at": consent_at, "enrolled_at": _iso(datetime.now(UTC)),
+            "consent_at": consent_at, "enrolled_at": iso(datetime.now(UTC)),
             "reference": {"sha256": ref.sha256, "speech_s": round(ref.speech_s, 2),
                           "duration_s": round(ref.duration_s, 2), "key": key,
                           "clips": list(ref.clips)},
@@ -424,9 +419,14 @@ def add_voice(settings: Settings, name: str, refs: list[Path], consent: str, dis
         return voice_info(v)
 
 
-def list_voices(settings: Settings) -> list[dict[str, Any]]:
+def list_voices(settings: Settings, name_suffix: str | None = None) -> list[dict[str, Any]]:
+    """Every stored voice, or those whose stored name ends with ``name_suffix``
+    (an API tenant's: ``@tenant``)."""
+    q = select(Voice).order_by(Voice.name)
+    if name_suffix:
+        q = q.where(Voice.name.endswith(name_suffix, autoescape=True))
     with session_scope(settings) as s:
-        return [voice_info(v) for v in s.scalars(select(Voice).order_by(Voice.name))]
+        return [voice_info(v) for v in s.scalars(q)]
 
 
 def show_voice(settings: Settings, name: str) -> dict[str, Any]:

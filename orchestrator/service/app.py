@@ -30,7 +30,15 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from orchestrator.service import speech, submit, tenants, views, webhooks
-from orchestrator.service.schemas import Accepted, ErrorOut, JobList, JobOptions, JobOut, SpeechRequest
+from orchestrator.service.schemas import (
+    Accepted,
+    ErrorOut,
+    JobList,
+    JobOptions,
+    JobOut,
+    SpeechRequest,
+    voice_out,
+)
 from orchestrator.store.db import session_scope
 from orchestrator.store.states import FINAL
 from voicecast.errors import InputError, JobError, VoicecastError
@@ -402,20 +410,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 paths.append(_spool(clip, Path(tmp), f"clip{n + 1}{ext}").path)
             info = voices.add_voice(settings, submit.qualified(bare, who), paths, consent, svc.dispatcher,
                                     replace=True, actor=f"api tenant {who}")
-        return speech_voice(info, who)
-
-    def speech_voice(info: dict[str, Any], who: str) -> dict[str, Any]:
-        from orchestrator.service.schemas import voice_out
-
         return voice_out(info, who)
 
     @app.get("/v1/voices")
     def list_voices(who: Tenant) -> dict[str, Any]:
         from orchestrator import voices
 
-        mine = [v for v in voices.list_voices(settings) if str(v["name"]).rpartition("@")[2] == who
-                and "@" in str(v["name"])]
-        return {"voices": [speech_voice(v, who) for v in mine], "builtin": list(svc.builtins)}
+        mine = voices.list_voices(settings, name_suffix=submit.qualified("", who))
+        return {"voices": [voice_out(v, who) for v in mine], "builtin": list(svc.builtins)}
 
     @app.get("/v1/voices/{name}")
     def show_voice(who: Tenant, name: str) -> dict[str, Any]:
@@ -425,7 +427,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             info = voices.show_voice(settings, submit.qualified(name, who))
         except VoicecastError:
             raise views.NotFound(f"no voice {name!r}", field="name") from None
-        return speech_voice(info, who)
+        return voice_out(info, who)
 
     @app.delete("/v1/voices/{name}")
     def delete_voice(who: Tenant, name: str) -> dict[str, Any]:
@@ -436,7 +438,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                                        actor=f"api tenant {who}")
         except VoicecastError:
             raise views.NotFound(f"no voice {name!r}", field="name") from None
-        return {"removed": speech_voice(info, who)["name"]}
+        return {"removed": voice_out(info, who)["name"]}
 
     @app.post("/v1/audio/speech", response_model=None, responses={200: {"content": {"audio/mpeg": {}}}})
     def audio_speech(who: Tenant, req: SpeechRequest) -> Response:

@@ -26,6 +26,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from orchestrator.files import sha256_file
 from orchestrator.options import RenderOptions
 from orchestrator.service.schemas import DUB_FORMATS, JobOptions
 from orchestrator.store import jobs
@@ -245,7 +246,7 @@ def plan_uploaded(settings: Settings, job_id: str, dispatcher: Dispatcher) -> No
             options = options.model_copy(update={"voices": voices,
                                                  "lexicon": str(lexicon) if lexicon else None})
             with session_scope(settings) as s:
-                jobs.get_job(s, job_id).input_sha256 = _sha256(inp)
+                jobs.get_job(s, job_id).input_sha256 = sha256_file(inp)
             specs = render.plan_job(settings, job_id, inp, dispatcher, options)
             with session_scope(settings) as s:
                 # The stored options keep the upload tokens, not this folder's paths.
@@ -260,9 +261,3 @@ def plan_uploaded(settings: Settings, job_id: str, dispatcher: Dispatcher) -> No
     finally:
         jobs.HIDDEN_FOLDER.reset(hidden)
         shutil.rmtree(folder, ignore_errors=True)
-
-
-def _sha256(path: Path) -> str:
-    from orchestrator.files import sha256_file
-
-    return sha256_file(path) or ""

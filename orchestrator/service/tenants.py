@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 
 from orchestrator.store.db import session_scope
-from orchestrator.store.models import ApiKey, Tenant
+from orchestrator.store.models import ApiKey, Tenant, iso
 from voicecast.errors import VoicecastError
 from voicecast.settings import Settings
 
@@ -69,7 +69,7 @@ def list_keys(settings: Settings, tenant: str | None = None) -> list[KeyInfo]:
         q = select(ApiKey).order_by(ApiKey.tenant, ApiKey.created_at)
         if tenant:
             q = q.where(ApiKey.tenant == tenant)
-        return [KeyInfo(k.tenant, k.prefix, _iso(k.created_at), _iso(k.revoked_at) if k.revoked_at else None)
+        return [KeyInfo(k.tenant, k.prefix, iso(k.created_at) or "", iso(k.revoked_at))
                 for k in s.scalars(q)]
 
 
@@ -85,7 +85,7 @@ def revoke_key(settings: Settings, key_or_prefix: str) -> KeyInfo:
         k = found[0]
         if k.revoked_at is None:
             k.revoked_at = datetime.now(UTC)
-        return KeyInfo(k.tenant, k.prefix, _iso(k.created_at), _iso(k.revoked_at))
+        return KeyInfo(k.tenant, k.prefix, iso(k.created_at) or "", iso(k.revoked_at))
 
 
 def webhook_secret(settings: Settings, tenant: str) -> str:
@@ -94,10 +94,6 @@ def webhook_secret(settings: Settings, tenant: str) -> str:
         if t is None:
             raise VoicecastError(f"no tenant {tenant!r}", field="TENANT")
         return t.webhook_secret
-
-
-def _iso(t: datetime) -> str:
-    return t.replace(tzinfo=t.tzinfo or UTC).isoformat(timespec="seconds")
 
 
 class KeyCache:

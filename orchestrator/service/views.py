@@ -9,7 +9,7 @@ from sqlalchemy import bindparam, select
 
 from orchestrator.service.schemas import FitSummary, JobOut, JobProgress, Links, OutputFile
 from orchestrator.store import jobs
-from orchestrator.store.models import Artifact, Job
+from orchestrator.store.models import Artifact, Job, iso
 from voicecast.errors import JobError
 
 #: Artifacts that are reports, not outputs.
@@ -37,10 +37,6 @@ def links(job_id: str) -> Links:
                  cancel=f"{base}/cancel")
 
 
-def _iso(t: datetime | None) -> str | None:
-    return t.replace(tzinfo=t.tzinfo or UTC).isoformat(timespec="seconds") if t else None
-
-
 def job_out(s: Any, job: Job) -> JobOut:
     """Everything a client polls for, in two queries besides the job's row:
     the segments' aggregate (progress and fit figures) and the artifacts."""
@@ -55,7 +51,7 @@ def job_out(s: Any, job: Job) -> JobOut:
                           size_bytes=a.size_bytes) for a in arts if a.kind not in REPORTS]
     return JobOut(
         id=job.id, kind=job.kind, status=job.status, input_name=job.input_name, priority=job.priority or 0,
-        created_at=_iso(job.created_at) or "", finished_at=_iso(job.finished_at),
+        created_at=iso(job.created_at) or "", finished_at=iso(job.finished_at),
         progress=JobProgress(done=p.done, total=p.total, failed=p.failed, reused=p.hits,
                              audio_s_done=round(p.audio_s_done, 3),
                              audio_s_total=round(p.audio_s_total, 3) if p.audio_s_total else None,

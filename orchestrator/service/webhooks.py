@@ -27,6 +27,7 @@ from sqlalchemy import select, update
 
 from orchestrator.store.db import session_scope
 from orchestrator.store.models import Job, Tenant, WebhookDelivery, utcnow
+from voicecast.http import no_redirect_opener
 from voicecast.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -44,15 +45,8 @@ def verify(secret: str, body: bytes, header: str) -> bool:
     return hmac.compare_digest(sign(secret, body), header or "")
 
 
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    """A callback is not followed to another address (a redirect could reach
-    a private one the URL check refused)."""
-
-    def redirect_request(self, *args, **kwargs):  # type: ignore[no-untyped-def]
-        return None
-
-
-_opener = urllib.request.build_opener(_NoRedirect)
+#: A callback is not followed to another address (a redirect could reach a private one the URL check refused).
+_opener = no_redirect_opener()
 
 
 def _post(url: str, body: bytes, headers: dict[str, str], timeout_s: float) -> tuple[int | None, str | None]:

@@ -31,6 +31,11 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def iso(t: datetime | None) -> str | None:
+    """A stored time as UTC ISO 8601 to the second (SQLite gives naive datetimes: they are UTC)."""
+    return t.replace(tzinfo=t.tzinfo or UTC).isoformat(timespec="seconds") if t else None
+
+
 class Base(DeclarativeBase):
     pass
 

@@ -53,6 +53,7 @@ import numpy as np
 
 from voicecast.audio import from_wav_bytes, resample
 from voicecast.errors import SynthesisError, TransientError, VoicecastError, VoiceError
+from voicecast.http import no_redirect_opener
 from voicecast.retry import call_with_retry
 from voicecast.settings import EngineSettings, env_name
 from workers.engines.base import Capabilities, SynthesisRequest, SynthesisResult
@@ -286,14 +287,6 @@ def status_error(status: int, body: bytes, url: str) -> TransientError | Voiceca
     return SynthesisError(text, field=field)
 
 
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    """Redirects are answered as errors: the request (and its key) goes only
-    where the settings say."""
-
-    def redirect_request(self, req, fp, code, msg, headers, newurl):  # type: ignore[no-untyped-def]
-        return None
-
-
 # --------------------------------------------------------------------------- the engine
 
 
@@ -326,7 +319,8 @@ class RemoteEngine:
         server = json.dumps([self.url, self.model, settings.remote_sample_rate])
         model_id = re.sub(r"[^A-Za-z0-9._-]+", "_", self.model)[:40]
         self.version = f"remote-{model_id}-{hashlib.sha256(server.encode()).hexdigest()[:12]}"
-        self._opener = urllib.request.build_opener(_NoRedirects)
+        # Redirects are answered as errors: the request (and its key) goes only where the settings say.
+        self._opener = no_redirect_opener()
 
     def bundled_voices(self) -> dict[str, np.ndarray]:
         """The configured voice names, each with the style array that stands for it."""
