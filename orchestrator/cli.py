@@ -205,12 +205,32 @@ def _finish(settings: Settings, job_id: str, out: Path | None, as_json: bool) ->
 
 def _render_options(args: argparse.Namespace, kind: str, *, voice_required: bool = True) -> RenderOptions:
     """The validated :class:`RenderOptions` of ``render`` (and ``plan``) arguments."""
-    from orchestrator.options import RenderOptions
+    from orchestrator.options import RenderOptions, pair_dubs
+    from orchestrator.voices import split_narrators
+    from voicecast.languages import parse_language
 
+    voices, langs, dubs, lang = list(args.voice or []), list(args.lang or []), [], None
+    if kind == "media":
+        narrators, characters = split_narrators(voices)
+        dubs = pair_dubs(list(args.subs or []), args.timeline, narrators, langs,
+                         voice_required=voice_required)
+        voices = [dubs[0].voice, *characters] if dubs and dubs[0].voice else voices
+        lang = dubs[0].lang if dubs else None
+    elif args.subs or args.timeline:
+        raise InputError("--subs and --timeline time a video or audio input; this input is the "
+                         "timeline itself", field="--subs" if args.subs else "--timeline")
+    elif len(langs) > 1:
+        raise InputError("one --lang for a job (several are for the dubs of a video)", field="--lang")
+    elif langs:
+        lang = parse_language(langs[0]).tag
+    media = dict(dubs=dubs, lang=lang, mix="bed" if args.bed and args.mix is None else args.mix or "replace",
+                 bed=str(Path(args.bed).expanduser().resolve()) if args.bed else None,
+                 original=args.original, mux_subs=bool(args.mux_subs), loudness=args.loudness,
+                 duck_db=args.duck_db)
     return RenderOptions.from_cli(
-        voice_required=voice_required,
+        voice_required=voice_required, **media,
         duration=args.duration, mode="audiobook" if kind == "audiobook" else "dub",
-        voices=list(args.voice or []), emotion=args.emotion, emotion_map=list(args.emotion_map or []),
+        voices=voices, emotion=args.emotion, emotion_map=list(args.emotion_map or []),
         ignore_unknown_tags=bool(args.ignore_unknown_tags), styles=list(args.styles or []),
         strict_tags=bool(args.strict_tags), brackets=args.brackets,
         lexicon=str(Path(args.lexicon).expanduser().resolve()) if args.lexicon else None,
@@ -722,8 +742,9 @@ def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
 def _add_render_options(r: argparse.ArgumentParser, *, plan: bool = False) -> None:
     """The input and the options of ``render`` that shape the plan, shared by
     ``plan`` (which takes them all; ``--voice`` is optional there)."""
-    r.add_argument("input", help="subtitle file (.srt, .vtt, .ass), plain script (.txt, a line each) "
-                                 "or book (.epub, .md, or .txt with --mode audiobook)")
+    r.add_argument("input", help="subtitle file (.srt, .vtt, .ass), plain script (.txt, a line each), "
+                                 "book (.epub, .md, or .txt with --mode audiobook), or a video or audio "
+                                 "file to dub (with --subs or --timeline asr)")
     r.add_argument("--mode", choices=["dub", "audiobook"], default=None,
                    help="dub: timed to subtitles or a line-per-segment script (default for .srt .vtt "
                         ".ass .txt); audiobook: chapters to M4B + chapter MP3s (default for .epub .md)")
@@ -767,6 +788,30 @@ def _add_render_options(r: argparse.ArgumentParser, *, plan: bool = False) -> No
     r.add_argument("--brackets", choices=("skip", "speak"), default="skip",
                    help="books: bracketed text that is not a tag ([1], [sic], stage directions) is "
                         "skipped (default) or read")
+    v = r.add_argument_group("video and audio inputs (docs/video.md)")
+    v.add_argument("--subs", action="append", metavar="FILE|stream:LANG|stream:INDEX",
+                   help="a dub's timeline: a subtitle file, or a text subtitle stream of the input by "
+                        "language (stream:spa) or index (stream:3); repeat for several dubs, one audio "
+                        "track each (pair each with its --voice and --lang, in order)")
+    v.add_argument("--timeline", choices=("subs", "asr"), default=None,
+                   help="asr: the timeline and text from the input's own speech (English, Whisper); "
+                        "the SRT is handed back beside the output to edit and render again")
+    v.add_argument("--lang", action="append", metavar="BCP47",
+                   help="the dub's language (en, es, pt-BR; default en): spoken, and tagged on its "
+                        "track; one per --subs, or one for all")
+    v.add_argument("--mix", choices=("replace", "duck", "bed"), default=None,
+                   help="the dub track: the dub alone (replace, default), the original sound lowered "
+                        "under dub speech (duck), or a music-and-effects stem under it (bed, with --bed)")
+    v.add_argument("--bed", default=None, metavar="FILE",
+                   help="music-and-effects stem mixed under the dub (implies --mix bed)")
+    v.add_argument("--duck-db", type=float, default=None, metavar="DB",
+                   help="how far --mix duck lowers the original under dub speech (default 18)")
+    v.add_argument("--original", choices=("keep", "drop"), default="keep",
+                   help="the original sound: kept as a second track (default) or dropped")
+    v.add_argument("--mux-subs", action="store_true",
+                   help="also mux each dub's subtitles as a text track in its language")
+    v.add_argument("--loudness", choices=("web", "broadcast"), default=None,
+                   help="loudness target: web (-16 LUFS, default) or broadcast (EBU R128, -23 LUFS)")
     r.add_argument("--styles", type=_style_names, default=None, metavar="NAME,NAME|all",
                    help="ASS/SSA styles to speak, or all (default: every style but signs, songs, titles "
                         "and typeset signs)")
@@ -789,7 +834,8 @@ def build_parser() -> argparse.ArgumentParser:
                                       "into an audiobook")
     _add_render_options(r)
     r.add_argument("--out", required=True,
-                   help="output file: .wav .m4a .aac .mp3 .flac (dub), .m4b (audiobook)")
+                   help="output file: .wav .m4a .aac .mp3 .flac (dub), .m4b (audiobook), "
+                        ".mp4 .mkv .mov .webm (a dubbed video)")
     r.add_argument("--json", action="store_true", help="print a JSON summary instead of progress")
     r.add_argument("--detach", action="store_true", help="submit and print the job id (distributed)")
     r.add_argument("--priority", type=int, default=0,

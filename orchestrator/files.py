@@ -80,11 +80,18 @@ def inside(path: Path, folder: Path) -> Path | None:
 
 def input_file(path: Path, limits: InputSettings) -> os.stat_result:
     """Check a job's input: a regular file, at most ``inputs.max_input_bytes``
-    for an EPUB (a ZIP archive, decompressed under its own limits) and
-    ``inputs.max_text_bytes`` for the text formats, which are read whole."""
+    for an EPUB (a ZIP archive, decompressed under its own limits),
+    ``inputs.max_media_bytes`` for a video or audio file (probed and streamed,
+    never read whole) and ``inputs.max_text_bytes`` for the text formats,
+    which are read whole."""
+    from orchestrator.inputs.media import MEDIA_FORMATS
+
     if path.suffix.lower() == ".epub":
         return regular_file(path, what="input file", max_bytes=limits.max_input_bytes,
                             setting=env_name("inputs", "max_input_bytes"))
+    if path.suffix.lower() in MEDIA_FORMATS:  # probed, never read whole
+        return regular_file(path, what="input file", max_bytes=limits.max_media_bytes,
+                            setting=env_name("inputs", "max_media_bytes"))
     return regular_file(path, what="input file", max_bytes=limits.max_text_bytes,
                         setting=env_name("inputs", "max_text_bytes"))
 

@@ -11,6 +11,7 @@ before this model existed hold the same keys and load with
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -25,7 +26,24 @@ CLI_FLAGS: dict[str, str] = {
     "title": "--title",
     "author": "--author", "styles": "--styles", "strict_tags": "--strict-tags", "brackets": "--brackets",
     "front_matter": "--front-matter", "back_matter": "--back-matter", "notes": "--notes",
+    "lang": "--lang", "dubs": "--subs", "mix": "--mix", "bed": "--bed", "original": "--original",
+    "mux_subs": "--mux-subs", "loudness": "--loudness", "duck_db": "--duck-db",
 }
+
+
+class DubSpec(BaseModel):
+    """One dub of a video or audio input: where its timeline comes from, who
+    speaks it and in what language. Each gives the output one audio track."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    #: A subtitle file's absolute path, ``stream:LANG`` / ``stream:INDEX`` (a
+    #: text subtitle stream of the input), or ``asr`` (the input's own speech).
+    subs: str
+    #: The narrator's voice of this dub (``--voice``; NAME=VOICE entries are shared).
+    voice: str
+    #: BCP 47 tag, normalised (``en``, ``pt-BR``).
+    lang: str = "en"
 
 
 class RenderOptions(BaseModel):
@@ -78,6 +96,23 @@ class RenderOptions(BaseModel):
     cover: str | None = None
     title: str | None = None
     author: str | None = None
+    #: The job's language (BCP 47, normalised); None: English.
+    lang: str | None = None
+    #: Video and audio inputs: the dubs, one output track each (see :class:`DubSpec`).
+    dubs: list[DubSpec] = Field(default_factory=list)
+    #: The dub track's sound: the dub alone, the original lowered under dub
+    #: speech, or a music-and-effects bed (``bed``) under it.
+    mix: Literal["replace", "duck", "bed"] = "replace"
+    #: Absolute path of the music-and-effects stem (``mix == "bed"``).
+    bed: str | None = None
+    #: The original sound: kept as a second track (after the dubs), or dropped.
+    original: Literal["keep", "drop"] = "keep"
+    #: Each dub's subtitles muxed as a text track, in its language.
+    mux_subs: bool = False
+    #: Loudness target preset (``web``, ``broadcast``); None: the ``loudness`` settings.
+    loudness: Literal["web", "broadcast"] | None = None
+    #: How far ``duck`` lowers the original under dub speech (dB); None: ``video.duck_db``.
+    duck_db: float | None = Field(default=None, ge=1, le=60, allow_inf_nan=False)
 
     # Derived while planning (not given by the user), kept for the record and for assembly.
     #: Digest of the lexicon as applied (its entries are in every content hash already).
@@ -120,3 +155,44 @@ class RenderOptions(BaseModel):
 
 def _input_repr(value: Any) -> str:
     return repr(value) if not isinstance(value, dict) else "(missing)"
+
+
+def pair_dubs(subs: list[str], timeline: str | None, voices: list[str], langs: list[str], *,
+              voice_required: bool = True) -> list[DubSpec]:
+    """The dubs of a video or audio input from ``render``'s options: each
+    ``--subs`` (or ``--timeline asr``) with its narrator's ``--voice`` and its
+    ``--lang``, in order. A single voice or language serves every dub.
+    ``voices`` are the narrators only (``NAME=VOICE`` entries are shared by all
+    dubs). Subtitle paths are made absolute. Raises :class:`InputError` naming
+    the option that does not pair up."""
+    from voicecast.languages import DEFAULT_LANGUAGE, parse_language
+
+    if timeline == "asr":
+        if subs:
+            raise InputError("--timeline asr takes the timeline from the input's speech; give no --subs",
+                             field="--timeline")
+        subs = ["asr"] * max(1, len(voices))
+    elif timeline not in (None, "subs"):
+        raise InputError(f"--timeline is subs or asr, not {timeline!r}", field="--timeline")
+    if not subs:
+        return []
+    n = len(subs)
+
+    def each(values: list[str], flag: str, default: str | None) -> list[str | None]:
+        if not values:
+            return [default] * n
+        if len(values) == 1:
+            return [values[0]] * n
+        if len(values) != n:
+            raise InputError(f"{len(values)} {flag} for {n} dubs: give one for every --subs, in order, "
+                             "or one for all", field=flag)
+        return [*values]
+
+    out = []
+    for s, v, lang in zip(subs, each(voices, "--voice", None), each(langs, "--lang", DEFAULT_LANGUAGE),
+                          strict=True):
+        if v is None and voice_required:
+            raise InputError("give the dub's voice", field="--voice")
+        path = s if s == "asr" or s.startswith("stream:") else str(Path(s).expanduser().resolve())
+        out.append(DubSpec(subs=path, voice=v or "", lang=parse_language(lang or DEFAULT_LANGUAGE).tag))
+    return out

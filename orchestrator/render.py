@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from orchestrator.files import input_file, inside, regular_file, sha256_file
+from orchestrator.inputs.media import VIDEO_CONTAINERS
 from orchestrator.options import RenderOptions
 from orchestrator.output.assembly import OUTPUT_FORMATS
-from orchestrator.output.outline import BookOutline, ChapterOutline, Level
+from orchestrator.output.outline import BookOutline, ChapterOutline, Level, MediaOutline
 from orchestrator.store import jobs
 from orchestrator.store.db import session_scope
 from orchestrator.store.jobs import failing_job
@@ -32,6 +33,7 @@ from orchestrator.voices import (
     assign_voices,
     parse_voice_map,
     resolve_voice_map,
+    track_narrator,
 )
 from voicecast.errors import (
     InputError,
@@ -56,8 +58,10 @@ if TYPE_CHECKING:
     from orchestrator.dispatch import Dispatcher
     from orchestrator.inputs.books.model import Book
     from orchestrator.planning.markup import EmotionRules
+    from orchestrator.planning.media import MediaPlan
     from orchestrator.planning.prose import BookPlan
     from orchestrator.planning.segments import PlannedSegment
+    from voicecast.languages import Language
 
 log = logging.getLogger(__name__)
 
@@ -74,10 +78,13 @@ def check_output_path(out: Path, kind: str = "dub") -> None:
         if out.suffix.lower() != ".m4b":
             raise OutputError("an audiobook is written as an .m4b file (chapter MP3s and "
                               "masters go beside it)", file=out)
+    elif kind == "media" and out.suffix.lower() in VIDEO_CONTAINERS:
+        pass  # what the container can carry is checked against the input when it is probed
     elif out.suffix.lower() not in OUTPUT_FORMATS:
         raise OutputError(
             f"unsupported output format {out.suffix or '(none)'!r}; use one of "
-            + ", ".join(sorted(OUTPUT_FORMATS)) + " (.m4b: audiobooks, --mode audiobook)", file=out,
+            + ", ".join(sorted(OUTPUT_FORMATS)) + " (.m4b: audiobooks, --mode audiobook; "
+            + ", ".join(VIDEO_CONTAINERS) + ": a dubbed video)", file=out,
         )
     dest = out.expanduser().absolute()
     if dest.is_dir():
@@ -113,7 +120,8 @@ def create_job(settings: Settings, input_path: Path, out: Path | None, options: 
     with session_scope(settings) as s:
         s.add(Job(
             id=job_id, kind=kind, status=JobStatus.PENDING, input_name=str(input_path),
-            input_sha256=sha256_file(input_path, settings.inputs.max_input_bytes),
+            input_sha256=sha256_file(input_path, max(settings.inputs.max_input_bytes,
+                                                     settings.inputs.max_media_bytes)),
             output_path=str(out.expanduser().resolve()) if out else None,
             output_format=out.suffix.lower() if out else None, options=options.stored(), priority=priority,
         ))
@@ -127,17 +135,27 @@ SCRIPT_FORMATS: tuple[str, ...] = (".txt",)
 #: Job modes (``render --mode``).
 MODES: tuple[str, ...] = ("dub", "audiobook")
 
+#: Job kinds whose lines have slots on a timeline (subtitles, a video's dubs).
+TIMED_KINDS: tuple[str, ...] = ("dub", "media")
+
 
 def job_kind(input_path: Path, mode: str | None = None) -> str:
     """What a job is: ``"audiobook"`` (``--mode audiobook``, and EPUB/Markdown
-    by default), ``"script"`` (a ``.txt`` in dub mode: a line per segment) or
-    ``"dub"`` (subtitles). Raises :class:`InputError` for a mode the input
-    cannot take."""
+    by default), ``"script"`` (a ``.txt`` in dub mode: a line per segment),
+    ``"media"`` (a video or audio file, dubbed from ``--subs`` or its own
+    speech) or ``"dub"`` (subtitles). Raises :class:`InputError` for a mode
+    the input cannot take."""
     from orchestrator.inputs.books import BOOK_FORMATS
+    from orchestrator.inputs.media import MEDIA_FORMATS
 
     ext = input_path.suffix.lower()
     if mode not in (None, *MODES):
         raise InputError(f"unknown mode {mode!r}; use one of {', '.join(MODES)}", field="--mode")
+    if ext in MEDIA_FORMATS:
+        if mode == "audiobook":
+            raise InputError("a video or audio file is dubbed (--mode dub), not read as a book",
+                             file=input_path)
+        return "media"
     if mode is None:
         mode = "audiobook" if ext in BOOK_FORMATS and ext not in SCRIPT_FORMATS else "dub"
     if mode == "audiobook":
@@ -327,26 +345,34 @@ class _Planned(NamedTuple):
     book: tuple[Any, Any] | None = None
     #: Scripts: silence before the first line from a leading ``[pause:S]``.
     lead_s: float = 0.0
+    #: Video and audio inputs: the input's facts and each dub.
+    media: MediaPlan | None = None
 
 
 def _plan(settings: Settings, kind: str, input_path: Path, options: RenderOptions,
-          characters: list[str]) -> _Planned:
+          characters: list[str], unfit: list[str] | None = None) -> _Planned:
     """Parse and plan any input; what the reader did to the text (decoding,
     repairs) leads the warnings."""
     from orchestrator.inputs import reader_warnings
 
     with reader_warnings() as found:
-        planned = _parse_and_plan(settings, kind, input_path, options, characters)
+        planned = _parse_and_plan(settings, kind, input_path, options, characters, unfit)
     return planned._replace(warnings=[*found, *planned.warnings])
 
 
 def _parse_and_plan(settings: Settings, kind: str, input_path: Path, options: RenderOptions,
-                    characters: list[str]) -> _Planned:
+                    characters: list[str], unfit: list[str] | None = None) -> _Planned:
     from orchestrator.inputs.subtitles import parse_subtitles, read_text
     from orchestrator.planning.cues import plan_cues
     from orchestrator.planning.script import plan_script
 
     rules = emotion_rules(options)
+    if kind == "media":
+        from orchestrator.planning.media import plan_media
+
+        mplan = plan_media(settings, input_path, options, rules, characters, preview=unfit is not None,
+                           unfit=unfit)
+        return _Planned(mplan.segments, mplan.warnings, mplan.info.duration_s, media=mplan)
     if kind == "audiobook":
         from orchestrator.inputs.books import ReadOptions, read_book
         from orchestrator.planning.prose import plan_book
@@ -426,10 +452,14 @@ class InputPlan:
     lead_s: float = 0.0
     #: Audiobooks: the book and its plan (``BookPlan``: chapters).
     book: tuple[Book, BookPlan] | None = None
+    #: Video and audio inputs: the input's facts and each dub.
+    media: MediaPlan | None = None
 
     def voice_name(self, seg: PlannedSegment) -> str:
-        """The voice-map entry that reads ``seg`` (``narrator`` or a character's)."""
-        return self.assigned[seg.speaker.casefold()] if seg.speaker else NARRATOR.casefold()
+        """The voice-map entry that reads ``seg`` (``narrator``, a character's,
+        or a later dub's narrator: :func:`~orchestrator.voices.track_narrator`)."""
+        name = self.assigned[seg.speaker.casefold()] if seg.speaker else NARRATOR.casefold()
+        return track_narrator(seg.track).casefold() if name == NARRATOR.casefold() else name
 
 
 def plan_input(settings: Settings, input_path: Path, options: RenderOptions,
@@ -443,7 +473,8 @@ def plan_input(settings: Settings, input_path: Path, options: RenderOptions,
     read by the narrator). ``preview=True`` (``voicecast plan``): a cue that
     cannot fit its slot is a warning listing every such cue, not an error.
     Raises the same user errors as a render otherwise, in the same
-    order (the engine's facts are asked for only after parsing and planning).
+    order (the engine's facts are asked for only after parsing and planning,
+    but for the languages it speaks when the job names one).
     """
     from orchestrator.planning.limits import check_plan
 
@@ -451,10 +482,21 @@ def plan_input(settings: Settings, input_path: Path, options: RenderOptions,
     input_file(input_path, settings.inputs)
     vmap = parse_voice_map(list(options.voices)) if need_voices or options.voices else {NARRATOR: ""}
     characters = [n for n in vmap if n != NARRATOR]
-    planned = _plan(settings, kind, input_path, options, characters)
+    if kind != "media" and options.dubs:
+        raise InputError("--subs and --timeline time a video or audio input; this input is the "
+                         "timeline itself", field="--subs")
+    # A language the engine does not speak is refused before anything is read (or transcribed).
+    from voicecast.languages import parse_language
+
+    langs = [d.lang for d in options.dubs] or ([options.lang] if options.lang else [])
+    if langs:
+        _check_languages(dispatcher, [parse_language(x) for x in langs])
     unfit: list[str] | None = [] if preview else None
-    check_plan(planned.segments, planned.duration, limits=settings.inputs, hard_max=settings.fit.hard_max,
-               source=str(input_path), timed=kind == "dub", unfit=unfit)
+    planned = _plan(settings, kind, input_path, options, characters, unfit)
+    if planned.media is None:  # a media job's dubs were checked against their own subtitles
+        check_plan(planned.segments, planned.duration, limits=settings.inputs,
+                   hard_max=settings.fit.hard_max, source=str(input_path), timed=kind in TIMED_KINDS,
+                   unfit=unfit)
     segments, warnings = planned.segments, planned.warnings
     if unfit:  # a preview lists the cues a render refuses, instead of stopping at the first
         shown = "; ".join(unfit[:5]) + (f"; and {len(unfit) - 5} more" if len(unfit) > 5 else "")
@@ -466,9 +508,22 @@ def plan_input(settings: Settings, input_path: Path, options: RenderOptions,
     warnings = warnings + more
     segments, lex_digest = _apply_lexicon(segments, options.lexicon, dispatcher.facts().phoneme_symbols,
                                           settings.inputs, str(input_path))
+    if planned.media is not None:  # every later dub's narrator has its entry
+        vmap = {**vmap, **{track_narrator(t.index): t.voice for t in planned.media.tracks[1:]}}
     return InputPlan(kind=kind, segments=segments, warnings=warnings, duration=planned.duration,
                      voice_map=vmap, assigned=assigned, lexicon_sha256=lex_digest,
-                     lead_s=planned.lead_s, book=planned.book)
+                     lead_s=planned.lead_s, book=planned.book, media=planned.media)
+
+
+def _check_languages(dispatcher: Dispatcher, langs: list[Language]) -> None:
+    """Refuse a dub in a language the engine does not speak, naming the ones it does."""
+    spoken = dispatcher.facts().languages
+    bases = {s.split("-")[0].lower() for s in spoken}
+    for lang in langs:
+        if bases and lang.base not in bases:
+            facts = dispatcher.facts()
+            raise InputError(f"the {facts.name} engine does not speak {lang.name} ({lang.tag}); it "
+                             f"speaks {', '.join(spoken)}", field="--lang")
 
 
 def plan_job(settings: Settings, job_id: str, input_path: Path, dispatcher: Dispatcher,
@@ -486,6 +541,9 @@ def plan_job(settings: Settings, job_id: str, input_path: Path, dispatcher: Disp
     with failing_job(settings, job_id):
         plan = plan_input(settings, input_path, options, dispatcher)
         kind, vmap, book = plan.kind, plan.voice_map, plan.book
+        if plan.media is not None:
+            plan = dataclasses.replace(plan, warnings=[*plan.warnings, *_check_media_output(
+                settings, job_id, plan.media, options)])
         facts = dispatcher.facts()
         planned = _store_emotion_clips(settings, plan.segments, input_path, facts.sample_rate,
                                        options.clip_dir)
@@ -493,6 +551,8 @@ def plan_job(settings: Settings, job_id: str, input_path: Path, dispatcher: Disp
                    if book else None)
         voices = resolve_voice_map(settings, vmap, dispatcher, on_progress)
         narrator = voices[NARRATOR.casefold()]
+        media = (_media_outline(settings, plan.media, voices, options) if plan.media is not None
+                 else None)
         fit: dict[str, Any] = settings.fit.model_dump()
         if outline is not None:
             # Audiobook lines are levelled as they are rendered: the profile shapes their audio.
@@ -508,6 +568,7 @@ def plan_job(settings: Settings, job_id: str, input_path: Path, dispatcher: Disp
             job.duration_s = plan.duration
             job.warnings = [jobs.shown(w) for w in plan.warnings]
             job.book = outline.stored() if outline is not None else None
+            job.media = media.stored() if media is not None else None
             job.options = options.model_copy(
                 update={"lexicon_sha256": plan.lexicon_sha256, "lead_s": plan.lead_s,
                         "engine": eng, "engine_version": eng_ver}).stored()
@@ -519,7 +580,7 @@ def plan_job(settings: Settings, job_id: str, input_path: Path, dispatcher: Disp
                     emotion=seg.emotion, intensity=seg.intensity, start_s=seg.start,
                     end_s=seg.end, max_end_s=seg.max_end, source_line=seg.source_line,
                     voice_id=v.id, chapter=seg.chapter if seg.chapter >= 0 else None,
-                    pause_after_s=seg.pause_after or None,
+                    pause_after_s=seg.pause_after or None, track=seg.track if seg.track >= 0 else None,
                     content_hash=segment_hash(seg, voice_id=v.id, voice_version=v.version,
                                               engine=eng, engine_version=eng_ver, fit=fit),
                 ))
@@ -527,6 +588,67 @@ def plan_job(settings: Settings, job_id: str, input_path: Path, dispatcher: Disp
             jobs.set_job_status(job, JobStatus.RENDERING)
         with STAGES.stage("sql"):
             return undone_specs(settings, job_id)
+
+
+def _check_media_output(settings: Settings, job_id: str, mplan: MediaPlan,
+                        options: RenderOptions) -> list[str]:
+    """Refuse, before anything renders, an output the dubs cannot be written
+    as: a container that cannot carry the source's picture, several dubs in an
+    audio file. Returns what the container will not keep, as warnings."""
+    from orchestrator.inputs.media import check_container
+
+    with session_scope(settings) as s:
+        out = jobs.get_job(s, job_id).output_path
+    if out is None:
+        return []
+    path = Path(out)
+    if path.suffix.lower() in VIDEO_CONTAINERS:
+        return check_container(path, mplan.info, keep_original=options.original == "keep")
+    if len(mplan.tracks) > 1:
+        raise OutputError(f"{len(mplan.tracks)} dubs need a container with a track for each: write "
+                          + ", ".join(VIDEO_CONTAINERS), file=path)
+    return []
+
+
+def _store_media_file(settings: Settings, path: Path) -> str:
+    """Store a media file (the source, a bed) under a content key, once: the
+    assembler, wherever it runs, reads it from there."""
+    store = get_store(settings)
+    digest = sha256_file(path) or ""
+    if not digest:
+        raise InputError("cannot be read", file=path)
+    key = f"media/{digest[:32]}{path.suffix.lower()}"
+    if not store.exists(key):
+        with STAGES.stage("store"):
+            store.put_file(key, path)
+    return key
+
+
+def _media_outline(settings: Settings, mplan: MediaPlan, voices: dict[str, Voice],
+                   options: RenderOptions) -> MediaOutline:
+    """What assembly needs of a media job (``Job.media``): the source and a
+    bed stored, each dub's subtitles stored (to mux, or to hand back when
+    transcribed), its language and voice."""
+    from orchestrator.output.outline import DubTrackOutline, MediaOutline
+
+    store = get_store(settings)
+    info = mplan.info
+    tracks = []
+    for t in mplan.tracks:
+        data = t.timeline.text.encode("utf-8")
+        key = f"subtitles/{hashlib.sha256(data).hexdigest()[:32]}.{t.timeline.fmt}"
+        if not store.exists(key):
+            store.put_bytes(key, data, content_type="text/plain; charset=utf-8")
+        tracks.append(DubTrackOutline(
+            index=t.index, lang=t.lang.tag, voice=voices[track_narrator(t.index).casefold()].name,
+            source=jobs.shown(t.timeline.source), origin=t.timeline.origin, subs_key=key,
+            subs_format=t.timeline.fmt, first=t.first, count=t.count))
+    return MediaOutline(
+        source_key=_store_media_file(settings, info.path), source_name=info.path.name,
+        duration_s=info.duration_s, fps=str(info.fps) if info.fps else None,
+        audio_streams=len(info.audio), video_codecs=[v.codec for v in info.video], tracks=tracks,
+        bed_key=_store_media_file(settings, Path(options.bed)) if options.mix == "bed" and options.bed
+        else None)
 
 
 def segment_spec(seg: Segment, voice: tuple[str, int], engine: tuple[str, str],

@@ -161,6 +161,12 @@ def _builtin_voice(settings: Settings, name: str, dispatcher: Dispatcher) -> Voi
 NARRATOR = "narrator"
 
 
+def track_narrator(track: int) -> str:
+    """The voice-map entry of a media job's dub ``track`` (0-based): the
+    narrator for the first dub, ``narrator (dub N)`` for the others."""
+    return NARRATOR if track <= 0 else f"{NARRATOR} (dub {track + 1})"
+
+
 def parse_voice_map(items: list[str]) -> dict[str, str]:
     """``--voice`` values into ``{name: voice}``: ``NAME=VOICE`` maps a character
     (or an ASS actor, a WebVTT ``<v Name>``, a ``NAME:`` label); a bare ``VOICE``
@@ -170,7 +176,7 @@ def parse_voice_map(items: list[str]) -> dict[str, str]:
     seen: dict[str, str] = {}
     for item in items:
         name, sep, value = item.partition("=")
-        if not sep or _looks_like_path(item):
+        if _is_bare(item):
             name, value = NARRATOR, item
         name, value = name.strip(), value.strip()
         if not name or not value:
@@ -185,6 +191,25 @@ def parse_voice_map(items: list[str]) -> dict[str, str]:
         raise InputError("no narrator voice: give --voice VOICE (or --voice narrator=VOICE) "
                          "for the lines no character speaks", field="--voice")
     return out
+
+
+def _is_bare(item: str) -> bool:
+    """A ``--voice`` value that names a voice without a character: ``VOICE``, a clip's path."""
+    return "=" not in item or _looks_like_path(item)
+
+
+def split_narrators(items: list[str]) -> tuple[list[str], list[str]]:
+    """``--voice`` values split into narrators (``VOICE``, ``narrator=VOICE``:
+    with several dubs, one per dub, in order) and character entries (``NAME=VOICE``)."""
+    narrators, others = [], []
+    for item in items:
+        if _is_bare(item):
+            narrators.append(item.strip())
+        elif item.partition("=")[0].strip().casefold() == NARRATOR:
+            narrators.append(item.partition("=")[2].strip())
+        else:
+            others.append(item)
+    return narrators, others
 
 
 def resolve_voice_map(settings: Settings, voice_map: dict[str, str], dispatcher: Dispatcher,

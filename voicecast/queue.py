@@ -250,16 +250,20 @@ class EngineFacts:
     voices: tuple[str, ...] = ()
     #: Empty when the engine takes no phoneme input.
     phoneme_symbols: frozenset[str] = frozenset()
+    #: The languages it speaks (``en-us``, ``en-gb``); empty: not declared.
+    languages: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "version": self.version, "sample_rate": self.sample_rate,
-                "voices": list(self.voices), "phoneme_symbols": sorted(self.phoneme_symbols)}
+                "voices": list(self.voices), "phoneme_symbols": sorted(self.phoneme_symbols),
+                "languages": list(self.languages)}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> EngineFacts:
         return cls(name=d["name"], version=d["version"], sample_rate=int(d["sample_rate"]),
                    voices=tuple(d.get("voices") or ()),
-                   phoneme_symbols=frozenset(d.get("phoneme_symbols") or ()))
+                   phoneme_symbols=frozenset(d.get("phoneme_symbols") or ()),
+                   languages=tuple(d.get("languages") or ()))
 
 
 @dataclass(frozen=True)

@@ -228,6 +228,37 @@ class LoudnessSettings(BaseModel):
     lra: float = Field(default=11.0, ge=1, le=50)
     sample_rate: int = Field(default=48000, ge=8000, le=192000)
 
+    def preset(self, name: str | None) -> LoudnessSettings:
+        """These settings with a named target (``render --loudness``): ``web``
+        (-16 LUFS, -1.5 dBTP: streaming and podcasts) or ``broadcast`` (EBU R128:
+        -23 LUFS, -1 dBTP); ``None``: unchanged."""
+        if name is None:
+            return self
+        if name not in LOUDNESS_PRESETS:
+            raise ValueError(f"unknown loudness preset {name!r}; use {', '.join(LOUDNESS_PRESETS)}")
+        lufs, tp = LOUDNESS_PRESETS[name]
+        return self.model_copy(update={"integrated_lufs": lufs, "true_peak_db": tp})
+
+
+#: ``render --loudness``: integrated loudness (LUFS) and true-peak ceiling (dBTP).
+LOUDNESS_PRESETS: dict[str, tuple[float, float]] = {"web": (-16.0, -1.5), "broadcast": (-23.0, -1.0)}
+
+
+class VideoSettings(BaseModel):
+    """Dubs of a video or audio input (docs/video.md): how the original sound
+    is lowered under the dub (``--mix duck``), and the dub track's encoding."""
+
+    #: How far the original sound is lowered while dub speech plays (dB;
+    #: ``render --duck-db`` overrides it per job).
+    duck_db: float = Field(default=18.0, ge=1, le=60)
+    #: The fall before a line (ending as its speech starts) and the rise after it, seconds.
+    duck_attack_s: float = Field(default=0.15, ge=0, le=5)
+    duck_release_s: float = Field(default=0.4, ge=0, le=5)
+    #: A gap between two lines shorter than this stays lowered (no pumping between lines).
+    duck_hold_s: float = Field(default=0.6, ge=0, le=30)
+    #: Bit rate of a dub track encoded as AAC or Opus.
+    audio_bitrate: str = Field(default="192k", pattern=r"^[1-9][0-9]{1,3}k$")
+
 
 class ScriptSettings(BaseModel):
     """Plain scripts (``.txt``): lines spoken one after another at natural length."""
@@ -333,6 +364,9 @@ class InputSettings(BaseModel):
     #: before the file is hashed or read.
     max_input_bytes: int = Field(default=1 << 30, ge=1)
     max_text_bytes: int = Field(default=64 << 20, ge=1)
+    #: Largest video or audio input to dub (``voicecast render VIDEO``; it is
+    #: probed, never read whole).
+    max_media_bytes: int = Field(default=64 << 30, ge=1)
     #: Largest reference clip (``--voice CLIP``, ``voice add``) and ``[like:]`` clip file.
     max_reference_bytes: int = Field(default=200 << 20, ge=1)
     #: EPUB (a ZIP archive), from its central directory before anything is
@@ -406,6 +440,7 @@ class Settings(BaseSettings):
     loudness: LoudnessSettings = Field(default_factory=LoudnessSettings)
     enroll: EnrollSettings = Field(default_factory=EnrollSettings)
     script: ScriptSettings = Field(default_factory=ScriptSettings)
+    video: VideoSettings = Field(default_factory=VideoSettings)
     book: BookSettings = Field(default_factory=BookSettings)
     limits: LimitsSettings = Field(default_factory=LimitsSettings)
     inputs: InputSettings = Field(default_factory=InputSettings)

@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 #: The first part of every object key (anything else is refused by the stores).
 KEY_PREFIXES = frozenset({
     "segments", "uploads", "refs", "emotion-clips", "voices", "jobs", "attempts", "covers",
-    "chapters", "engines", "deliverables", "tenants",
+    "chapters", "engines", "deliverables", "tenants", "media", "subtitles",
 })
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 #: A ``[like:]`` clip's id: the first 16 hex digits of its WAV's SHA-256.

@@ -28,6 +28,7 @@ def engine_facts(settings: Settings) -> EngineFacts:
         name=engine.name, version=engine.version, sample_rate=engine.capabilities.sample_rate,
         voices=tuple(builtin_voices(engine)),
         phoneme_symbols=frozenset(symbols()) if callable(symbols) else frozenset(),
+        languages=tuple(engine.capabilities.languages),
     )
 
 

@@ -206,6 +206,12 @@ def measure_loudness(path: Path, target: LoudnessSettings) -> dict[str, str]:
     """
     err = run_ffmpeg_stderr(["-v", "info", "-nostats", *_input_args(path), "-af",
                              "ebur128=peak=true", "-f", "null", "-"])
+    return parse_ebur128(err)
+
+
+def parse_ebur128(err: str) -> dict[str, str]:
+    """The summary an ``ebur128=peak=true`` filter printed (ffmpeg's stderr),
+    in ``loudnorm``'s names (see :func:`measure_loudness`)."""
     match = _EBUR128.search(err[err.rfind("Summary:"):] if "Summary:" in err else err)
     if not match:
         raise RuntimeError("ebur128 printed no measurement")

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from orchestrator.options import RenderOptions
-from orchestrator.output.outline import AssembledChapter, BookOutline
+from orchestrator.output.outline import AssembledChapter, BookOutline, MediaOutline
 from orchestrator.store import jobs
 from orchestrator.store.db import session_scope
 from orchestrator.store.jobs import failing_job
@@ -23,12 +23,14 @@ from voicecast.errors import (
     VoicecastError,
 )
 from voicecast.localfs import default_file_mode
+from voicecast.media import run_ffmpeg
 from voicecast.settings import Settings
 from voicecast.storage import (
     ObjectStore,
     get_store,
     job_key,
 )
+from voicecast.timing import STAGES
 
 if TYPE_CHECKING:
     pass
@@ -54,7 +56,9 @@ def assemble(settings: Settings, job_id: str) -> None:
         total = float(job.duration_s or 0.0)
         kind = job.kind
         book_outline = BookOutline.from_stored(job.book)
+        media = MediaOutline.from_stored(job.media)
         options = RenderOptions.from_stored(job.options)
+        input_name = job.input_name
     with failing_job(settings, job_id):
         # Every input present and in order before ffmpeg starts (one batch question to storage).
         present = store.existing(g.audio_key for g in segs)
@@ -68,6 +72,9 @@ def assemble(settings: Settings, job_id: str) -> None:
             voice_desc += "; character voices " + ", ".join(others)
         if kind == "audiobook":
             _assemble_book(settings, job_id, segs, book_outline or BookOutline(), store, voice_desc, sr)
+            return
+        if kind == "media" and media is not None:
+            _assemble_media(settings, job_id, segs, media, options, store, sr, ext, input_name)
             return
         if kind == "script":
             sc = settings.script
@@ -101,6 +108,95 @@ def assemble(settings: Settings, job_id: str) -> None:
                   "loudness_measured": loud, "segments": rows}
         _put_reports(store, job_id, report, rows)
         _finish_job(settings, store, job_id, out_key, total, {})
+
+
+def _assemble_media(settings: Settings, job_id: str, segs: list[Any], media: MediaOutline,
+                    options: RenderOptions, store: ObjectStore, sr: int, ext: str, input_name: str) -> None:
+    """Lay out, mix and encode each dub's track, then mux them with the
+    source's picture (or, for an audio output, deliver the one track)."""
+    from orchestrator.inputs.media import VIDEO_CONTAINERS, probe_media
+    from orchestrator.output import assembly, video
+
+    target = settings.loudness.preset(options.loudness)
+    vs = settings.video
+    depth = options.duck_db if options.duck_db is not None else vs.duck_db
+    rows: list[dict[str, Any]] = []
+    with assembly.workdir() as tmp:
+        wd = Path(tmp)
+        source = wd / f"source{Path(media.source_key).suffix}"
+        store.get_file(media.source_key, source)
+        under = source
+        if options.mix == "bed" and media.bed_key:
+            under = wd / f"bed{Path(media.bed_key).suffix}"
+            store.get_file(media.bed_key, under)
+        info = probe_media(source, settings.inputs)
+        is_video = ext in VIDEO_CONTAINERS
+        encoded: list[tuple[Any, Path]] = []
+        subs: list[tuple[Any, Path]] = []
+        loudness: list[dict[str, str]] = []
+        for t in media.tracks:
+            tdir = wd / f"track{t.index}"
+            tdir.mkdir()
+            mine = [g for g in segs if (g.track or 0) == t.index]
+            clips = [assembly.Clip(g.idx, g.audio_key, g.start_s, g.max_end_s) for g in mine]
+            placements, total_samples = assembly.plan_timeline(clips, sr, media.duration_s)
+            timeline = assembly.build_timeline(placements, total_samples, sr, store.get_file, tdir)
+            with STAGES.stage("level"):
+                dub_loud = assembly.measure_loudness(timeline, target)
+            envelope = None
+            if options.mix == "duck":
+                lengths = {g.idx: float(g.final_s or 0) for g in mine}
+                ends = {p.idx: min(p.start + round(lengths[p.idx] * sr), p.limit) for p in placements}
+                spans = video.speech_spans(placements, ends, sr, target.sample_rate)
+                pieces = video.duck_envelope(
+                    spans, round(media.duration_s * target.sample_rate), target.sample_rate,
+                    depth_db=depth, attack_s=vs.duck_attack_s, release_s=vs.duck_release_s,
+                    hold_s=vs.duck_hold_s)
+                envelope = video.write_envelope(pieces, target.sample_rate, tdir)
+            mix = video.MixInputs(dub=timeline, total_s=media.duration_s, mode=options.mix,
+                                  under=under if options.mix != "replace" else None, envelope=envelope)
+            out = tdir / ("dub.mka" if is_video else f"dub{ext}")
+            with STAGES.stage("encode"):
+                loudness.append(video.encode_track(mix, dub_loud, target, out,
+                                                   video.track_codec_args(ext, vs)))
+            encoded.append((t, out))
+            if options.mux_subs and t.subs_key and is_video:
+                sub = tdir / f"subs.{t.subs_format}"
+                store.get_file(t.subs_key, sub)
+                subs.append((t, sub))
+            rows += _media_rows(assembly.fit_report_rows(mine, placements, sr), t, media.frame_ms)
+        if is_video:
+            final = wd / f"output{ext}"
+            with STAGES.stage("mux"):
+                run_ffmpeg(video.mux_args(info, encoded, final, keep_original=options.original == "keep",
+                                          subs=subs))
+        else:
+            final = encoded[0][1]
+        out_key = job_key(job_id, f"output{ext}")
+        store.put_file(out_key, final)
+    report = {"job_id": job_id, "input": input_name, "duration_s": media.duration_s,
+              "fps": media.fps, "frame_ms": media.frame_ms, "mix": options.mix,
+              "tracks": [{"index": t.index + 1, "lang": t.lang, "voice": t.voice, "source": t.source,
+                          "title": video.track_title(t), "loudness_measured": loud}
+                         for t, loud in zip(media.tracks, loudness, strict=True)],
+              "segments": rows}
+    _put_reports(store, job_id, report, rows)
+    extra = {f"timeline_srt:{t.index + 1}": t.subs_key for t in media.tracks
+             if t.origin == "asr" and t.subs_key}
+    _finish_job(settings, store, job_id, out_key, media.duration_s, extra)
+
+
+def _media_rows(rows: list[dict[str, Any]], track: Any, frame_ms: float | None) -> list[dict[str, Any]]:
+    """Fit-report rows of one dub: its number and language, and each line's
+    fit error and onset error in frames of the picture as well as ms."""
+    for r in rows:
+        r["track"] = track.index + 1
+        r["lang"] = track.lang
+        if frame_ms:
+            r["error_frames"] = round(r["error_ms"] / frame_ms, 2) if r.get("error_ms") is not None else None
+            if "placed_start_s" in r:
+                r["onset_error_frames"] = round((r["placed_start_s"] - r["start_s"]) * 1000 / frame_ms, 2)
+    return rows
 
 
 def _put_reports(store: ObjectStore, job_id: str, report: dict[str, Any], rows: list[dict[str, Any]]) -> None:
@@ -196,6 +292,8 @@ def deliver(settings: Settings, job_id: str, out: Path | None = None) -> Path:
                 key = arts.get(f"{art}:{n}")
                 if key:
                     _fetch_atomic(store, key, folder / f"{stem}{ext}")
+        if "timeline_srt:1" in arts:  # --timeline asr: the transcribed timeline, to edit and render again
+            _fetch_atomic(store, arts["timeline_srt:1"], dest.with_name(dest.stem + ".srt"))
         _fetch_atomic(store, arts["output"], dest)
     except (OSError, OutputError) as e:
         reason = e.message if isinstance(e, OutputError) else (e.strerror or str(e))

@@ -72,3 +72,53 @@ class BookOutline(_Stored):
     def stored(self) -> dict[str, Any]:
         """The JSON stored as ``Job.book``."""
         return self.model_dump(mode="json")
+
+
+class DubTrackOutline(_Stored):
+    """One dub of a media job: segments ``first`` to ``first + count - 1``,
+    spoken in ``lang`` (BCP 47) by ``voice``, timed by ``source`` (a subtitle
+    file, ``film.mkv (stream #3)`` or ``film.mp4 (speech)``), whose text is
+    stored under ``subs_key`` in ``subs_format`` (muxed with ``--mux-subs``,
+    handed back as an SRT for ``--timeline asr``)."""
+
+    index: int = Field(ge=0)
+    lang: str
+    voice: str
+    source: str
+    origin: str = "file"
+    subs_key: str | None = None
+    subs_format: str = "srt"
+    first: int = Field(ge=0)
+    count: int = Field(ge=0)
+
+
+class MediaOutline(_Stored):
+    """What a media job keeps of its input besides the segments (``Job.media``):
+    the source in object storage (muxed, and ducked under the dub), its
+    length, frame rate (``"25/1"``; ``None``: no picture) and sound streams,
+    the dubs, and a ``--bed`` stem."""
+
+    source_key: str
+    source_name: str
+    duration_s: float
+    fps: str | None = None
+    audio_streams: int = 0
+    video_codecs: list[str] = Field(default_factory=list)
+    tracks: list[DubTrackOutline] = Field(default_factory=list)
+    bed_key: str | None = None
+
+    @property
+    def frame_ms(self) -> float | None:
+        """One frame's length in milliseconds (``None``: no picture)."""
+        from fractions import Fraction
+
+        return 1000.0 / float(Fraction(self.fps)) if self.fps else None
+
+    @classmethod
+    def from_stored(cls, stored: dict[str, Any] | None) -> MediaOutline | None:
+        """The outline stored on a job (None: not a media job)."""
+        return None if stored is None else cls.model_validate(stored)
+
+    def stored(self) -> dict[str, Any]:
+        """The JSON stored as ``Job.media``."""
+        return self.model_dump(mode="json")

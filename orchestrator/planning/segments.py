@@ -29,7 +29,7 @@ class PlannedSegment:
     narrator). Segments without a slot (scripts, audiobooks) are placed one
     after another by the assembler, with ``pause_after`` seconds of silence
     after each; ``chapter`` is an audiobook segment's 0-based chapter (-1
-    otherwise).
+    otherwise), ``track`` a video or audio input's dub (-1 otherwise).
     """
 
     idx: int
@@ -47,6 +47,8 @@ class PlannedSegment:
     clip: str | None = None
     chapter: int = -1
     pause_after: float = 0.0
+    #: A media job's dub (0-based) the segment belongs to (-1 otherwise).
+    track: int = -1
 
     @property
     def slot(self) -> float:

@@ -154,6 +154,9 @@ class Job(Base):
     #: Audiobooks: title, author, narrator, cover key and the chapters
     #: (``[{"title", "first", "count", "lead_s", "key"}]``); NULL for other jobs.
     book: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    #: Video and audio inputs: the stored source, its length and frame rate,
+    #: the dubs (``orchestrator.output.outline.MediaOutline``); NULL otherwise.
+    media: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     #: Where the output was last copied to (``deliver``); NULL: not delivered
     #: (detached, or the copy failed: ``delivery_error`` says why).
@@ -205,6 +208,8 @@ class Segment(Base):
     voice_id: Mapped[str | None] = mapped_column(ForeignKey("voices.id"), nullable=True)
     #: Audiobooks: 0-based chapter; slot-less lines: silence after it (seconds).
     chapter: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    #: Video and audio inputs: the dub (0-based) the segment belongs to.
+    track: Mapped[int | None] = mapped_column(Integer, nullable=True)
     pause_after_s: Mapped[float | None] = mapped_column(Float, nullable=True)
     content_hash: Mapped[str] = mapped_column(String(64), index=True)
     status: Mapped[str] = mapped_column(String(16), default=SegmentStatus.PENDING)
