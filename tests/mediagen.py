@@ -117,15 +117,18 @@ def stream_duration(stream: dict[str, Any], fmt: dict[str, Any] | None = None) -
 
 def audio_tracks(path: Path) -> list[dict[str, Any]]:
     """Each audio stream's facts, in file order: ``index`` (absolute stream index),
-    ``codec``, ``language`` and ``title`` (tags, None when absent), ``default`` (the
-    disposition, bool), ``channels``, ``sample_rate`` and ``duration`` (s)."""
+    ``codec``, ``language`` and ``title`` (tags, None when absent; MP4 and QuickTime
+    name a track by its handler, so there ``handler_name`` unless it is ffmpeg's
+    default ``SoundHandler``), ``default`` (the disposition, bool), ``channels``,
+    ``sample_rate`` and ``duration`` (s)."""
     info = probe_json(path)
     return [
         {
             "index": s["index"],
             "codec": s.get("codec_name"),
             "language": _tag(s, "language"),
-            "title": _tag(s, "title"),
+            "title": _tag(s, "title") or (None if _tag(s, "handler_name") in (None, "SoundHandler")
+                                          else _tag(s, "handler_name")),
             "default": bool(s.get("disposition", {}).get("default", 0)),
             "channels": s.get("channels"),
             "sample_rate": int(s["sample_rate"]) if "sample_rate" in s else None,
