@@ -35,7 +35,8 @@ SR = 16000
 TONE_HZ = 997.0
 
 
-def voicecast(env: dict[str, str], *args: str | Path, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+def voicecast(env: dict[str, str], *args: str | Path,
+              timeout: float = 600) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "orchestrator.cli", *map(str, args)], env=env, cwd=REPO,
                           capture_output=True, text=True, timeout=timeout)
 
@@ -119,7 +120,8 @@ def test_duck_lowers_the_original_under_speech_only(media: Path, env: dict[str, 
         during = [tone_level_db(x, SR, TONE_HZ, s["placed_start_s"] + 0.2, s["placed_end_s"] - 0.1)
                   for s in segs]
         # Between lines: well clear of each fall and rise (attack 0.15 s, release 0.4 s).
-        gaps = [(a["placed_end_s"] + 0.5, b["placed_start_s"] - 0.2) for a, b in zip(segs, segs[1:], strict=False)]
+        gaps = [(a["placed_end_s"] + 0.5, b["placed_start_s"] - 0.2)
+                for a, b in zip(segs, segs[1:], strict=False)]
         between = [tone_level_db(x, SR, TONE_HZ, a, b) for a, b in gaps if b - a >= 0.3]
         tail = tone_level_db(x, SR, TONE_HZ, segs[-1]["placed_end_s"] + 1.0, 39.5)
         assert between, gaps
