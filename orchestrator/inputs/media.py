@@ -248,9 +248,11 @@ def select_subtitle_stream(info: MediaInfo, spec: str) -> StreamInfo:
         found = matches[0]
     if found.codec in IMAGE_SUBTITLES:
         kind = IMAGE_SUBTITLES[found.codec]
+        text = "; ".join(s.describe() for s in subs if s.codec in TEXT_SUBTITLES)
         raise InputError(f"--subs {spec}: subtitle stream {found.describe()} is {kind} "
                          "images of text, not text; run OCR on it first (e.g. Subtitle Edit) and give "
-                         "the result with --subs FILE.srt", file=info.path)
+                         "the result with --subs FILE.srt"
+                         + (f", or choose a text stream: {text}" if text else ""), file=info.path)
     if found.codec not in TEXT_SUBTITLES:
         raise InputError(f"--subs {spec}: subtitle stream {found.describe()} is not a text format "
                          f"voicecast reads ({', '.join(sorted(set(TEXT_SUBTITLES)))}); extract it to "
