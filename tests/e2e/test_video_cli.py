@@ -221,3 +221,35 @@ def test_bad_input_fails_cleanly(case: str, media: Path, bad: Path, env: dict[st
     assert latest["status"] == "failed"
     status = json.loads(voicecast(run_env, "status", latest["id"], "--json").stdout)
     assert said in status["error"]
+
+
+def _loudness(path: Path, stream: str = "a:0") -> float:
+    err = subprocess.run(["ffmpeg", "-hide_banner", "-nostats", "-i", str(path), "-map", f"0:{stream}",
+                          "-af", "ebur128", "-f", "null", "-"], capture_output=True, text=True).stderr
+    return float(err[err.rfind("Summary:"):].split("I:", 1)[1].split("LUFS", 1)[0])
+
+
+def test_audio_input_with_a_bed_and_the_broadcast_preset(media: Path, env: dict[str, str],
+                                                         tmp_path: Path) -> None:
+    """A podcast re-voiced: audio in, audio out, a music-and-effects bed under the
+    dub at its own level, and the EBU R128 broadcast target (-23 LUFS)."""
+    run_env = {**env, "VOICECAST_ENGINE__NAME": "null"}
+    podcast = tmp_path / "podcast.m4a"
+    subprocess.run(["ffmpeg", "-v", "error", "-i", str(media / "film.mp4"), "-vn", "-c:a", "copy",
+                    str(podcast)], check=True)
+    bed = speech_and_tone_soundtrack(tmp_path / "bed.wav", 40.0, tone_hz=TONE_HZ, tone_db=-30.0, speech=False)
+    out = tmp_path / "revoiced.mp3"
+    proc = voicecast(run_env, "render", podcast, "--subs", media / "dub.srt", "--voice", "jf_alpha",
+                     "--bed", bed, "--loudness", "broadcast", "--out", out)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert [t["codec"] for t in audio_tracks(out)] == ["mp3"]
+    assert abs(_loudness(out) - -23.0) <= 1.0
+    x = decode_stream(out, "a:0", SR)
+    segs = report_of(proc.stdout)["segments"]
+    during = [tone_level_db(x, SR, TONE_HZ, s["placed_start_s"] + 0.2, s["placed_end_s"] - 0.1) for s in segs]
+    tail = tone_level_db(x, SR, TONE_HZ, segs[-1]["placed_end_s"] + 1.0, 39.5)
+    assert all(abs(d - tail) < 1.0 for d in during), (during, tail)  # a bed is not ducked
+    # The same podcast into a video container is refused only for what it lacks: it has no picture.
+    two = voicecast(run_env, "render", podcast, "--subs", media / "dub.srt", "--subs", media / "dub.srt",
+                    "--voice", "jf_alpha", "--out", tmp_path / "two.mp3")
+    assert two.returncode == 2 and "2 dubs need a container" in two.stderr

@@ -266,10 +266,11 @@ def test_stores_refuse_keys_outside_their_prefixes(tmp_path, key: str) -> None:
 
 def test_every_prefix_in_use_is_known() -> None:
     assert {"segments", "uploads", "refs", "emotion-clips", "voices", "jobs", "attempts", "covers",
-            "chapters", "engines", "deliverables", "tenants"} == KEY_PREFIXES
+            "chapters", "engines", "deliverables", "tenants", "media", "subtitles"} == KEY_PREFIXES
     for key in ("covers/0123456789abcdef", "tenants/acme/uploads/j/input.srt", f"chapters/{H}.flac", f"deliverables/{H}.m4b",
                 "engines/kokoro/1.0/bundled-embeddings.npz", "jobs/j/output.m4a",
-                "voices/v-x-0123456789/v2.progress.json"):
+                "voices/v-x-0123456789/v2.progress.json", "media/0123456789abcdef0123456789abcdef.mkv",
+                "subtitles/0123456789abcdef0123456789abcdef.ass"):
         assert check_key(key) == key
 
 
