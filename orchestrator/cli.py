@@ -325,7 +325,8 @@ def cmd_plan(args: argparse.Namespace, settings: Settings) -> int:
 
 def _print_preview(p: Preview) -> None:
     out = Console(soft_wrap=True, highlight=False)
-    what = {"audiobook": "book", "script": "script", "dub": "subtitle track"}.get(p.kind, p.kind)
+    what = {"audiobook": "book", "script": "script", "dub": "subtitle track",
+            "media": "video or audio to dub"}.get(p.kind, p.kind)
     head = f"[bold]{escape(p.input)}[/]: {what}, {len(p.segments)} segments"
     if p.chapters:
         head += f" in {len(p.chapters)} chapters"

@@ -30,7 +30,7 @@ from orchestrator.files import reference_file
 from orchestrator.store import jobs
 from orchestrator.store.db import session_scope
 from orchestrator.store.states import FINAL, JobStatus
-from voicecast.errors import ReferenceAudioError, VoicecastError
+from voicecast.errors import InputError, ReferenceAudioError, VoicecastError
 from voicecast.queue import (
     BuiltinVoice,
     EngineFacts,
@@ -65,6 +65,7 @@ class Dispatcher(Protocol):
                 lines: list[LineSlot]) -> list[LinePrediction]: ...
     def enroll(self, ref_key: str, voice_id: str, version: int,
                tick: Callable[[], None] | None = None) -> dict[str, Any]: ...
+    def transcribe(self, audio_key: str, name: str, language: str) -> str: ...
     def warm(self) -> None: ...
     def submit(self, job_id: str, specs: list[SegmentSpec]) -> None: ...
     def release(self) -> None: ...
@@ -83,6 +84,13 @@ def load_tasks(queue: str) -> None:
         import orchestrator.tasks  # noqa: F401
 #: How often a waiting enrollment calls its ``tick`` (seconds).
 TICK_S = 0.5
+
+
+def _srt_of(answer: dict[str, str]) -> str:
+    """A transcription's answer: the SRT, or the user error it found (no speech, a language)."""
+    if "error" in answer:
+        raise InputError(answer["error"], field=answer.get("field") or None)
+    return answer["srt"]
 
 
 class EmbeddedDispatcher:
@@ -168,6 +176,16 @@ class EmbeddedDispatcher:
             found = solo.submit(worker_pool.predict_lines, profile_key, builtin,
                                 [line.to_dict() for line in lines]).result()
         return [LinePrediction.from_dict(d) for d in found]
+
+    def transcribe(self, audio_key: str, name: str, language: str) -> str:
+        """``--timeline asr``: the SRT of stored speech (:func:`workers.facts.transcribe`),
+        made in a worker process of its own: this process never loads Whisper."""
+        with ProcessPoolExecutor(
+            max_workers=1, mp_context=mp.get_context("spawn"), initializer=worker_pool.init,
+            initargs=(self.settings.child_json(), 1),
+        ) as solo:
+            answer: dict[str, str] = solo.submit(worker_pool.transcribe, audio_key, name, language).result()
+        return _srt_of(answer)
 
     def render_line(self, spec: SegmentSpec, timeout_s: float = 300.0) -> SegmentResult:
         """Render one line outside any job (``POST /v1/audio/speech``) in the pool."""
@@ -577,6 +595,12 @@ class CeleryDispatcher:
         if "error" in answer:
             raise ReferenceAudioError(answer["error"])
         return ReferenceInfo.from_dict(answer)
+
+    def transcribe(self, audio_key: str, name: str, language: str) -> str:
+        """``--timeline asr``: the SRT of stored speech, from a synthesis worker
+        (``voicecast.transcribe``; the control role has no audio models)."""
+        hard = self.settings.limits.assemble_time_s
+        return _srt_of(self._ask("voicecast.transcribe", audio_key, name, language, timeout_s=hard + 60.0))
 
     def predict(self, profile_key: str | None, builtin: str | None,
                 lines: list[LineSlot]) -> list[LinePrediction]:

@@ -158,7 +158,7 @@ def _input_repr(value: Any) -> str:
 
 
 def pair_dubs(subs: list[str], timeline: str | None, voices: list[str], langs: list[str], *,
-              voice_required: bool = True) -> list[DubSpec]:
+              voice_required: bool = True, resolve: bool = True) -> list[DubSpec]:
     """The dubs of a video or audio input from ``render``'s options: each
     ``--subs`` (or ``--timeline asr``) with its narrator's ``--voice`` and its
     ``--lang``, in order. A single voice or language serves every dub.
@@ -193,6 +193,7 @@ def pair_dubs(subs: list[str], timeline: str | None, voices: list[str], langs: l
                           strict=True):
         if v is None and voice_required:
             raise InputError("give the dub's voice", field="--voice")
-        path = s if s == "asr" or s.startswith("stream:") else str(Path(s).expanduser().resolve())
+        keep = not resolve or s == "asr" or s.startswith("stream:")  # resolve=False: the service's tokens
+        path = s if keep else str(Path(s).expanduser().resolve())
         out.append(DubSpec(subs=path, voice=v or "", lang=parse_language(lang or DEFAULT_LANGUAGE).tag))
     return out

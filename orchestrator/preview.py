@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from orchestrator.options import RenderOptions
-from orchestrator.render import InputPlan, book_cover, plan_input
+from orchestrator.render import TIMED_KINDS, InputPlan, book_cover, plan_input
 from orchestrator.voices import NARRATOR, VoiceLookup, lookup_voice
 from voicecast.queue import LinePrediction, LineSlot
 from voicecast.settings import Settings
@@ -113,7 +113,7 @@ class Preview:
 
 def _lines(plan: InputPlan) -> list[PreviewLine]:
     out = []
-    timed = plan.kind == "dub"
+    timed = plan.kind in TIMED_KINDS
     for g in plan.segments:
         voice = plan.voice_map[_voice_key(plan, plan.voice_name(g))]
         out.append(PreviewLine(

@@ -350,18 +350,19 @@ class _Planned(NamedTuple):
 
 
 def _plan(settings: Settings, kind: str, input_path: Path, options: RenderOptions,
-          characters: list[str], unfit: list[str] | None = None) -> _Planned:
+          characters: list[str], dispatcher: Dispatcher, unfit: list[str] | None = None) -> _Planned:
     """Parse and plan any input; what the reader did to the text (decoding,
     repairs) leads the warnings."""
     from orchestrator.inputs import reader_warnings
 
     with reader_warnings() as found:
-        planned = _parse_and_plan(settings, kind, input_path, options, characters, unfit)
+        planned = _parse_and_plan(settings, kind, input_path, options, characters, dispatcher, unfit)
     return planned._replace(warnings=[*found, *planned.warnings])
 
 
 def _parse_and_plan(settings: Settings, kind: str, input_path: Path, options: RenderOptions,
-                    characters: list[str], unfit: list[str] | None = None) -> _Planned:
+                    characters: list[str], dispatcher: Dispatcher,
+                    unfit: list[str] | None = None) -> _Planned:
     from orchestrator.inputs.subtitles import parse_subtitles, read_text
     from orchestrator.planning.cues import plan_cues
     from orchestrator.planning.script import plan_script
@@ -370,8 +371,8 @@ def _parse_and_plan(settings: Settings, kind: str, input_path: Path, options: Re
     if kind == "media":
         from orchestrator.planning.media import plan_media
 
-        mplan = plan_media(settings, input_path, options, rules, characters, preview=unfit is not None,
-                           unfit=unfit)
+        mplan = plan_media(settings, input_path, options, rules, characters, dispatcher,
+                           preview=unfit is not None, unfit=unfit)
         return _Planned(mplan.segments, mplan.warnings, mplan.info.duration_s, media=mplan)
     if kind == "audiobook":
         from orchestrator.inputs.books import ReadOptions, read_book
@@ -492,7 +493,7 @@ def plan_input(settings: Settings, input_path: Path, options: RenderOptions,
     if langs:
         _check_languages(dispatcher, [parse_language(x) for x in langs])
     unfit: list[str] | None = [] if preview else None
-    planned = _plan(settings, kind, input_path, options, characters, unfit)
+    planned = _plan(settings, kind, input_path, options, characters, dispatcher, unfit)
     if planned.media is None:  # a media job's dubs were checked against their own subtitles
         check_plan(planned.segments, planned.duration, limits=settings.inputs,
                    hard_max=settings.fit.hard_max, source=str(input_path), timed=kind in TIMED_KINDS,
@@ -598,10 +599,11 @@ def _check_media_output(settings: Settings, job_id: str, mplan: MediaPlan,
     from orchestrator.inputs.media import check_container
 
     with session_scope(settings) as s:
-        out = jobs.get_job(s, job_id).output_path
-    if out is None:
+        job = jobs.get_job(s, job_id)
+        out, fmt = job.output_path, job.output_format
+    if out is None and fmt is None:
         return []
-    path = Path(out)
+    path = Path(out) if out else Path("output" + (fmt or ""))
     if path.suffix.lower() in VIDEO_CONTAINERS:
         return check_container(path, mplan.info, keep_original=options.original == "keep")
     if len(mplan.tracks) > 1:

@@ -224,3 +224,27 @@ def predict_lines(settings: Settings, store: ObjectStore, profile_key: str | Non
                                   overflow=overflow, overflow_s=overflow_s,
                                   fast=overflow or rate > policy.comfortable_max + 1e-9))
     return out
+
+
+def transcribe(store: ObjectStore, audio_key: str, name: str, language: str) -> dict[str, str]:
+    """``--timeline asr``: the timeline and text of an uploaded sound
+    (``audio_key``, under ``uploads/``: the input's speech, extracted by the
+    control role), as SRT (:func:`workers.asr.asr_timeline`). A user error (no
+    speech, a language the model does not know) is an answer naming ``name``,
+    the user's file."""
+    import tempfile
+
+    from workers.asr import asr_timeline
+
+    try:
+        key = expect_key(audio_key, "upload")
+    except UnsafeKey as e:
+        raise UntrustedMessage(f"transcription refused: {e}") from None
+    with tempfile.TemporaryDirectory(prefix="voicecast-asr-") as tmp:
+        audio, srt = Path(tmp) / "speech.flac", Path(tmp) / "timeline.srt"
+        store.get_file(key, audio)
+        try:
+            asr_timeline(audio, srt, language=language)
+        except VoicecastError as e:
+            return {"error": e.message if e.field else f"{name}: {e.message}", "field": e.field or ""}
+        return {"srt": srt.read_text(encoding="utf-8")}

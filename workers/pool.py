@@ -74,3 +74,11 @@ def predict_lines(profile_key: str | None, builtin: str | None,
     s = _ready()
     found = predict(s, get_store(s), profile_key, builtin, [LineSlot.from_dict(d) for d in lines])
     return [p.to_dict() for p in found]
+
+
+def transcribe(audio_key: str, name: str, language: str) -> dict[str, str]:
+    """``--timeline asr`` (:func:`workers.facts.transcribe`); a user error is an answer."""
+    from workers.facts import transcribe as run
+
+    s = _ready()
+    return run(get_store(s), audio_key, name, language)

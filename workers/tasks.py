@@ -172,6 +172,17 @@ def predict_lines(self: Any, profile_key: str | None, builtin: str | None,
     return [p.to_dict() for p in found]
 
 
+@voicecast_task("voicecast.transcribe", queue=_q.synth_queue, ignore_result=False,
+                base=_AnswerTask, **_limits.celery_limits(_limits.assemble_time_s))
+def transcribe(self: Any, audio_key: str, name: str, language: str) -> dict[str, str]:
+    """``--timeline asr``: the SRT of an uploaded sound (``{"srt": ...}``), or
+    the user error found (``{"error": ..., "field": ...}``)."""
+    from workers.facts import transcribe as run
+
+    settings = get_settings()
+    return run(get_store(settings), audio_key, name, language)
+
+
 @voicecast_task("voicecast.check_reference", queue=_q.synth_queue, ignore_result=False,
                 base=_AnswerTask, **_limits.celery_limits(_limits.enroll_time_s))
 def check_reference(self: Any, uploads: list[list[str]]) -> dict[str, Any]:

@@ -33,6 +33,7 @@ from voicecast.languages import Language, parse_language
 from voicecast.settings import Settings
 
 if TYPE_CHECKING:
+    from orchestrator.dispatch import Dispatcher
     from orchestrator.options import DubSpec, RenderOptions
     from orchestrator.planning.markup import EmotionRules
 
@@ -98,17 +99,42 @@ def _clock(s: float) -> str:
     return f"{ms // 3600000:02d}:{ms // 60000 % 60:02d}:{ms // 1000 % 60:02d}.{ms % 1000:03d}"
 
 
-def dub_timeline(info: MediaInfo, dub: DubSpec, settings: Settings) -> tuple[DubTimeline, list[Cue]]:
+def speech_upload(settings: Settings, info: MediaInfo) -> str:
+    """The input's first sound stream as 16 kHz mono FLAC, stored for the
+    synthesis role to transcribe (``--timeline asr``): a film's speech is tens
+    of megabytes, its picture gigabytes. Returns the upload's key. Raises
+    :class:`InputError` naming the input when it has no sound."""
+    import hashlib
+
+    from voicecast.media import run_ffmpeg
+    from voicecast.storage import get_store, upload_key
+
+    if not info.audio:
+        raise InputError("has no sound to transcribe (--timeline asr); give the timeline with --subs",
+                         file=info.path)
+    with tempfile.TemporaryDirectory(prefix="voicecast-asr-") as tmp:
+        flac = Path(tmp) / "speech.flac"
+        run_ffmpeg(["-v", "error", "-i", str(info.path), "-map", "0:a:0", "-ac", "1", "-ar", "16000",
+                    "-c:a", "flac", str(flac)])
+        h = hashlib.sha256()
+        with open(flac, "rb") as f:
+            while block := f.read(1 << 20):
+                h.update(block)
+        key = upload_key(h.hexdigest())
+        store = get_store(settings)
+        if not store.exists(key):
+            store.put_file(key, flac)
+    return key
+
+
+def dub_timeline(info: MediaInfo, dub: DubSpec, settings: Settings,
+                 dispatcher: Dispatcher) -> tuple[DubTimeline, list[Cue]]:
     """Read one dub's timeline: a subtitle file, a text subtitle stream of the
-    input (``stream:LANG``, ``stream:INDEX``) or the input's speech (``asr``).
+    input (``stream:LANG``, ``stream:INDEX``) or the input's speech (``asr``,
+    transcribed by the synthesis role: :meth:`Dispatcher.transcribe`).
     Raises :class:`InputError` naming the file or stream."""
     if dub.subs == ASR:
-        from orchestrator.inputs.asr import asr_timeline
-
-        with tempfile.TemporaryDirectory(prefix="voicecast-asr-") as tmp:
-            srt = Path(tmp) / f"{info.path.stem}.srt"
-            asr_timeline(info.path, srt, language=dub.lang)
-            text = srt.read_text(encoding="utf-8")
+        text = dispatcher.transcribe(speech_upload(settings, info), str(info.path), dub.lang)
         source = f"{info.path} (speech)"
         return DubTimeline(text, "srt", source, "asr"), parse_subtitles_text(text, "srt", source)
     if dub.subs.startswith("stream:"):
@@ -128,7 +154,7 @@ def dub_timeline(info: MediaInfo, dub: DubSpec, settings: Settings) -> tuple[Dub
 
 
 def plan_media(settings: Settings, input_path: Path, options: RenderOptions, rules: EmotionRules,
-               characters: Collection[str], *, preview: bool = False,
+               characters: Collection[str], dispatcher: Dispatcher, *, preview: bool = False,
                unfit: list[str] | None = None) -> MediaPlan:
     """Probe the input (and a ``--bed`` stem), check what the options ask of it,
     and plan every dub. Raises :class:`InputError` naming the file, stream or
@@ -154,9 +180,12 @@ def plan_media(settings: Settings, input_path: Path, options: RenderOptions, rul
     segments: list[PlannedSegment] = []
     warnings: list[str] = []
     tracks: list[TrackPlan] = []
+    read: dict[tuple[str, str], tuple[DubTimeline, list[Cue]]] = {}
     for k, dub in enumerate(options.dubs):
         lang = parse_language(dub.lang)
-        timeline, cues = dub_timeline(info, dub, settings)
+        if (dub.subs, dub.lang) not in read:  # one transcription for every dub that asks for it
+            read[(dub.subs, dub.lang)] = dub_timeline(info, dub, settings, dispatcher)
+        timeline, cues = read[(dub.subs, dub.lang)]
         check_cue_times(cues, info, timeline.source)
         plan = plan_cues(cues, source=timeline.source, track_end=info.duration_s, emotions=rules,
                          characters=characters, styles=options.styles)

@@ -280,10 +280,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return FileResponse(path)
 
     @app.post("/v1/jobs", status_code=202, response_model=Accepted)
-    def create_job(who: Tenant, input: Annotated[UploadFile, File(description="subtitles, script or book")],
+    def create_job(who: Tenant,
+                   input: Annotated[UploadFile, File(description="subtitles, script, book, or a video or "
+                                                                  "audio file to dub")],
                    options: Annotated[str, Form(description="JSON: JobOptions")] = "{}",
                    reference: Annotated[UploadFile | None, File()] = None,
                    lexicon: Annotated[UploadFile | None, File()] = None,
+                   subs: Annotated[list[UploadFile] | None, File(description="dub timelines")] = None,
+                   bed: Annotated[UploadFile | None, File(description="music-and-effects stem")] = None,
                    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
                    ) -> Accepted:
         opts = submit.parse_options(options)
@@ -292,7 +296,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             up = _spool(input, folder, "input")
             ref = _spool(reference, folder, "reference") if reference is not None else None
             lex = _spool(lexicon, folder, "lexicon") if lexicon is not None else None
-            job_id, new = submit.accept(settings, who, up, ref, lex, opts, idempotency_key, svc.builtins)
+            timelines = [_spool(part, folder, f"subs-{k}") for k, part in enumerate(subs or [])]
+            stem = _spool(bed, folder, "bed") if bed is not None else None
+            job_id, new = submit.accept(settings, who, up, ref, lex, opts, idempotency_key, svc.builtins,
+                                        timelines, stem)
         if new:
             svc.plan(job_id)
         with session_scope(settings) as s:

@@ -6,8 +6,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-#: Output formats by job kind (a book is an M4B with chapters).
+#: Output formats by job kind (a book is an M4B with chapters; a video's dub may also be a video).
 DUB_FORMATS = ("wav", "m4a", "mp3", "flac")
+VIDEO_FORMATS = ("mp4", "m4v", "mov", "mkv", "webm")
 
 
 class JobOptions(BaseModel):
@@ -24,7 +25,9 @@ class JobOptions(BaseModel):
     #: Characters' voices: ``{"Fox": "af_bella"}``.
     voices: dict[str, str] = Field(default_factory=dict, max_length=200)
     mode: Literal["dub", "audiobook"] | None = None
-    format: Literal["wav", "m4a", "mp3", "flac", "m4b"] | None = None
+    #: The output: an audio format, ``m4b`` (a book), or a video container
+    #: (a video input; default: the input's own container).
+    format: Literal["wav", "m4a", "mp3", "flac", "m4b", "mp4", "m4v", "mov", "mkv", "webm"] | None = None
     duration: float | None = None
     emotion: str | None = Field(default=None, max_length=64)
     emotion_map: list[str] = Field(default_factory=list, max_length=500)
@@ -38,6 +41,21 @@ class JobOptions(BaseModel):
     unmapped: Literal["error", "narrator"] = "error"
     title: str | None = Field(default=None, max_length=500)
     author: str | None = Field(default=None, max_length=500)
+    #: Video and audio inputs (docs/video.md). Each dub's timeline: the file
+    #: name of an uploaded ``subs`` part, ``stream:LANG`` or ``stream:INDEX``
+    #: (a text subtitle stream of the input), or ``asr`` (its own speech).
+    subs: list[str] = Field(default_factory=list, max_length=8)
+    #: Each dub's narrator, in order (default: ``voice`` for every dub).
+    dub_voices: list[str] = Field(default_factory=list, max_length=8)
+    #: The dubs' languages (BCP 47): one for all, or one per dub; default English.
+    lang: list[str] = Field(default_factory=list, max_length=8)
+    #: The dub track: the dub alone, the original lowered under it, or the
+    #: uploaded ``bed`` part under it (default: ``bed`` with a bed, else ``replace``).
+    mix: Literal["replace", "duck", "bed"] | None = None
+    original: Literal["keep", "drop"] = "keep"
+    mux_subs: bool = False
+    loudness: Literal["web", "broadcast"] | None = None
+    duck_db: float | None = Field(default=None, ge=1, le=60)
     #: Higher is released first (:mod:`orchestrator.schedule`).
     priority: int = Field(default=0, ge=-100, le=100)
     #: POSTed when the job ends, signed (``X-Voicecast-Signature``).

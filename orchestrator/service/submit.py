@@ -27,15 +27,15 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from orchestrator.files import sha256_file
-from orchestrator.options import RenderOptions
-from orchestrator.service.schemas import DUB_FORMATS, JobOptions
+from orchestrator.options import DubSpec, RenderOptions, pair_dubs
+from orchestrator.service.schemas import DUB_FORMATS, VIDEO_FORMATS, JobOptions
 from orchestrator.store import jobs
 from orchestrator.store.db import session_scope
 from orchestrator.store.models import Job, Voice
 from orchestrator.store.states import JobStatus
 from voicecast.errors import InputError, VoicecastError
 from voicecast.settings import Settings
-from voicecast.storage import get_store, tenant_upload_key
+from voicecast.storage import ObjectStore, get_store, tenant_upload_key
 
 if TYPE_CHECKING:
     from orchestrator.dispatch import Dispatcher
@@ -45,6 +45,10 @@ log = logging.getLogger(__name__)
 #: The narrator token of a job whose voice is the uploaded ``reference`` clip.
 REFERENCE = "@reference"
 LEXICON = "@lexicon"
+#: A dub timed by an uploaded ``subs`` part: ``@subs:K:NAME`` (the K-th part, the client's file name).
+SUBS = "@subs:"
+#: The uploaded ``bed`` part: ``@bed.EXT``.
+BED = "@bed"
 
 
 class UnsupportedInput(VoicecastError):
@@ -53,9 +57,10 @@ class UnsupportedInput(VoicecastError):
 
 def input_suffixes() -> tuple[str, ...]:
     from orchestrator.inputs.books import BOOK_FORMATS
+    from orchestrator.inputs.media import MEDIA_FORMATS
     from orchestrator.inputs.subtitles import SUPPORTED_FORMATS
 
-    return tuple(sorted({*(f".{x}" for x in SUPPORTED_FORMATS), *BOOK_FORMATS}))
+    return tuple(sorted({*(f".{x}" for x in SUPPORTED_FORMATS), *BOOK_FORMATS, *MEDIA_FORMATS}))
 
 
 def qualified(name: str, tenant: str) -> str:
@@ -123,33 +128,78 @@ def _voice_entry(settings: Settings, tenant: str, value: str, builtins: tuple[st
                      f"voice ({', '.join(builtins[:8])}{', ...' if len(builtins) > 8 else ''})", field=field)
 
 
+#: ``JobOptions`` of video and audio inputs, turned into the CLI's dubs by :func:`_media_values`.
+_MEDIA_FIELDS = {"subs", "dub_voices", "lang", "mix", "original", "mux_subs", "loudness", "duck_db"}
+
+
+def _media_values(settings: Settings, tenant: str, opts: JobOptions, kind: str, narrator: str,
+                  builtins: tuple[str, ...], subs_names: list[str],
+                  bed_ext: str | None) -> tuple[dict[str, object], list[DubSpec]]:
+    """The media options of :class:`RenderOptions` from a request (the mix,
+    the bed, the language) and the dubs: each one's timeline (an uploaded
+    part by its file name, a stream, ``asr``), voice and language."""
+    values: dict[str, object] = dict(original=opts.original, mux_subs=opts.mux_subs, loudness=opts.loudness,
+                                     duck_db=opts.duck_db, mix=opts.mix or ("bed" if bed_ext else "replace"),
+                                     bed=BED + bed_ext if bed_ext else None)
+    if kind != "media":
+        if opts.subs or opts.dub_voices or len(opts.lang) > 1:
+            raise InputError("subs, dub_voices and several languages are for a video or audio input",
+                             field="options.subs")
+        from voicecast.languages import parse_language
+
+        return {**values, "lang": parse_language(opts.lang[0]).tag if opts.lang else None}, []
+    parts = {name: f"{SUBS}{k}:{name}" for k, name in enumerate(subs_names)}
+    specs = [parts.get(x, x) for x in opts.subs]
+    for x in specs:
+        if not (x.startswith((SUBS, "stream:")) or x == "asr"):
+            raise InputError(f"{x!r} is neither an uploaded subs part, stream:LANG, stream:INDEX nor asr",
+                             field="options.subs")
+    timeline = "asr" if specs == ["asr"] else None
+    narrators = [_voice_entry(settings, tenant, v, builtins, f"options.dub_voices.{k}")
+                 for k, v in enumerate(opts.dub_voices)] or [narrator]
+    dubs = pair_dubs([] if timeline else specs, timeline, narrators, opts.lang, resolve=False)
+    return {**values, "lang": dubs[0].lang if dubs else None}, dubs
+
+
 def render_options(settings: Settings, tenant: str, opts: JobOptions, kind: str, ref_ext: str | None,
-                   has_lexicon: bool, builtins: tuple[str, ...]) -> RenderOptions:
+                   has_lexicon: bool, builtins: tuple[str, ...], subs_names: list[str] | None = None,
+                   bed_ext: str | None = None) -> RenderOptions:
     """The job's :class:`RenderOptions` (the CLI's model validates them again).
-    ``ref_ext``: the uploaded reference clip's extension (None: no clip)."""
+    ``ref_ext``: the uploaded reference clip's extension (None: no clip);
+    ``subs_names``: the uploaded ``subs`` parts' file names, in order;
+    ``bed_ext``: the uploaded ``bed`` part's extension."""
     if opts.voice is None and ref_ext is None:
         raise InputError("give the narrator's voice, or upload a reference clip", field="options.voice")
     narrator = (REFERENCE + (ref_ext or "") if opts.voice is None
                 else _voice_entry(settings, tenant, opts.voice, builtins, "options.voice"))
     voices = [narrator] + [f"{who}={_voice_entry(settings, tenant, v, builtins, f'options.voices.{who}')}"
                            for who, v in opts.voices.items()]
-    values = opts.model_dump(exclude={"voice", "voices", "format", "priority", "callback_url"})
+    values = opts.model_dump(exclude={"voice", "voices", "format", "priority", "callback_url",
+                                      *_MEDIA_FIELDS})
     from orchestrator.render import emotion_rules
 
     try:
+        media, dubs = _media_values(settings, tenant, opts, kind, narrator, builtins, subs_names or [],
+                                    bed_ext)
+        if dubs:
+            voices[0] = dubs[0].voice
+        mode = kind if kind == "audiobook" else "dub"
         options = RenderOptions.from_cli(voices=voices, lexicon=LEXICON if has_lexicon else None,
-                                         **{**values, "mode": kind if kind == "audiobook" else "dub"})
+                                         **{**values, **media, "dubs": dubs, "mode": mode})
         emotion_rules(options)  # the emotion options are checked now, not when the job is planned
         return options
     except InputError as e:
         # The CLI's model names its flags (in the field, or leading the message: "--emotion: ...").
+        if e.field and e.field.startswith("options."):
+            raise
         flag = e.field or (e.message.split(":", 1)[0].split()[0] if e.message.startswith("--") else "")
         field = str(flag).lstrip("-").replace("-", "_")
         raise InputError(e.message, field=f"options.{field}" if field else "options") from None
 
 
 def accept(settings: Settings, tenant: str, upload: Upload, reference: Upload | None, lexicon: Upload | None,
-           opts: JobOptions, idempotency_key: str | None, builtins: tuple[str, ...]) -> tuple[str, bool]:
+           opts: JobOptions, idempotency_key: str | None, builtins: tuple[str, ...],
+           subs: list[Upload] | None = None, bed: Upload | None = None) -> tuple[str, bool]:
     """Check and store a new job; returns its id and whether it is new
     (``False``: the ``Idempotency-Key`` named an earlier job)."""
     from orchestrator.render import job_kind
@@ -167,11 +217,18 @@ def accept(settings: Settings, tenant: str, upload: Upload, reference: Upload | 
         kind = job_kind(Path(name), opts.mode)
     except InputError as e:
         raise InputError(e.message, field="options.mode") from None
-    fmt = opts.format or ("m4b" if kind == "audiobook" else "wav")
-    if (kind == "audiobook") != (fmt == "m4b"):
-        raise InputError(f"a {'book' if kind == 'audiobook' else 'dub'} is delivered as "
-                         f"{'m4b' if kind == 'audiobook' else ', '.join(DUB_FORMATS)}",
-                         field="options.format")
+    own = ext.lstrip(".")
+    fmt = opts.format or ("m4b" if kind == "audiobook" else own if kind == "media" and own in VIDEO_FORMATS
+                          else "m4a" if kind == "media" else "wav")
+    allowed = {"audiobook": ("m4b",), "media": (*VIDEO_FORMATS, *DUB_FORMATS)}.get(kind, DUB_FORMATS)
+    if fmt not in allowed:
+        what = {"audiobook": "book", "media": "dubbed video or audio"}.get(kind, "dub")
+        raise InputError(f"a {what} is delivered as {', '.join(allowed)}", field="options.format")
+    subs = subs or []
+    subs_names = [safe_name(u.filename, f"subs-{k}.srt") for k, u in enumerate(subs)]
+    if kind != "media" and (subs or bed):
+        raise InputError("subs and bed parts are for a video or audio input", field="subs" if subs else "bed")
+    bed_ext = PurePath(safe_name(bed.filename, "bed.wav")).suffix.lower() if bed is not None else None
     if opts.callback_url:
         check_callback(opts.callback_url, settings.api.webhook_allow_private)
     ref_ext = None
@@ -182,7 +239,8 @@ def accept(settings: Settings, tenant: str, upload: Upload, reference: Upload | 
         if ref_ext not in AUDIO_EXTS:
             raise UnsupportedInput(f"reference {reference.filename!r}: give an audio file "
                                    f"({', '.join(sorted(AUDIO_EXTS))})", field="reference")
-    options = render_options(settings, tenant, opts, kind, ref_ext, lexicon is not None, builtins)
+    options = render_options(settings, tenant, opts, kind, ref_ext, lexicon is not None, builtins,
+                             subs_names, bed_ext)
     job_id = jobs.new_job_id()
     store = get_store(settings)
     input_key = tenant_upload_key(tenant, job_id, "input" + ext)
@@ -191,6 +249,11 @@ def accept(settings: Settings, tenant: str, upload: Upload, reference: Upload | 
         store.put_file(tenant_upload_key(tenant, job_id, f"reference{ref_ext}"), reference.path)
     if lexicon is not None:
         store.put_file(tenant_upload_key(tenant, job_id, "lexicon.txt"), lexicon.path)
+    for k, (part, part_name) in enumerate(zip(subs, subs_names, strict=True)):
+        key = tenant_upload_key(tenant, job_id, f"subs-{k}{PurePath(part_name).suffix.lower()}")
+        store.put_file(key, part.path)
+    if bed is not None and bed_ext is not None:
+        store.put_file(tenant_upload_key(tenant, job_id, f"bed{bed_ext}"), bed.path)
     try:
         with session_scope(settings) as s:
             s.add(Job(id=job_id, kind=kind, status=JobStatus.PENDING, input_name=name, input_key=input_key,
@@ -243,7 +306,16 @@ def plan_uploaded(settings: Settings, job_id: str, dispatcher: Dispatcher) -> No
             if options.lexicon == LEXICON:
                 lexicon = folder / "lexicon.txt"
                 store.get_file(tenant_upload_key(tenant, job_id, "lexicon.txt"), lexicon)
-            options = options.model_copy(update={"voices": voices,
+            stored_dubs, stored_bed = list(options.dubs), options.bed
+            dubs = [d.model_copy(update={"subs": _fetch_subs(store, tenant, job_id, d.subs, folder),
+                                         "voice": voices[0] if d.voice.startswith(REFERENCE) else d.voice})
+                    for d in options.dubs]
+            bed = None
+            if options.bed and options.bed.startswith(BED):
+                bed = folder / ("bed" + options.bed.removeprefix(BED))
+                store.get_file(tenant_upload_key(tenant, job_id, bed.name), bed)
+            options = options.model_copy(update={"voices": voices, "dubs": dubs,
+                                                 "bed": str(bed) if bed else None,
                                                  "lexicon": str(lexicon) if lexicon else None})
             with session_scope(settings) as s:
                 jobs.get_job(s, job_id).input_sha256 = sha256_file(inp)
@@ -251,7 +323,8 @@ def plan_uploaded(settings: Settings, job_id: str, dispatcher: Dispatcher) -> No
             with session_scope(settings) as s:
                 # The stored options keep the upload tokens, not this folder's paths.
                 job = jobs.get_job(s, job_id)
-                job.options = {**job.options, "voices": stored_voices, "lexicon": stored_lexicon}
+                job.options = {**job.options, "voices": stored_voices, "lexicon": stored_lexicon,
+                               "dubs": [d.model_dump(mode="json") for d in stored_dubs], "bed": stored_bed}
                 job.input_name = name
             render.dispatch(settings, job_id, specs, dispatcher)
     except VoicecastError as e:
@@ -261,3 +334,19 @@ def plan_uploaded(settings: Settings, job_id: str, dispatcher: Dispatcher) -> No
     finally:
         jobs.HIDDEN_FOLDER.reset(hidden)
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def _fetch_subs(store: ObjectStore, tenant: str, job_id: str, spec: str, folder: Path) -> str:
+    """A dub's timeline for planning: an uploaded ``subs`` part (``@subs:K:NAME``)
+    fetched into the job's folder under the client's file name (what messages
+    name; in a folder of its own when another file took that name); a stream
+    or ``asr`` as it is."""
+    if not spec.startswith(SUBS):
+        return spec
+    k, _, name = spec.removeprefix(SUBS).partition(":")
+    dest = folder / name
+    if dest.exists():
+        dest = folder / f"subs-{k}" / name
+        dest.parent.mkdir(exist_ok=True)
+    store.get_file(tenant_upload_key(tenant, job_id, f"subs-{k}{PurePath(name).suffix.lower()}"), dest)
+    return str(dest)

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import requests
 from servers import ApiServer
 from service_client import Client, error_of, long_then_short
 
@@ -155,3 +156,46 @@ def test_one_line_of_speech_openai_style(api: ApiServer, tmp_path: Path) -> None
                        ({**line, "response_format": "ogg"}, "response_format")):
         r = c.post("/v1/audio/speech", json=bad)
         assert r.status_code == 422 and error_of(r)["field"] == field, (bad, r.text)
+
+
+def test_a_video_dubbed_over_http(api: ApiServer, tmp_path: Path) -> None:
+    """A video uploaded with its dub's subtitles as a ``subs`` part comes back
+    dubbed (issue 16): the picture copied, the dub ducked over the original, the
+    report in frames; a bad timeline fails the job naming the client's file."""
+    from audiocheck import SENTENCES, make_srt
+    from mediagen import audio_tracks, make_video, video_packet_md5s
+
+    c = Client(api.url, api.key("video"))
+    make_srt(tmp_path / "dub.srt", SENTENCES[:3], first=1.0, gap=1.0)
+    src = make_video(tmp_path / "clip.mp4", seconds=14.0, size="160x90")
+
+    def post(subs: Path, options: dict[str, object]) -> requests.Response:
+        import json
+
+        files = [("input", (src.name, src.read_bytes())), ("subs", (subs.name, subs.read_bytes()))]
+        return c.http.post(f"{api.url}/v1/jobs", files=files, data={"options": json.dumps(options)},
+                           headers=c.headers(), timeout=120)
+
+    r = post(tmp_path / "dub.srt", {"voice": "jf_alpha", "subs": ["dub.srt"], "mix": "duck", "format": "mkv"})
+    assert r.status_code == 202, r.text
+    job = c.wait(r.json()["id"])
+    assert job["status"] == "done", job
+    out = c.get(f"/v1/jobs/{job['id']}/output")
+    assert out.status_code == 200
+    (tmp_path / "dubbed.mkv").write_bytes(out.content)
+    assert video_packet_md5s(tmp_path / "dubbed.mkv") == video_packet_md5s(src)
+    assert [t["default"] for t in audio_tracks(tmp_path / "dubbed.mkv")] == [True, False]
+    report = c.get(f"/v1/jobs/{job['id']}/report", headers={"Accept": "application/json"}).json()
+    assert report["fps"] == "25" and all("error_frames" in row for row in report["segments"])
+
+    # A timeline longer than the video: the job fails naming the client's file and line.
+    make_srt(tmp_path / "long.srt", SENTENCES[:3], first=11.0, gap=1.0)
+    r = post(tmp_path / "long.srt", {"voice": "jf_alpha", "subs": ["long.srt"]})
+    assert r.status_code == 202, r.text
+    failed = c.wait(r.json()["id"])
+    assert failed["status"] == "failed" and failed["error"].startswith("long.srt:"), failed
+    assert "past the end of clip.mp4" in failed["error"]
+    # subs are for video and audio inputs; a name that is no part, no stream and not asr is refused.
+    assert error_of(c.submit(SRT, {"voice": "jf_alpha", "subs": ["stream:eng"]}))["field"] == "options.subs"
+    bad = post(tmp_path / "dub.srt", {"voice": "jf_alpha", "subs": ["other.srt"]})
+    assert bad.status_code == 422 and error_of(bad)["field"] == "options.subs", bad.text
