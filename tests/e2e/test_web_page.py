@@ -217,3 +217,43 @@ def test_page_adds_a_voice_and_shows_its_consent_record(browser: Any, api: ApiSe
     assert not browser.find_elements(By.CSS_SELECTOR, "#voices-section img")
     assert browser.execute_script("return window.pwned") is None
     assert console_errors(browser) == []
+
+
+@pytest.mark.parametrize("api", ["local"], indirect=True)
+def test_page_dubs_a_video_and_draws_its_frame_grid(browser: Any, api: ApiServer, tmp_path: Path) -> None:
+    """Issue 16: a video and its subtitles submitted from the page come back as a
+    dubbed video, and the fit timeline carries the video's frame grid."""
+    from audiocheck import SENTENCES, make_srt
+    from mediagen import make_video
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+
+    make_srt(tmp_path / "clip.srt", SENTENCES[:3], first=1.0, gap=1.0)
+    video = make_video(tmp_path / "clip.mp4", seconds=12.0, size="160x90")
+    key = api.key("studio")
+    sign_in(browser, api, key)
+    browser.find_element(By.ID, "job-input").send_keys(str(video))
+    browser.find_element(By.ID, "job-subs").send_keys(str(tmp_path / "clip.srt"))
+    Select(browser.find_element(By.ID, "job-voice")).select_by_value("jf_alpha")
+    Select(browser.find_element(By.ID, "job-mix")).select_by_value("duck")
+    browser.find_element(By.ID, "job-submit").click()
+
+    wait = WebDriverWait(browser, WAIT_S, poll_frequency=0.25)
+    row = wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#job-rows tr[data-job-id]"))[0]
+    job_id = row.get_attribute("data-job-id")
+    wait.until(lambda d: row.get_attribute("data-status") in ("done", "failed", "cancelled"))
+    job = get_json(api, key, f"/v1/jobs/{job_id}")
+    assert job["status"] == "done", (job, api.log_text()[-3000:])
+    assert job["kind"] == "media"
+    assert browser.find_element(By.ID, "download").get_attribute("download") == "clip.mp4"
+
+    # The frame grid: a line a frame (25 fps over the 12 s video), and the errors in frames.
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#timeline g.frames"))
+    frames = browser.find_elements(By.CSS_SELECTOR, "#timeline g.frames line.frame")
+    assert abs(len(frames) - (12 * 25 + 1)) <= 1, len(frames)
+    note = browser.find_element(By.CSS_SELECTOR, "#timeline .frame-note").text
+    assert note == "frame grid: 25 fps, 40.0 ms a frame"
+    titles = browser.execute_script(
+        "return [...document.querySelectorAll('#timeline g.line title')].map(t => t.textContent);")
+    assert len(titles) == 3 and all("frames" in t for t in titles), titles
+    assert console_errors(browser) == []

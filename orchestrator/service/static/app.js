@@ -339,9 +339,17 @@
     const priority = parseInt($('job-priority').value, 10);
     if (priority) options.priority = priority;
     if ($('job-unmapped').checked) options.unmapped = 'narrator';
+    // A video or audio input is dubbed from an uploaded subtitle file, else its English stream.
+    const subs = $('job-subs').files[0];
+    const media = /\.(mp4|m4v|mov|mkv|webm|avi|ts|mts|m2ts|mp3|m4a|wav|flac|ogg|opus|oga|aac|mka)$/i.test(input.name);
+    if (media) {
+      options.subs = [subs ? subs.name : 'stream:eng'];
+      if ($('job-mix').value) options.mix = $('job-mix').value;
+    }
     const fd = new FormData();
     fd.append('input', input, input.name);
     if (reference) fd.append('reference', reference, reference.name);
+    if (media && subs) fd.append('subs', subs, subs.name);
     fd.append('options', JSON.stringify(options));
     const button = $('job-submit');
     button.disabled = true;
@@ -352,6 +360,7 @@
       // The options stay for the next job; the files do not.
       $('job-input').value = '';
       $('job-reference').value = '';
+      $('job-subs').value = '';
       state.selected = accepted.id;
       await refreshJobs();
     } catch (e) {
@@ -755,7 +764,7 @@
         + `${borrowed} borrowed gap${borrowed === 1 ? '' : 's'}.`
         + (marks.book ? ' A book has no slots: each line is drawn where it is read (from the lengths and'
           + ' pauses; approximate).' : ''));
-      fill($('timeline-wrap'), timeline(marks, report.duration_s));
+      fill($('timeline-wrap'), timeline(marks, report.duration_s, Number(report.frame_ms) || 0));
       fill($('report-table'));
       const details = $('report-table-details');
       const tableOnOpen = () => {
@@ -843,7 +852,9 @@
     return steps.find((s) => total / s <= most) || steps[steps.length - 1];
   }
 
-  function timeline(marks, duration) {
+  // frameMs: a video's frame length; its grid is drawn where frames are at least
+  // 2 px apart (a short clip), and each line's errors are told in frames.
+  function timeline(marks, duration, frameMs) {
     const W = 1000;
     const left = 44;
     const right = 12;
@@ -875,6 +886,18 @@
         svg('text', { x: x(t), y: top - 10, 'text-anchor': 'middle' }, clock(t)));
     }
     root.append(axis);
+    if (frameMs > 0) {
+      const frame = frameMs / 1000;
+      const frames = svg('g', { class: 'frames', 'data-frame-ms': String(frameMs) });
+      if ((x(frame) - x(0)) >= 2) {
+        for (let t = 0; t <= end + 1e-9; t += frame) {
+          frames.append(svg('line', { class: 'frame', x1: x(t), x2: x(t), y1: top - 2, y2: H - 8 }));
+        }
+      }
+      frames.append(svg('text', { class: 'frame-note', x: W - right, y: 12, 'text-anchor': 'end' },
+        `frame grid: ${(1000 / frameMs).toFixed(3).replace(/\.?0+$/, '')} fps, ${frameMs.toFixed(1)} ms a frame`));
+      root.append(frames);
+    }
 
     marks.forEach((m, i) => {
       const y = top + i * rowH;
@@ -892,7 +915,10 @@
         + `speech ${(m.placed[1] - m.placed[0]).toFixed(2)} s at ${clock(m.placed[0])}`
         + `${m.stretch != null ? `, stretch ${Number(m.stretch).toFixed(3)}` : ''}`
         + `${m.borrowed > 0 ? `, borrowed ${m.borrowed.toFixed(2)} s` : ''}`
-        + `${m.overflow ? `, overflow: ${m.overflowS.toFixed(2)} s cut` : ''}`));
+        + `${m.overflow ? `, overflow: ${m.overflowS.toFixed(2)} s cut` : ''}`
+        + `${m.row.error_frames != null ? `, fit error ${Number(m.row.error_frames).toFixed(2)} frames` : ''}`
+        + `${m.row.onset_error_frames != null
+          ? `, onset ${Number(m.row.onset_error_frames).toFixed(2)} frames from the cue` : ''}`));
       if (rowH >= 10 && m.n != null) {
         g.append(svg('text', { class: 'label', x: left - 6, y: y + bar - 2, 'text-anchor': 'end' }, String(m.n)));
       }
