@@ -65,7 +65,7 @@ class Dispatcher(Protocol):
                 lines: list[LineSlot]) -> list[LinePrediction]: ...
     def enroll(self, ref_key: str, voice_id: str, version: int,
                tick: Callable[[], None] | None = None) -> dict[str, Any]: ...
-    def transcribe(self, audio_key: str, name: str, language: str) -> str: ...
+    def transcribe(self, audio_key: str, name: str, language: str) -> tuple[str, list[str]]: ...
     def warm(self) -> None: ...
     def submit(self, job_id: str, specs: list[SegmentSpec]) -> None: ...
     def release(self) -> None: ...
@@ -86,11 +86,12 @@ def load_tasks(queue: str) -> None:
 TICK_S = 0.5
 
 
-def _srt_of(answer: dict[str, str]) -> str:
-    """A transcription's answer: the SRT, or the user error it found (no speech, a language)."""
+def _srt_of(answer: dict[str, str]) -> tuple[str, list[str]]:
+    """A transcription's answer: the SRT and its warnings, or the user error it
+    found (no speech, a language)."""
     if "error" in answer:
         raise InputError(answer["error"], field=answer.get("field") or None)
-    return answer["srt"]
+    return answer["srt"], [w for w in answer.get("warnings", "").split("\n") if w]
 
 
 class EmbeddedDispatcher:
@@ -177,9 +178,10 @@ class EmbeddedDispatcher:
                                 [line.to_dict() for line in lines]).result()
         return [LinePrediction.from_dict(d) for d in found]
 
-    def transcribe(self, audio_key: str, name: str, language: str) -> str:
-        """``--timeline asr``: the SRT of stored speech (:func:`workers.facts.transcribe`),
-        made in a worker process of its own: this process never loads Whisper."""
+    def transcribe(self, audio_key: str, name: str, language: str) -> tuple[str, list[str]]:
+        """``--timeline asr``: the SRT of stored speech and its warnings
+        (:func:`workers.facts.transcribe`), made in a worker process of its
+        own: this process never loads Whisper."""
         with ProcessPoolExecutor(
             max_workers=1, mp_context=mp.get_context("spawn"), initializer=worker_pool.init,
             initargs=(self.settings.child_json(), 1),
@@ -596,9 +598,9 @@ class CeleryDispatcher:
             raise ReferenceAudioError(answer["error"])
         return ReferenceInfo.from_dict(answer)
 
-    def transcribe(self, audio_key: str, name: str, language: str) -> str:
-        """``--timeline asr``: the SRT of stored speech, from a synthesis worker
-        (``voicecast.transcribe``; the control role has no audio models)."""
+    def transcribe(self, audio_key: str, name: str, language: str) -> tuple[str, list[str]]:
+        """``--timeline asr``: the SRT of stored speech and its warnings, from a
+        synthesis worker (``voicecast.transcribe``; the control role has no audio models)."""
         hard = self.settings.limits.assemble_time_s
         return _srt_of(self._ask("voicecast.transcribe", audio_key, name, language, timeout_s=hard + 60.0))
 

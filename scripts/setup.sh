@@ -4,7 +4,8 @@
 #   - Debian packages: ffmpeg, rubberband-cli, espeak-ng, sox (audio tools) and
 #     redis-server, postgresql (real servers for the integration tests) and
 #     asterisk-core-sounds-{en,fr,it,ru,es}-g722 (real speakers, 16 kHz, for the
-#     voice-cloning evaluation bench/eval_clone.py and its test); chromium and
+#     voice-cloning evaluation bench/eval_clone.py and its test), with the English
+#     prompts' transcripts (asterisk-core-sounds-en: the --timeline asr test); chromium and
 #     chromium-driver (a real headless browser for the web page's test);
 #   - .venv with the project installed editable with its dev extras.
 # Re-runs are fast: apt is skipped when every package is installed, pip when
@@ -28,6 +29,7 @@ log() { printf '[setup] %s\n' "$*" >&2; }
 APT_PACKAGES=(ffmpeg rubberband-cli espeak-ng sox redis-server postgresql
     asterisk-core-sounds-en-g722 asterisk-core-sounds-fr-g722 asterisk-core-sounds-it-g722
     asterisk-core-sounds-ru-g722 asterisk-core-sounds-es-g722
+    asterisk-core-sounds-en  # the English prompts' transcripts (the --timeline asr bench and test)
     g++  # pyworld (whispered emotion) builds from source
     chromium chromium-driver)  # the web page's test (tests/e2e/test_web_page.py) runs a real headless browser
 

@@ -244,7 +244,9 @@ def transcribe(store: ObjectStore, audio_key: str, name: str, language: str) -> 
         audio, srt = Path(tmp) / "speech.flac", Path(tmp) / "timeline.srt"
         store.get_file(key, audio)
         try:
-            asr_timeline(audio, srt, language=language)
+            made = asr_timeline(audio, srt, language=language)
         except VoicecastError as e:
             return {"error": e.message if e.field else f"{name}: {e.message}", "field": e.field or ""}
-        return {"srt": srt.read_text(encoding="utf-8")}
+        # The warnings name the SRT the user gets back, not this folder's file.
+        warnings = [w.replace(str(srt), f"{name} (transcribed)") for w in made.warnings]
+        return {"srt": srt.read_text(encoding="utf-8"), "warnings": "\n".join(warnings)}

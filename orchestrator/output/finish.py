@@ -155,10 +155,13 @@ def _assemble_media(settings: Settings, job_id: str, segs: list[Any], media: Med
                 envelope = video.write_envelope(pieces, target.sample_rate, tdir)
             mix = video.MixInputs(dub=timeline, total_s=media.duration_s, mode=options.mix,
                                   under=under if options.mix != "replace" else None, envelope=envelope)
-            out = tdir / ("dub.mka" if is_video else f"dub{ext}")
+            # A video's dub is kept lossless here and encoded as it is muxed: a copied AAC
+            # track loses its encoder priming (it would play 21 ms late in the output).
+            out = tdir / ("dub.flac" if is_video else f"dub{ext}")
             with STAGES.stage("encode"):
                 loudness.append(video.encode_track(mix, dub_loud, target, out,
-                                                   video.track_codec_args(ext, vs)))
+                                                   ["-c:a", "flac"] if is_video
+                                                   else video.track_codec_args(ext, vs)))
             encoded.append((t, out))
             if options.mux_subs and t.subs_key and is_video:
                 sub = tdir / f"subs.{t.subs_format}"
@@ -169,7 +172,7 @@ def _assemble_media(settings: Settings, job_id: str, segs: list[Any], media: Med
             final = wd / f"output{ext}"
             with STAGES.stage("mux"):
                 run_ffmpeg(video.mux_args(info, encoded, final, keep_original=options.original == "keep",
-                                          subs=subs))
+                                          subs=subs, bitrate=vs.audio_bitrate))
         else:
             final = encoded[0][1]
         out_key = job_key(job_id, f"output{ext}")

@@ -234,11 +234,13 @@ def track_title(track: DubTrackOutline) -> str:
 
 
 def mux_args(info: MediaInfo, tracks: Sequence[tuple[DubTrackOutline, Path]], out: Path, *,
-             keep_original: bool, subs: Sequence[tuple[DubTrackOutline, Path]] = ()) -> list[str]:
+             keep_original: bool, subs: Sequence[tuple[DubTrackOutline, Path]] = (),
+             bitrate: str = "192k") -> list[str]:
     """ffmpeg's arguments to write the dubbed video. Pure.
 
-    The picture streams are copied; each dub is a track (already encoded in
-    the container's codec, copied) tagged with its language in the
+    The picture streams are copied; each dub is a track (mixed and levelled,
+    lossless, encoded here in the container's codec, so the encoder's priming
+    is written with it) tagged with its language in the
     container's ISO 639-2 form, titled with its voice, the first one the
     default; the original sound follows (copied, or re-encoded where the
     container cannot carry it) and is not the default; each dub's subtitles
@@ -266,11 +268,13 @@ def mux_args(info: MediaInfo, tracks: Sequence[tuple[DubTrackOutline, Path]], ou
     codecs = ["-c", "copy"]
     from orchestrator.inputs.media import _AUDIO_OK
 
+    encoder = "libopus" if DUB_CODEC[ext] == "opus" else DUB_CODEC[ext]
+    for k in range(len(tracks)):
+        codecs += [f"-c:a:{k}", encoder, f"-b:a:{k}", bitrate]
     allowed = _AUDIO_OK.get(ext)
     for j, a in enumerate(originals):
         if allowed is not None and a.codec not in allowed:
-            codecs += [f"-c:a:{len(tracks) + j}", "libopus" if DUB_CODEC[ext] == "opus" else DUB_CODEC[ext],
-                       f"-b:a:{len(tracks) + j}", "192k"]
+            codecs += [f"-c:a:{len(tracks) + j}", encoder, f"-b:a:{len(tracks) + j}", bitrate]
     if subs:
         codecs += ["-c:s", SUBTITLE_CODEC[ext]] if ext != ".mkv" else []
         for k in range(len(subs)):

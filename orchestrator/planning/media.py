@@ -52,6 +52,8 @@ class DubTimeline:
     source: str
     #: ``file``, ``stream`` or ``asr``.
     origin: str
+    #: What reading it found worth saying (a transcription Whisper was unsure of).
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -134,9 +136,10 @@ def dub_timeline(info: MediaInfo, dub: DubSpec, settings: Settings,
     transcribed by the synthesis role: :meth:`Dispatcher.transcribe`).
     Raises :class:`InputError` naming the file or stream."""
     if dub.subs == ASR:
-        text = dispatcher.transcribe(speech_upload(settings, info), str(info.path), dub.lang)
+        text, said = dispatcher.transcribe(speech_upload(settings, info), str(info.path), dub.lang)
         source = f"{info.path} (speech)"
-        return DubTimeline(text, "srt", source, "asr"), parse_subtitles_text(text, "srt", source)
+        return (DubTimeline(text, "srt", source, "asr", tuple(said)),
+                parse_subtitles_text(text, "srt", source))
     if dub.subs.startswith("stream:"):
         stream = select_subtitle_stream(info, dub.subs)
         text, fmt = subtitle_stream_text(info, stream, settings.inputs)
@@ -193,7 +196,7 @@ def plan_media(settings: Settings, input_path: Path, options: RenderOptions, rul
                    source=timeline.source, timed=True, unfit=unfit if preview else None)
         first = len(segments)
         segments += [dataclasses.replace(g, idx=first + i, track=k) for i, g in enumerate(plan.segments)]
-        warnings += plan.warnings
+        warnings += [*timeline.warnings, *plan.warnings]
         tracks.append(TrackPlan(index=k, lang=lang, voice=dub.voice, timeline=timeline, first=first,
                                 count=len(plan.segments)))
     return MediaPlan(info=info, segments=segments, warnings=warnings, tracks=tracks, bed=bed)

@@ -253,3 +253,38 @@ def test_audio_input_with_a_bed_and_the_broadcast_preset(media: Path, env: dict[
     two = voicecast(run_env, "render", podcast, "--subs", media / "dub.srt", "--subs", media / "dub.srt",
                     "--voice", "jf_alpha", "--out", tmp_path / "two.mp3")
     assert two.returncode == 2 and "2 dubs need a container" in two.stderr
+
+
+@pytest.mark.slow
+def test_timeline_from_the_videos_own_speech(env: dict[str, str], tmp_path: Path) -> None:
+    """Done-means 4: `--timeline asr` on real English speech (asterisk prompts
+    joined with pauses, as a video's soundtrack): the cues start on the true
+    utterance starts, the transcript is right, the SRT comes back beside the
+    output, and the re-voiced track lands on those cues."""
+    from asrcheck import TOLERANCE_S, have_prompts, join_prompts, pick_prompts, score_starts, write_wav
+
+    from orchestrator.inputs.subtitles import parse_subtitles
+    from voicecast.evaluation import wer
+
+    why = have_prompts()
+    if why:
+        pytest.fail(f"{why}; scripts/setup.sh installs the prompts and their transcripts")
+    joined = join_prompts(pick_prompts(8, 77), 77)
+    sound = write_wav(tmp_path / "speech.wav", joined.audio, joined.sr)
+    video = make_video(tmp_path / "talk.mp4", seconds=len(joined.audio) / joined.sr, soundtrack=sound)
+    out = tmp_path / "revoiced.mp4"
+    proc = voicecast(env, "render", video, "--timeline", "asr", "--voice", "jf_alpha", "--out", out)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+
+    cues = parse_subtitles(out.with_suffix(".srt"))
+    score = score_starts([c.start for c in cues], joined.starts)
+    error = wer(joined.transcript, " ".join(c.text for c in cues))
+    print(f"asr timeline: {score.cues} cues for {score.utterances} utterances, {score.precision:.0%} within "
+          f"±{TOLERANCE_S * 1000:.0f} ms (median {score.median_ms:.0f} ms), WER {error:.1%}")
+    assert score.precision >= 0.9, score
+    assert error <= 0.10
+    # The dub speaks on the transcribed cues (the first audio track of the output).
+    audio = decode_stream(out, "a:0", SR)
+    found = onsets(audio, SR, [c.start for c in cues])
+    assert np.allclose(found, [c.start for c in cues], atol=0.05), (found, [c.start for c in cues])
+    print("dub onsets - cue starts (ms):", [round((f - c.start) * 1000) for f, c in zip(found, cues, strict=True)])
