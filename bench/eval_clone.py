@@ -33,7 +33,6 @@ kept) and prints a markdown table (``--md-out`` writes it too). Needs the
 from __future__ import annotations
 
 import argparse
-import gzip
 import hashlib
 import json
 import logging
@@ -142,20 +141,6 @@ def asterisk_panel(with_es: bool = False, root: Path = ASTERISK_ROOT) -> list[Sp
                 transcripts=ASTERISK_DOC / f"asterisk-core-sounds-{lang}" / f"core-sounds-{lang}.txt.gz")
         for n, (d, lang, p) in chosen.items()
     ]
-
-
-def read_transcripts(path: Path | None) -> dict[str, str]:
-    """``{"followme/pls-hold-while-try": "please hold ..."}`` from an asterisk
-    prompt list; empty when there is none (the -g722 packages do not ship it)."""
-    if path is None or not path.is_file():
-        return {}
-    out = {}
-    with gzip.open(path, "rt", encoding="utf-8-sig", errors="replace") as fh:
-        for line in fh:
-            name, sep, text = line.partition(":")
-            if sep and not name.startswith(";") and " " not in name.strip():
-                out[name.strip()] = text.strip()
-    return out
 
 
 def panel_from_dir(panel_dir: Path) -> list[Speaker]:
@@ -502,7 +487,7 @@ def run_eval(
     for spk in speakers:
         cs = clips[spk.name]
         rc = real[spk.name]
-        texts = read_transcripts(spk.transcripts)
+        texts = evaluation.read_transcripts(spk.transcripts)
         doc["speakers"][spk.name] = {
             "dir": str(spk.dir),
             "language": spk.language,

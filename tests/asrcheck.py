@@ -14,7 +14,6 @@ put, not from any speech detector under test.
 
 from __future__ import annotations
 
-import gzip
 import random
 import re
 from collections.abc import Sequence
@@ -22,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from voicecast.evaluation import read_transcripts
 
 SR = 16000
 ALLISON = Path("/usr/share/asterisk/sounds/en_US_f_Allison")
@@ -57,17 +58,6 @@ def have_prompts() -> str | None:
     if not TRANSCRIPTS.is_file():
         return f"{TRANSCRIPTS} missing: apt-get install asterisk-core-sounds-en"
     return None
-
-
-def read_transcripts(path: Path = TRANSCRIPTS) -> dict[str, str]:
-    """``{"followme/pls-hold-while-try": "Please hold ..."}`` from asterisk's prompt list."""
-    out: dict[str, str] = {}
-    with gzip.open(path, "rt", encoding="utf-8-sig", errors="replace") as fh:
-        for line in fh:
-            name, sep, text = line.partition(":")
-            if sep and not name.startswith(";") and " " not in name.strip():
-                out[name.strip()] = text.strip()
-    return out
 
 
 @dataclass(frozen=True)

@@ -14,10 +14,12 @@ They need the ``eval`` extra.
 
 from __future__ import annotations
 
+import gzip
 import os
 import threading
 from functools import lru_cache
 from math import gcd
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -115,6 +117,24 @@ def transcribe(audio: np.ndarray, sample_rate: int) -> str:
             condition_on_previous_text=False,
         )
         return " ".join(seg.text.strip() for seg in segments).strip()
+
+
+# --------------------------------------------------------------------------- real speech
+
+
+def read_transcripts(path: Path | None) -> dict[str, str]:
+    """``{"followme/pls-hold-while-try": "please hold ..."}`` from an asterisk
+    prompt list (``core-sounds-LANG.txt.gz``, Debian's ``asterisk-core-sounds-LANG``);
+    empty when there is none (the ``-g722`` packages do not ship it)."""
+    if path is None or not path.is_file():
+        return {}
+    out = {}
+    with gzip.open(path, "rt", encoding="utf-8-sig", errors="replace") as fh:
+        for line in fh:
+            name, sep, text = line.partition(":")
+            if sep and not name.startswith(";") and " " not in name.strip():
+                out[name.strip()] = text.strip()
+    return out
 
 
 # --------------------------------------------------------------------------- WER

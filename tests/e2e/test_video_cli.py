@@ -100,6 +100,10 @@ def test_dub_keeps_the_picture_and_tags_the_tracks(media: Path, env: dict[str, s
     # The dub speaks on its cues.
     audio = decode_stream(out, "a:0", SR)
     found = onsets(audio, SR, [c.start for c in cues])
+    out_len = float(probe_json(out)["format"]["duration"])
+    print(f"{container}: {len(video_packet_md5s(src))} picture packets identical; length {out_len:.3f} s "
+          f"against {src_len:.3f} s; dub onsets - cues (ms): "
+          f"{[round((f - c.start) * 1000) for f, c in zip(found, cues, strict=True)]}")
     assert np.allclose(found, [c.start for c in cues], atol=0.05), (found, cues)
     # The fit report counts in frames as well as milliseconds.
     report = report_of(proc.stdout)
@@ -126,6 +130,8 @@ def test_duck_lowers_the_original_under_speech_only(media: Path, env: dict[str, 
         tail = tone_level_db(x, SR, TONE_HZ, segs[-1]["placed_end_s"] + 1.0, 39.5)
         assert between, gaps
         want = depth or 18.0  # video.duck_db's default
+        print(f"duck {want:g} dB: tone under speech {min(during):.1f} to {max(during):.1f} dB, between "
+              f"lines {min(between):.1f} to {max(between):.1f} dB, after the last line {tail:.1f} dB")
         assert max(during) <= min(between) - 12.0, (during, between)
         assert all(abs(d - (tail - want)) < 1.0 for d in during), (during, tail, want)
         # Back to its level between lines: as loud as after the last line.
@@ -287,4 +293,5 @@ def test_timeline_from_the_videos_own_speech(env: dict[str, str], tmp_path: Path
     audio = decode_stream(out, "a:0", SR)
     found = onsets(audio, SR, [c.start for c in cues])
     assert np.allclose(found, [c.start for c in cues], atol=0.05), (found, [c.start for c in cues])
-    print("dub onsets - cue starts (ms):", [round((f - c.start) * 1000) for f, c in zip(found, cues, strict=True)])
+    print("dub onsets - cue starts (ms):",
+          [round((f - c.start) * 1000) for f, c in zip(found, cues, strict=True)])

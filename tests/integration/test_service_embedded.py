@@ -122,10 +122,12 @@ def test_refused_requests_name_the_problem(api: ApiServer, tmp_path: Path) -> No
     assert c.wait(job)["status"] == "done"
     # 429: past the key's rate (burst 40, then 20 a second), with Retry-After.
     hammer = Client(api.url, api.key("busy"))
-    codes = [hammer.get("/v1/jobs").status_code for _ in range(100)]
+    answers = [hammer.get("/v1/jobs") for _ in range(100)]
+    codes = [a.status_code for a in answers]
     assert 429 in codes and codes[0] == 200, codes
-    r = hammer.get("/v1/jobs")
-    assert r.status_code == 429 and int(r.headers["Retry-After"]) >= 1
+    # A refused one (not one more request: on a loaded machine the bucket may refill meanwhile).
+    r = next(a for a in answers if a.status_code == 429)
+    assert int(r.headers["Retry-After"]) >= 1
     assert error_of(r)["code"] == "rate_limited"
     # Another key is not slowed by it.
     assert c.get("/v1/jobs").status_code == 200
