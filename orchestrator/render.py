@@ -42,6 +42,7 @@ from voicecast.errors import (
     VoicecastError,
     VoiceError,
 )
+from voicecast.languages import parse_language
 from voicecast.queue import SegmentResult, SegmentSpec, hash_fit, read_result, to_ms
 from voicecast.settings import InputSettings, Settings, env_name
 from voicecast.storage import (
@@ -455,6 +456,8 @@ class InputPlan:
     book: tuple[Book, BookPlan] | None = None
     #: Video and audio inputs: the input's facts and each dub.
     media: MediaPlan | None = None
+    #: The job's language (BCP 47); each segment carries its own.
+    language: str = "en"
 
     def voice_name(self, seg: PlannedSegment) -> str:
         """The voice-map entry that reads ``seg`` (``narrator``, a character's,
@@ -487,8 +490,6 @@ def plan_input(settings: Settings, input_path: Path, options: RenderOptions,
         raise InputError("--subs and --timeline time a video or audio input; this input is the "
                          "timeline itself", field="--subs")
     # A language the engine does not speak is refused before anything is read (or transcribed).
-    from voicecast.languages import parse_language
-
     langs = [d.lang for d in options.dubs] or ([options.lang] if options.lang else [])
     if langs:
         _check_languages(dispatcher, [parse_language(x) for x in langs])
@@ -511,9 +512,37 @@ def plan_input(settings: Settings, input_path: Path, options: RenderOptions,
                                           settings.inputs, str(input_path))
     if planned.media is not None:  # every later dub's narrator has its entry
         vmap = {**vmap, **{track_narrator(t.index): t.voice for t in planned.media.tracks[1:]}}
+        language = planned.media.tracks[0].lang.tag
+    else:
+        language, said = _job_language(kind, input_path, options, planned)
+        warnings = warnings + said
+        _check_languages(dispatcher, [parse_language(language)])
+    # Each line in its language: a media job's dub's, else the job's.
+    segments = [g if g.language else dataclasses.replace(g, language=language) for g in segments]
     return InputPlan(kind=kind, segments=segments, warnings=warnings, duration=planned.duration,
                      voice_map=vmap, assigned=assigned, lexicon_sha256=lex_digest,
-                     lead_s=planned.lead_s, book=planned.book, media=planned.media)
+                     lead_s=planned.lead_s, book=planned.book, media=planned.media, language=language)
+
+
+def _job_language(kind: str, input_path: Path, options: RenderOptions,
+                  planned: _Planned) -> tuple[str, list[str]]:
+    """The job's language (BCP 47) and a warning when ``--lang`` overrides what
+    the input says: ``--lang``, else the input's own (an EPUB's
+    ``dc:language``, front matter or a ``Language:`` header of a book; a
+    subtitle file's ``Language:`` header or ``NAME.es.srt``), else English."""
+    from orchestrator.inputs.subtitles import declared_language_of
+    from voicecast.languages import DEFAULT_LANGUAGE, declared_language
+
+    said = (planned.book[0].language if planned.book else None) if kind == "audiobook" \
+        else declared_language_of(input_path)
+    declared = declared_language(said)
+    if options.lang:
+        wanted = parse_language(options.lang)
+        if declared is not None and declared.base != wanted.base:
+            return wanted.tag, [f"{input_path}: it says it is in {declared.name} ({said}); it is spoken in "
+                                f"{wanted.name} as --lang asks"]
+        return wanted.tag, []
+    return (declared.tag if declared is not None else DEFAULT_LANGUAGE), []
 
 
 def _check_languages(dispatcher: Dispatcher, langs: list[Language]) -> None:
@@ -571,7 +600,7 @@ def plan_job(settings: Settings, job_id: str, input_path: Path, dispatcher: Disp
             job.book = outline.stored() if outline is not None else None
             job.media = media.stored() if media is not None else None
             job.options = options.model_copy(
-                update={"lexicon_sha256": plan.lexicon_sha256, "lead_s": plan.lead_s,
+                update={"lexicon_sha256": plan.lexicon_sha256, "lead_s": plan.lead_s, "lang": plan.language,
                         "engine": eng, "engine_version": eng_ver}).stored()
             rows = []
             for seg in planned:
@@ -582,6 +611,7 @@ def plan_job(settings: Settings, job_id: str, input_path: Path, dispatcher: Disp
                     end_s=seg.end, max_end_s=seg.max_end, source_line=seg.source_line,
                     voice_id=v.id, chapter=seg.chapter if seg.chapter >= 0 else None,
                     pause_after_s=seg.pause_after or None, track=seg.track if seg.track >= 0 else None,
+                    language=seg.language if seg.language not in ("", "en") else None,
                     content_hash=segment_hash(seg, voice_id=v.id, voice_version=v.version,
                                               engine=eng, engine_version=eng_ver, fit=fit),
                 ))
@@ -667,7 +697,7 @@ def segment_spec(seg: Segment, voice: tuple[str, int], engine: tuple[str, str],
         voice_id=voice[0], voice_version=voice[1],
         # The lengths as the hash counted them, from the same stored times.
         slot_ms=to_ms(seg.end_s - seg.start_s), borrow_ms=to_ms(seg.max_end_s - seg.start_s),
-        engine=engine[0], engine_version=engine[1],
+        engine=engine[0], engine_version=engine[1], language=seg.language or "en",
     )
 
 

@@ -73,3 +73,23 @@ def same_language(a: Language, stream_code: str | None) -> bool:
         return False
     return other.base == a.base
 
+
+
+def declared_language(value: str | None) -> Language | None:
+    """The language an input declares (an EPUB's ``dc:language``, a WebVTT
+    ``Language:`` header, front matter): a tag (``fr``, ``pt-BR``, ``spa``) or an
+    English name (``French``, as Project Gutenberg writes it); ``None`` when
+    absent or not understood (the job then uses its default)."""
+    text = (value or "").strip()
+    if not text:
+        return None
+    try:
+        return parse_language(text, field=None)
+    except InputError:
+        pass
+    import langcodes
+
+    try:
+        return parse_language(str(langcodes.find(text)), field=None)
+    except (LookupError, ValueError, InputError):
+        return None

@@ -60,6 +60,7 @@ def content_hash(
     engine: str,
     engine_version: str,
     fit: dict[str, Any],
+    language: str = "en",
 ) -> str:
     """Content hash (sha256 hex) of everything that determines a segment's audio.
 
@@ -68,7 +69,9 @@ def content_hash(
     the hash schema version, the spoken text (NFC-normalised), the voice id and
     profile version, emotion and intensity (rounded to 3 places), the slot
     length and the borrowable length in whole milliseconds, the engine name
-    and version, and the fit settings (:func:`hash_fit`). ``fit`` must be
+    and version, the fit settings (:func:`hash_fit`), and the language it is
+    spoken in (a BCP 47 tag; left out for English, ``en``, so that every
+    English render keeps the key it had before languages). ``fit`` must be
     JSON-serialisable; its keys are sorted, so dict order does not matter. The
     JSON is canonical (sorted keys, no spaces, UTF-8).
 
@@ -87,6 +90,8 @@ def content_hash(
         "engine": {"name": engine, "version": engine_version},
         "fit": fit,
     }
+    if language != "en":
+        payload["language"] = language
     blob = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
@@ -124,6 +129,8 @@ class SegmentSpec:
     #: The engine the segment was planned for; a worker running another refuses it.
     engine: str = ""
     engine_version: str = ""
+    #: The language the text is spoken in (BCP 47: ``en``, ``es``, ``pt-BR``).
+    language: str = "en"
     #: The control role looked in storage for this hash when it sent the spec
     #: and found nothing, so a worker's first try skips its own look (a retry,
     #: a redelivery or a re-sent spec looks again). Not part of the hash: a
@@ -137,7 +144,7 @@ class SegmentSpec:
             text=self.text, voice_id=self.voice_id, voice_version=self.voice_version,
             emotion=self.emotion, intensity=self.intensity, slot_ms=self.slot_ms,
             borrow_ms=self.borrow_ms, engine=engine, engine_version=engine_version,
-            fit=hash_fit(fit, self.level_rms_db, self.level_peak_db),
+            fit=hash_fit(fit, self.level_rms_db, self.level_peak_db), language=self.language,
         )
 
     def to_dict(self) -> dict[str, Any]:

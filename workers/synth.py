@@ -20,6 +20,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import numpy as np
 
@@ -208,11 +209,13 @@ def render_segment(spec: SegmentSpec, *, store: ObjectStore, settings: Settings,
     if emotion.startswith(f"{LIKE}:"):
         like = load_like(store, emotion.split(":", 1)[1], sr)
         emotion = LIKE
-    prosody = line_prosody(engine, profile, spec.text, emotion, spec.intensity, like)
+    # Passed on only when not English, so English requests stay exactly as they were.
+    language: dict[str, Any] = {"language": spec.language} if spec.language != "en" else {}
+    prosody = line_prosody(engine, profile, spec.text, emotion, spec.intensity, like, **language)
 
     def synth(speed: float) -> np.ndarray:
         return speak(engine, profile, spec.text, speed, emotion=emotion, intensity=spec.intensity,
-                     prosody=prosody)
+                     prosody=prosody, **language)
 
     policy = FitPolicy.from_settings(settings.fit)
     if spec.slot_s > 0:
@@ -220,7 +223,7 @@ def render_segment(spec: SegmentSpec, *, store: ObjectStore, settings: Settings,
             synth, sr, spec.slot_s, spec.max_s, policy,
             # The engine's duration predictor on the same request as `synth` (None: it has none).
             predict=lambda speed: predict(engine, profile, spec.text, speed, emotion=emotion,
-                                          intensity=spec.intensity, prosody=prosody),
+                                          intensity=spec.intensity, prosody=prosody, **language),
             edge_s=getattr(engine, "edge_silence_s", 0.0) / prosody.rate,  # at the engine speed
         )
     else:  # a script line: natural length, no slot

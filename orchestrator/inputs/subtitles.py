@@ -473,3 +473,35 @@ def _parse_ass(text: str, fmt: str, source: str) -> list[Cue]:
         )
     return cues
 
+
+_RE_LANGUAGE_HEADER = re.compile(r"^\s*Language\s*:\s*(\S[^\r\n]*)$", re.I | re.M)
+
+
+def declared_language_of(path: Path) -> str | None:
+    """The language a subtitle file declares, as written: a WebVTT header's or
+    an ASS ``[Script Info]`` section's ``Language:`` line, else a language tag
+    as the name's last part before the extension (``film.es.srt``,
+    ``film.pt-BR.vtt``). ``None`` when it says none. Only the header is read:
+    the part before the first cue."""
+    from voicecast.languages import declared_language
+
+    try:
+        text = read_text(path)
+    except InputError:
+        return None
+    head = text[: text.find("-->")] if "-->" in text else text[:4096]
+    if "[Events]" in head:
+        head = head[: head.find("[Events]")]
+    m = _RE_LANGUAGE_HEADER.search(head)
+    if m and declared_language(m.group(1).strip()) is not None:
+        return m.group(1).strip()
+    tail = Path(path.stem).suffix.lstrip(".")
+    if 2 <= len(tail) <= 8 and tail.replace("-", "").isalpha() and tail.lower() not in ("und",):
+        try:
+            from voicecast.languages import parse_language
+
+            parse_language(tail, field=None)
+            return tail
+        except InputError:
+            return None
+    return None

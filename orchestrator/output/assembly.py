@@ -275,7 +275,7 @@ def deliverable_keys(placements: Sequence[Placement], total_samples: int, sample
 
 def fit_report_rows(segments: Sequence[Any], placements: Sequence[Placement] = (),
                     sample_rate: int = 0) -> list[dict[str, Any]]:
-    """One row per segment: its slot, the fit figures, its emotion, and where it
+    """One row per segment: its slot, the fit figures, its emotion and language, and where it
     was placed in the track (``placed_start_s``/``placed_end_s``: the audio's
     first and last+1 sample after any cut at the next cue)."""
     where = {p.idx: p for p in placements}
@@ -288,7 +288,8 @@ def fit_report_rows(segments: Sequence[Any], placements: Sequence[Placement] = (
             "rate": s.rate, "engine_rate": s.engine_rate, "stretch": s.stretch,
             "borrowed_s": s.borrowed_s, "overflow": bool(s.overflow), "overflow_s": s.overflow_s,
             "error_ms": s.error_ms, "engine_calls": s.engine_calls, "cache_hit": bool(s.cache_hit),
-            "emotion": s.emotion, "intensity": s.intensity, "text": s.text,
+            "emotion": s.emotion, "intensity": s.intensity, "lang": getattr(s, "language", None) or "en",
+            "text": s.text,
         }
         p = where.get(s.idx)
         if p is not None and sample_rate and s.final_s is not None:

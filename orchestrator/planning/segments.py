@@ -49,6 +49,8 @@ class PlannedSegment:
     pause_after: float = 0.0
     #: A media job's dub (0-based) the segment belongs to (-1 otherwise).
     track: int = -1
+    #: The language it is spoken in (BCP 47); "": the job's.
+    language: str = ""
 
     @property
     def slot(self) -> float:
@@ -97,4 +99,5 @@ def segment_hash(
         text=seg.text, voice_id=voice_id, voice_version=voice_version, emotion=seg.emotion,
         intensity=seg.intensity, slot_ms=to_ms(seg.end - seg.start),
         borrow_ms=to_ms(seg.max_end - seg.start), engine=engine, engine_version=engine_version, fit=fit,
+        language=seg.language or "en",
     )

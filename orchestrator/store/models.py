@@ -210,6 +210,8 @@ class Segment(Base):
     chapter: Mapped[int | None] = mapped_column(Integer, nullable=True)
     #: Video and audio inputs: the dub (0-based) the segment belongs to.
     track: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    #: The language it is spoken in (BCP 47); NULL: English.
+    language: Mapped[str | None] = mapped_column(String(35), nullable=True)
     pause_after_s: Mapped[float | None] = mapped_column(Float, nullable=True)
     content_hash: Mapped[str] = mapped_column(String(64), index=True)
     status: Mapped[str] = mapped_column(String(16), default=SegmentStatus.PENDING)

@@ -82,7 +82,7 @@ def _row(seg: PlannedSegment, h: str, job_id: str = "0123456789abcdef0123456789a
     """A segment row as the store holds it (what ``undone_specs`` reads)."""
     return SimpleNamespace(job_id=job_id, idx=seg.idx, text=seg.text, start_s=seg.start, end_s=seg.end,
                            max_end_s=seg.max_end, content_hash=h, emotion=seg.emotion,
-                           intensity=seg.intensity)
+                           intensity=seg.intensity, language=seg.language or None)
 
 
 def _planned(seg: PlannedSegment, *, level: Any = None, voice: tuple[str, int] = ("v-anna-0123456789", 1),
@@ -102,6 +102,21 @@ def test_the_core_hash_is_the_planners() -> None:
                         engine="kokoro", engine_version="1.0", fit=FIT) == expected
     book = SimpleNamespace(rms_db=-20.0, peak_db=-3.0)
     assert hash_fit(FIT, book.rms_db, book.peak_db) == BOOK_FIT and hash_fit(FIT) is FIT
+
+
+def test_the_language_is_hashed_but_english_keeps_its_keys() -> None:
+    """A segment's language is part of its content hash (a Spanish line is not
+    its English twin), but English, the default, adds nothing: every English
+    render keeps the key it had (:data:`PINNED`)."""
+    seg, kw, expected = PINNED[1]
+    common = dict(text=seg.text, voice_id=kw["voice_id"], voice_version=kw["voice_version"],
+                  emotion=seg.emotion, intensity=seg.intensity, slot_ms=1655, borrow_ms=1655,
+                  engine="kokoro", engine_version="1.0", fit=FIT)
+    assert content_hash(**common, language="en") == content_hash(**common) == expected  # type: ignore[arg-type]
+    spanish = content_hash(**common, language="es")  # type: ignore[arg-type]
+    assert spanish != expected and spanish != content_hash(**common, language="fr")  # type: ignore[arg-type]
+    spec = _planned(PlannedSegment(0, "Hola.", 0.0, 1.0, 1.0, language="es"))
+    assert spec.language == "es" and spec.derive_hash(SETTINGS.fit.model_dump(), "kokoro", "1.0") == spec.content_hash
 
 
 def test_a_worker_derives_the_hash_the_planner_stored() -> None:
