@@ -551,9 +551,9 @@ def _check_languages(dispatcher: Dispatcher, langs: list[Language]) -> None:
     bases = {s.split("-")[0].lower() for s in spoken}
     for lang in langs:
         if bases and lang.base not in bases:
-            facts = dispatcher.facts()
-            raise InputError(f"the {facts.name} engine does not speak {lang.name} ({lang.tag}); it "
-                             f"speaks {', '.join(spoken)}", field="--lang")
+            named = ", ".join(f"{parse_language(t, field=None).name} ({t})" for t in spoken)
+            raise InputError(f"the {dispatcher.facts().name} engine does not speak {lang.name} "
+                             f"({lang.tag}); it speaks {named}", field="--lang")
 
 
 def plan_job(settings: Settings, job_id: str, input_path: Path, dispatcher: Dispatcher,
