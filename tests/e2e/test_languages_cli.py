@@ -76,7 +76,7 @@ def _voiced(audio: np.ndarray, a: float, b: float) -> float:
 @pytest.mark.parametrize("voice", ["jf_alpha", "enrolled"])
 def test_a_spanish_dub_lands_on_its_cues(env: dict[str, str], tmp_path: Path, voice: str) -> None:
     srt = tmp_path / "escena.es.srt"  # the language from the name: no --lang
-    cues = make_srt(srt, SPANISH, chars_per_s=13.0, gap=0.8)
+    cues = make_srt(srt, SPANISH, chars_per_s=10.0, gap=1.2)
     out = tmp_path / "escena.wav"
     proc = cli(env, "render", srt, "--voice", REFERENCE if voice == "enrolled" else voice, "--out", out,
                "--json")

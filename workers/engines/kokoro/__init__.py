@@ -2,7 +2,8 @@
 
 :class:`KokoroEngine` is composed of three parts, each in its own module:
 
-- :mod:`~workers.engines.kokoro.frontend`: text normalization, espeak-ng G2P,
+- :mod:`~workers.engines.kokoro.frontend`: text normalization, espeak-ng G2P
+  (English, Spanish, French, Italian, Brazilian Portuguese, Hindi),
   inline ``⟦phoneme⟧`` spans (lexicon entries) and the cutting of text into
   token chunks, one model call each;
 - :mod:`~workers.engines.kokoro.runtime`: the verified model file, the ONNX
@@ -174,10 +175,11 @@ class KokoroEngine:
     # -- synthesis and duration -----------------------------------------------
 
     def synthesize(self, request: SynthesisRequest) -> SynthesisResult:
-        """Render ``request.text`` (English) in ``request.style`` at ``request.speed``.
+        """Render ``request.text`` in ``request.language`` (a BCP 47 tag of a
+        language of :data:`LANGUAGES`) in ``request.style`` at ``request.speed``.
 
         Raises :class:`InputError` when nothing speakable is left after
-        normalization or the language is not English, :class:`VoiceError` for a
+        normalization or the language is not spoken, :class:`VoiceError` for a
         malformed style, and ``ValueError`` for a speed outside 0.5-2.0.
         """
         speed = check_speed(request.speed)

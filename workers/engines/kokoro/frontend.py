@@ -1,19 +1,29 @@
 """Kokoro's G2P frontend: text to phonemes to token chunks, no model involved.
 
-Text goes through :func:`voicecast.textnorm.normalize`, then espeak-ng (through
-``kokoro_onnx``'s tokenizer, offline via ``espeakng-loader``), then a mapping of
-espeak's diphthongs and affricates onto the single symbols of the phoneme set
-Kokoro v1.0 was trained on (misaki's; see :func:`espeak_to_kokoro` for why no
-more than that). Tokens use the model vocabulary (``vocab.json`` of the
-package, identical to ``kokoro_onnx``'s default vocabulary).
+Text goes through :func:`voicecast.textnorm_intl.normalize_for` in its language
+(:mod:`voicecast.textnorm`'s rules for English), then espeak-ng (offline via
+``espeakng-loader``), then a mapping of espeak's diphthongs and affricates onto
+the single symbols of the phoneme set Kokoro v1.0 was trained on (misaki's).
+Tokens use the model vocabulary (``vocab.json`` of the package, identical to
+``kokoro_onnx``'s default vocabulary).
+
+Languages (:data:`LANGUAGES`, BCP 47 tags; :meth:`KokoroFrontend.language` takes
+any tag and gives the espeak voice): American and British English go through
+``kokoro_onnx``'s tokenizer and the light mapping of :func:`espeak_to_kokoro`,
+unchanged since it was measured. Spanish, French, Italian, Brazilian Portuguese
+and Hindi go through espeak as Kokoro's reference frontend (misaki) fed them
+when the model was trained: tied phonemes, language-switch flags removed, and
+only the tied diphthongs and affricates rewritten (see :func:`espeak_intl`).
+Japanese and Mandarin, which the model also learned, need G2P this package does
+not carry (misaki's ja and zh frontends and their dictionaries): refused.
 
 Inline phonemes: a span ``⟦wˈɪn⟧`` in the text (U+27E6/U+27E7, what a
 :mod:`voicecast.lexicon` phoneme entry puts there) is spoken as given instead of
 through espeak: normalization and sentence splitting leave it whole, and its
 symbols (espeak's diphthongs and affricates mapped as for espeak's own output;
 spaces separate words) take the place of G2P for that piece of the sentence.
-The text around it is phonemized piece by piece; ``'s`` glued to a span is
-spoken /z/, /s/ or /ɪz/ after the span's last sound. A symbol outside the
+The text around it is phonemized piece by piece; in English, ``'s`` glued to a
+span is spoken /z/, /s/ or /ɪz/ after the span's last sound. A symbol outside the
 vocabulary is an :class:`InputError`. Text without spans goes through exactly
 the path it always did.
 
@@ -38,9 +48,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from voicecast import textnorm
 from voicecast.errors import InputError
 from voicecast.lexicon import PHONEME_CLOSE, PHONEME_OPEN, split_phonemes
+from voicecast.textnorm_intl import normalize_for
 from workers.engines.kokoro.runtime import _package_data
 
 #: Tokens per model call at most (the graph takes n + 2 with the padding).
@@ -55,10 +65,32 @@ CHUNK_TOKENS = 250
 SENTENCE_PAUSE_S = 0.35
 CLAUSE_PAUSE_S = 0.2
 WORD_PAUSE_S = 0.05
-#: Bump whenever what is spoken or how it is cut can change: ``voicecast.textnorm``,
-#: the phoneme mapping, the chunk sizes or the pauses (it is part of ``version``).
-G2P_VERSION = 1
-LANGUAGES = ("en-us", "en-gb")
+#: Bump whenever what is spoken or how it is cut can change: ``voicecast.textnorm``
+#: or ``voicecast.textnorm_intl``, the phoneme mapping, the languages, the chunk
+#: sizes or the pauses (it is part of ``version``).
+#: 2: Spanish, French, Italian, Brazilian Portuguese and Hindi.
+G2P_VERSION = 2
+#: The languages the engine speaks, as BCP 47 tags (``Capabilities.languages``).
+LANGUAGES = ("en-US", "en-GB", "es", "fr", "it", "pt-BR", "hi")
+#: Each language's espeak-ng voice (what :meth:`KokoroFrontend.language` returns)
+#: and English name.
+_VOICES = {
+    "en-US": ("en-us", "American English"),
+    "en-GB": ("en-gb", "British English"),
+    "es": ("es", "Spanish"),
+    "fr": ("fr-fr", "French"),
+    "it": ("it", "Italian"),
+    "pt-BR": ("pt-br", "Brazilian Portuguese"),
+    "hi": ("hi", "Hindi"),
+}
+_ENGLISH = ("en-us", "en-gb")
+#: Languages Kokoro v1.0 learned that this frontend cannot phonemize, and why.
+_NO_G2P = {
+    "ja": ("Japanese", "its G2P (misaki's Japanese frontend: pyopenjtalk or cutlet with a UniDic "
+                       "dictionary) is not installed"),
+    "zh": ("Mandarin Chinese", "its G2P (misaki's Mandarin frontend: jieba, pypinyin and cn2an) "
+                               "is not installed"),
+}
 #: Texts whose chunks are kept per engine (fitting predicts and renders the same
 #: text, often at two speeds).
 _CHUNKS_CACHE = 1024
@@ -101,8 +133,57 @@ def espeak_to_kokoro(phonemes: str, language: str = "en-us") -> str:
     return _RE_BARE_DIPHTHONG.sub("\u02c8\\1", phonemes)
 
 
+# Other languages, as Kokoro's reference frontend fed them to espeak (misaki's
+# EspeakG2P, read for its mapping; written here anew): phonemes asked for with
+# ties ("t^ʃ"), so that only a real affricate or diphthong is merged, never two
+# sounds that happen to meet ("ts" of two syllables); the tied pairs below become
+# Kokoro's single symbols, any other tie and espeak's hyphens (French "lə-") are
+# dropped, and no other symbol is touched (no length marks removed, no r -> ɹ):
+# that is the phoneme set the model learned for these languages.
+_TIED = (
+    ("a^ɪ", "I"),
+    ("a^ʊ", "W"),
+    ("e^ɪ", "A"),
+    ("o^ʊ", "O"),
+    ("ə^ʊ", "Q"),
+    ("ɔ^ɪ", "Y"),
+    ("d^z", "ʣ"),
+    ("d^ʒ", "ʤ"),
+    ("s^s", "S"),
+    ("t^s", "ʦ"),
+    ("t^ʃ", "ʧ"),
+)
+# The untied forms a ⟦phoneme⟧ span may use in another language (a lexicon entry
+# cannot hold a tie): the diphthongs and the two affricates English writes so.
+# "ts" and "dz" stay two sounds there; ʦ and ʣ can be written as such.
+_SPAN_INTL = (*_DIPHTHONGS, *_US_DIPHTHONGS, *_GB_DIPHTHONGS)
+# Punctuation espeak would drop but Kokoro knows: guillemets as curly quotes (as
+# misaki does), the Devanagari danda and double danda as a full stop (espeak's
+# Hindi voice reads them as nothing, and the sentence lost its final fall).
+_RE_DANDA = re.compile("[\u0964\u0965]+")
+_GUILLEMETS = str.maketrans({"\u00ab": "\u201c", "\u00bb": "\u201d"})
+
+
+def espeak_intl(phonemes: str) -> str:
+    """espeak-ng's output for a language other than English (asked for with
+    ``^`` ties) in Kokoro's symbols: tied diphthongs and affricates as single
+    symbols, other ties and hyphens dropped, everything else as espeak wrote it."""
+    for src, dst in _TIED:
+        phonemes = phonemes.replace(src, dst)
+    return phonemes.replace("^", "").replace("-", "")
+
+
 # A sentence ends at . ! ? or …, possibly followed by a closing quote or bracket.
 _RE_SENTENCE = re.compile(r"(?:(?<=[.!?\u2026])|(?<=[.!?\u2026][\"')\]]))\s+")
+# In the other languages also at the Devanagari danda and double danda (Hindi),
+# even with no space after them; closing guillemets and curly quotes count as
+# closers, French's spaced "» " too (the cut goes after it, never before it).
+_END = ".!?\u2026\u0964\u0965"
+_CLOSE = "\"')\\]\u00bb\u201d\u2019"
+_RE_SENTENCE_INTL = re.compile(
+    f"(?:(?<=[{_END}])|(?<=[{_END}][{_CLOSE}])|(?<=[{_END}]\\s\u00bb))\\s+(?![\\s\u00bb])"
+    f"|(?<=[\u0964\u0965])(?![\\s{_CLOSE}\u0964\u0965]|$)"
+)
 _RE_CLAUSE_CUT = re.compile(r"(?<=[,;:\u2014])\s+")
 
 
@@ -136,8 +217,9 @@ def _index_letters(i: int) -> str:
     return out
 
 
-def _normalize(text: str) -> str:
-    """:func:`textnorm.normalize` that leaves ``⟦phoneme⟧`` spans as they are.
+def _normalize(text: str, language: str = "en-US") -> str:
+    """:func:`normalize_for` in ``language`` (a tag of :data:`LANGUAGES`) that
+    leaves ``⟦phoneme⟧`` spans as they are.
 
     Each span stands in as a capitalised placeholder word while the text is
     normalized: the rules around it then read it as the name it usually
@@ -145,14 +227,14 @@ def _normalize(text: str) -> str:
     (digits, periods, spaces) can be rewritten.
     """
     if PHONEME_OPEN not in text:
-        return textnorm.normalize(text)
+        return normalize_for(text, language)
     spans = [m.group(0) for m in _RE_SPAN.finditer(text)]
     if not spans or len(spans) > 26**_PLACEHOLDER_DIGITS:
-        return textnorm.normalize(text)
+        return normalize_for(text, language)
     mark = _placeholder_mark(text)
     parts = _RE_SPAN.split(text)  # the text around the spans: len(spans) + 1 parts
     masked = parts[0] + "".join(mark + _index_letters(i) + part for i, part in enumerate(parts[1:]))
-    normalized = textnorm.normalize(masked)
+    normalized = normalize_for(masked, language)
     # Fixed-width indices: a word glued to a span ("⟦wˈɪn⟧ish") is not mistaken for the index.
     restore = re.compile(re.escape(mark) + f"([a-z]{{{_PLACEHOLDER_DIGITS}}})")
 
@@ -165,15 +247,17 @@ def _normalize(text: str) -> str:
     return restore.sub(span, normalized)
 
 
-def _split_sentences(text: str) -> list[str]:
-    """Sentences of normalized text; never cut inside a ``⟦phoneme⟧`` span."""
+def _split_sentences(text: str, language: str = "en-us") -> list[str]:
+    """Sentences of normalized text (``language``: an espeak voice of
+    :data:`_VOICES`); never cut inside a ``⟦phoneme⟧`` span."""
+    pattern = _RE_SENTENCE if language in _ENGLISH else _RE_SENTENCE_INTL
     if PHONEME_OPEN not in text:
-        return _RE_SENTENCE.split(text)
+        return pattern.split(text)
     # Cut where the text with each span blanked out (same length, no spaces or
     # marks) would be cut.
     masked = _RE_SPAN.sub(lambda m: "x" * len(m.group(0)), text)
     out, pos = [], 0
-    for m in _RE_SENTENCE.finditer(masked):
+    for m in pattern.finditer(masked):
         out.append(text[pos : m.start()])
         pos = m.end()
     out.append(text[pos:])
@@ -194,6 +278,52 @@ def _suffix_s(phonemes: str) -> str:
     if last in _SIBILANTS:
         return "ɪz"
     return "s" if last in _VOICELESS else "z"
+
+
+# --------------------------------------------------------------------------- languages
+
+#: espeak voice -> the tag of :data:`LANGUAGES` it speaks (for normalization).
+_TAGS = {voice: tag for tag, (voice, _name) in _VOICES.items()}
+
+
+def _spoken() -> str:
+    return ", ".join(f"{name} ({tag})" for tag, (_voice, name) in _VOICES.items())
+
+
+@lru_cache(maxsize=256)
+def _espeak_voice(language: str) -> str:
+    """:meth:`KokoroFrontend.language` (cached: it is asked for every request)."""
+    key = language.lower().replace("_", "-")
+    if key in _TAGS:  # a voice itself: en-us, en-gb, es, fr-fr, it, pt-br, hi
+        return key
+    if key in ("en", "en-uk"):
+        return "en-us" if key == "en" else "en-gb"
+    from voicecast.languages import parse_language
+
+    try:
+        lang = parse_language(language, field="--lang")
+    except InputError:
+        raise InputError(f"{language!r} is not a language code; the Kokoro engine speaks {_spoken()}",
+                         field="--lang") from None
+    base = {"cmn": "zh"}.get(lang.base, lang.base)
+    region = next((p for p in lang.tag.split("-")[1:]
+                   if (len(p) == 2 and p.isalpha()) or (len(p) == 3 and p.isdigit())), "")
+    if base == "en":
+        return "en-gb" if region.upper() in ("GB", "UK") else "en-us"
+    if base == "pt":
+        if region.upper() not in ("", "BR"):
+            raise InputError(f"the Kokoro engine speaks only Brazilian Portuguese (pt-BR), not "
+                             f"{lang.name} ({lang.tag})", field="--lang")
+        return "pt-br"
+    if base in _NO_G2P:
+        name, why = _NO_G2P[base]
+        raise InputError(f"the Kokoro engine here cannot speak {name} ({lang.tag}): {why}; it "
+                         f"speaks {_spoken()}", field="--lang")
+    for tag, (voice, _name) in _VOICES.items():
+        if tag == base:
+            return voice
+    raise InputError(f"the Kokoro engine does not speak {lang.name} ({lang.tag}); it speaks {_spoken()}",
+                     field="--lang")
 
 
 @dataclass(frozen=True)
@@ -267,15 +397,13 @@ class KokoroFrontend:
 
     @staticmethod
     def language(language: str) -> str:
-        """``language`` as one of :data:`LANGUAGES` ("en" is "en-us"); else an :class:`InputError`."""
-        lang = (language or "en-us").lower().replace("_", "-")
-        lang = {"en": "en-us", "en-uk": "en-gb"}.get(lang, lang)
-        if lang not in LANGUAGES:
-            raise InputError(
-                f"the Kokoro engine speaks {', '.join(LANGUAGES)}, not {language!r}",
-                field="language",
-            )
-        return lang
+        """The espeak-ng voice for ``language``, a BCP 47 tag (``en``, ``en-GB``,
+        ``es-MX``, ``fr-CA``, ``pt-BR``, ``hi``; the voices themselves, ``en-us``
+        or ``fr-fr``, too): English is American but for ``en-GB``, any Spanish
+        is ``es``, any French ``fr-fr``, Portuguese only Brazilian. Anything else
+        is an :class:`InputError` (``field="--lang"``) naming the languages
+        spoken; Japanese and Mandarin, which the model learned, say why not."""
+        return _espeak_voice((language or "en-us").strip())
 
     def phoneme_symbols(self) -> frozenset[str]:
         """The phoneme symbols this engine speaks (for lexicon validation:
@@ -286,22 +414,44 @@ class KokoroFrontend:
         """Phonemes of each sentence of already normalized ``text``."""
         tokenizer = self._load_g2p()
         out = []
-        for sentence in _split_sentences(text):
+        for sentence in _split_sentences(text, language):
             if not sentence.strip():
                 continue
             if PHONEME_OPEN in sentence:
                 ps = self._mixed_phonemes(sentence, language)
             else:
-                ps = espeak_to_kokoro(tokenizer.phonemize(sentence, language), language)
+                ps = self._g2p(sentence, language)
             ps = tokenizer.known(" ".join(ps.split()))
             if any(c.isalpha() for c in ps):  # a lone "…" or quote says nothing
                 out.append(ps)
         return out
 
+    def _g2p(self, text: str, language: str) -> str:
+        """espeak's phonemes for a piece of normalized text, in Kokoro's symbols
+        (symbols outside the vocabulary are left for the caller to drop)."""
+        tokenizer = self._load_g2p()
+        if language in _ENGLISH:  # exactly the path English was measured on
+            return espeak_to_kokoro(tokenizer.phonemize(text, language), language)
+        text = _RE_DANDA.sub(".", text.strip()).translate(_GUILLEMETS)
+        if not text:
+            return ""
+        # Ties mark real affricates and diphthongs; a word espeak reads in
+        # another language ("week-end" as English) would otherwise come back
+        # wrapped in "(en)...(fr)" flags, spoken as letters.
+        import phonemizer
+        from kokoro_onnx.tokenizer import _espeak_lock  # espeak's state is process-wide
+
+        with _espeak_lock:
+            ps = phonemizer.phonemize(text, language, preserve_punctuation=True, with_stress=True,
+                                      tie="^", language_switch="remove-flags")
+        return espeak_intl(ps.strip())
+
     def _span_phonemes(self, content: str, language: str) -> str:
         """A ``⟦...⟧`` span's content as spoken: espeak's two-letter diphthongs
-        mapped as for G2P output (no other change), spaces collapsed."""
-        table = _DIPHTHONGS + (_US_DIPHTHONGS if language == "en-us" else _GB_DIPHTHONGS)
+        (and ʤ, ʧ) mapped as for G2P output (no other change), spaces collapsed."""
+        table: tuple[tuple[str, str], ...] = _SPAN_INTL
+        if language in _ENGLISH:
+            table = _DIPHTHONGS + (_US_DIPHTHONGS if language == "en-us" else _GB_DIPHTHONGS)
         ps = " ".join(content.split())
         for src, dst in table:
             ps = ps.replace(src, dst)
@@ -318,7 +468,6 @@ class KokoroFrontend:
         """Phonemes of a sentence holding ``⟦phoneme⟧`` spans: each span as given,
         each run of text between them through espeak on its own. Whitespace in
         the text decides where words part; text glued to a span stays glued."""
-        tokenizer = self._load_g2p()
         out = ""
         after_span = False  # the previous piece was a span (nothing between)
         space = False  # whitespace before the next piece
@@ -330,14 +479,14 @@ class KokoroFrontend:
                 after_span, space = True, False
                 continue
             space = space or piece[:1].isspace()
-            if after_span and not space:
+            if after_span and not space and language in _ENGLISH:
                 glued = _RE_GLUED_S.match(piece)
                 if glued:  # "⟦wˈɪn⟧'s": espeak alone reads "'s" as the letter S
                     out += _suffix_s(out)
                     piece = piece[glued.end() :]
                     space = piece[:1].isspace()
             if piece.strip():
-                ps = espeak_to_kokoro(tokenizer.phonemize(piece, language), language)
+                ps = self._g2p(piece, language)
                 ps = " ".join(ps.split())
                 if ps:
                     out += (" " if space and out else "") + ps
@@ -347,13 +496,15 @@ class KokoroFrontend:
     def phonemize(self, text: str, language: str = "en-us") -> str:
         """The phonemes Kokoro would speak for ``text`` (normalized first; inline
         ``⟦phoneme⟧`` spans in place); no model load."""
-        return " ".join(self._sentence_phonemes(_normalize(text), self.language(language)))
+        voice = self.language(language)
+        return " ".join(self._sentence_phonemes(_normalize(text, _TAGS[voice]), voice))
 
     def chunks(self, text: str, language: str) -> list[_Chunk]:
         """``text`` as model calls: normalized, phonemized a sentence at a time,
         cut and packed into chunks of at most :data:`CHUNK_TOKENS` tokens.
-        ``language`` is already checked (:meth:`language`)."""
-        normalized = _normalize(text)
+        ``language`` as for :meth:`language` (an espeak voice, usually)."""
+        language = self.language(language)
+        normalized = _normalize(text, _TAGS[language])
         if not normalized:
             raise InputError("nothing to say: the text is empty after normalization")
         pieces: list[tuple[str, float]] = []
