@@ -382,6 +382,8 @@ def _parse_and_plan(settings: Settings, kind: str, input_path: Path, options: Re
         book = read_book(input_path, ReadOptions(front_matter=options.front_matter,
                                                  back_matter=options.back_matter, notes=options.notes,
                                                  limits=settings.inputs))
+        if options.lang:  # --lang: the book is split into sentences and announced in that language
+            book = dataclasses.replace(book, language=options.lang)
         if options.title or options.author:  # --title/--author: what the book is announced as, too
 
             book = dataclasses.replace(book, title=options.title or book.title,

@@ -1226,3 +1226,18 @@ def normalize_for(text: str, language: str = "en") -> str:
     if base == "en":
         return textnorm.normalize(text)
     return _normalize(_SPECS[base], text)
+
+
+def ends_with_title(text: str, language: str) -> bool:
+    """Whether ``text`` ends with an abbreviation of ``language`` that never
+    ends a sentence (``Sr.``, ``Mme``, ``Dott.``): a sentence splitter that cut
+    there cut a name in two. False for English and unknown languages."""
+    spec = _SPECS.get(_ALIASES.get((language or "").split("-")[0].split("_")[0].lower(),
+                                   (language or "").split("-")[0].split("_")[0].lower()))
+    if spec is None:
+        return False
+    tail = text.rstrip()
+    for pattern, _words, may_end in spec.abbreviations:
+        if not may_end and re.search(f"(?:{pattern})$", tail):
+            return True
+    return False

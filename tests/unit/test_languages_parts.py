@@ -1,0 +1,47 @@
+"""Languages of a job (issue 17): what an input declares, sentence splitting per
+language, the refusal of a language the engine does not speak."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from orchestrator.inputs.subtitles import declared_language_of
+from orchestrator.planning.prose import split_sentences
+from voicecast.languages import declared_language
+
+
+@pytest.mark.parametrize(("value", "tag"), [
+    ("fr", "fr"), ("French", "fr"), ("English", "en"), ("en-US", "en-US"), ("spa", "es"),
+    ("Português", "pt"), ("pt-BR", "pt-BR"), ("", None), ("xx", None), (None, None),
+])
+def test_what_an_input_declares(value: str | None, tag: str | None) -> None:
+    found = declared_language(value)
+    assert (found.tag if found else None) == tag
+
+
+def test_a_subtitle_file_declares_its_language_in_its_header_or_name(tmp_path: Path) -> None:
+    (tmp_path / "a.vtt").write_text("WEBVTT\nKind: captions\nLanguage: es\n\n00:00.000 --> 00:01.000\nHola\n")
+    (tmp_path / "film.fr.srt").write_text("1\n00:00:00,000 --> 00:00:01,000\nSalut\n")
+    (tmp_path / "film.pt-BR.srt").write_text("1\n00:00:00,000 --> 00:00:01,000\nOi\n")
+    (tmp_path / "film.final.srt").write_text("1\n00:00:00,000 --> 00:00:01,000\nx\n")
+    (tmp_path / "b.ass").write_text("[Script Info]\nLanguage: it\n\n[Events]\nDialogue: 0,0:00:00.00,"
+                                    "0:00:01.00,Default,,0,0,0,,Ciao\n")
+    # A cue's text that happens to say "Language:" is not a header.
+    (tmp_path / "c.srt").write_text("1\n00:00:00,000 --> 00:00:01,000\nLanguage: de\n")
+    assert [declared_language_of(tmp_path / n) for n in
+            ("a.vtt", "film.fr.srt", "film.pt-BR.srt", "film.final.srt", "b.ass", "c.srt")] == [
+        "es", "fr", "pt-BR", None, "it", None]
+
+
+@pytest.mark.parametrize(("language", "text", "sentences"), [
+    ("es", "Hola, Sr. García. ¿Qué tal? ¡Muy bien! Adiós.",
+     ["Hola, Sr. García.", "¿Qué tal?", "¡Muy bien!", "Adiós."]),
+    ("fr", "Bonjour M. Dupont. Comment allez-vous ? Très bien !",
+     ["Bonjour M. Dupont.", "Comment allez-vous ?", "Très bien !"]),
+    ("it", "Buongiorno, sig. Rossi. Come sta? Bene.", ["Buongiorno, sig. Rossi.", "Come sta?", "Bene."]),
+    ("hi", "मैं ठीक हूँ। आप कैसे हैं?", ["मैं ठीक हूँ।", "आप कैसे हैं?"]),
+])
+def test_sentences_are_split_by_the_languages_rules(language: str, text: str, sentences: list[str]) -> None:
+    assert split_sentences(text, language) == sentences
