@@ -518,9 +518,9 @@ def plan_input(settings: Settings, input_path: Path, options: RenderOptions,
     else:
         language, said = _job_language(kind, input_path, options, planned)
         warnings = warnings + said
-        _check_languages(dispatcher, [parse_language(language)])
-    # Each line in its language: a media job's dub's, else the job's.
+    # Each line in its language: its [lang:] tag's, a media job's dub's, else the job's.
     segments = [g if g.language else dataclasses.replace(g, language=language) for g in segments]
+    _check_languages(dispatcher, [parse_language(x) for x in sorted({g.language for g in segments})])
     return InputPlan(kind=kind, segments=segments, warnings=warnings, duration=planned.duration,
                      voice_map=vmap, assigned=assigned, lexicon_sha256=lex_digest,
                      lead_s=planned.lead_s, book=planned.book, media=planned.media, language=language)

@@ -89,11 +89,13 @@ __all__ = [
     "FEATURES",
     "LIKE",
     "MAX_PAUSE_S",
+    "LANG",
     "PAUSE",
     "VOICE",
     "WHISPER_MAX_VOICED",
     "Directives",
     "Emotion",
+    "Lang",
     "Pause",
     "TagError",
     "Voice",
@@ -146,6 +148,8 @@ LIKE = "like"
 #: The speaker tag (``[voice:NAME]``) and the pause tag (``[pause:SECONDS]``).
 VOICE = "voice"
 PAUSE = "pause"
+#: The language tag (``[lang:fr]``): the line is spoken in that language.
+LANG = "lang"
 #: The longest pause one ``[pause:]`` tag may ask for, in seconds.
 MAX_PAUSE_S = 30.0
 
@@ -181,7 +185,8 @@ class Emotion:
 def allowed_tags() -> str:
     """One line listing the tags, for error messages."""
     names = ", ".join(f"[{e}]" for e in EMOTIONS)
-    return f"{names} (each optionally [NAME:0-1]), [like:CLIP.wav], [voice:NAME], [pause:SECONDS]"
+    return (f"{names} (each optionally [NAME:0-1]), [like:CLIP.wav], [voice:NAME], [pause:SECONDS], "
+            "[lang:CODE]")
 
 
 # A tag-shaped span: one word (letters, digits, "_" or "-"), optionally
@@ -247,6 +252,24 @@ class Pause:
     seconds: float
 
 
+@dataclass(frozen=True)
+class Lang:
+    """A ``[lang:CODE]`` tag: ``tag`` the BCP 47 tag, normalised (``fr``, ``pt-BR``)."""
+
+    tag: str
+
+
+def _lang(raw: str, what: str) -> Lang:
+    from voicecast.languages import parse_language
+
+    code = raw.strip()
+    try:
+        return Lang(parse_language(code, field=None).tag)
+    except InputError:
+        raise TagError(f"{what}: [lang:{code}]: not a language code; give a BCP 47 tag such as es, fr "
+                       "or pt-BR") from None
+
+
 def _voice(raw: str, what: str) -> Voice:
     name = " ".join(raw.split())
     if not name:
@@ -272,9 +295,9 @@ def _pause(raw: str, what: str) -> Pause:
     return Pause(value)
 
 
-def parse_tag(spec: str, *, what: str = "tag") -> Emotion | Voice | Pause:
+def parse_tag(spec: str, *, what: str = "tag") -> Emotion | Voice | Pause | Lang:
     """Read one tag, with or without its brackets: an :class:`Emotion` (also
-    ``[like:...]``), a :class:`Voice` or a :class:`Pause`.
+    ``[like:...]``), a :class:`Voice`, a :class:`Pause` or a :class:`Lang`.
 
     Raises :class:`TagError` for an unknown name or a bad value.
     """
@@ -287,6 +310,8 @@ def parse_tag(spec: str, *, what: str = "tag") -> Emotion | Voice | Pause:
         return _voice(value, what)
     if key == PAUSE:
         return _pause(value, what)
+    if key == LANG:
+        return _lang(value, what)
     return parse_emotion(body, what=what)
 
 
@@ -294,7 +319,7 @@ def is_known_tag_name(name: str) -> bool:
     """Whether ``name`` (case-insensitive) names a tag: an emotion, ``like``,
     ``voice`` or ``pause``. A known name with a bad value is an error, never
     a sound description."""
-    return name.strip().lower() in (*EMOTIONS, LIKE, VOICE, PAUSE)
+    return name.strip().lower() in (*EMOTIONS, LIKE, VOICE, PAUSE, LANG)
 
 
 def _distance(a: str, b: str) -> int:
@@ -312,7 +337,7 @@ def _distance(a: str, b: str) -> int:
     return prev[-1]
 
 
-_TAG_NAMES: tuple[str, ...] = (*EMOTIONS, LIKE, VOICE, PAUSE)
+_TAG_NAMES: tuple[str, ...] = (*EMOTIONS, LIKE, VOICE, PAUSE, LANG)
 
 
 def suggest_tag(name: str) -> str | None:
@@ -364,7 +389,7 @@ def tag_kind(m: re.Match[str]) -> Literal["tag", "typo", "text"]:
     if key in EMOTIONS:
         return "tag"
     markup = written_as_markup(m)
-    if key in (LIKE, VOICE, PAUSE):
+    if key in (LIKE, VOICE, PAUSE, LANG):
         return "tag" if markup else "text"
     return "typo" if markup and suggest_tag(key) else "text"
 
@@ -391,6 +416,8 @@ class Directives:
     pause_before: float = 0.0
     pause_after: float = 0.0
     rest: str = ""
+    #: The ``[lang:]`` tag's language (None: the job's).
+    lang: str | None = None
 
 
 def _no_pauses(what: str) -> TagError:
@@ -419,6 +446,7 @@ def split_directives(text: str, *, what: str = "line", ignore_unknown: bool = Fa
     """
     rest = text.lstrip()
     voice: str | None = None
+    lang: str | None = None
     emotion: Emotion | None = None
     before = after = 0.0
     kept: list[str] = []
@@ -446,6 +474,10 @@ def split_directives(text: str, *, what: str = "line", ignore_unknown: bool = Fa
             if not pauses:
                 raise _no_pauses(what)
             before += found.seconds
+        elif isinstance(found, Lang):
+            if lang is not None:
+                raise TagError(f"{what}: more than one [lang:] tag ([lang:{lang}] and {m.group(0)})")
+            lang = found.tag
         else:
             if emotion is not None:
                 raise TagError(f"{what}: more than one emotion tag ({emotion.tag()} and {m.group(0)})")
@@ -461,7 +493,7 @@ def split_directives(text: str, *, what: str = "line", ignore_unknown: bool = Fa
         rest = " ".join([*kept, rest]).strip()
     if check_rest:
         reject_stray_tags(rest, what=what, pauses=pauses)
-    return Directives(voice, emotion, before, after, rest)
+    return Directives(voice, emotion, before, after, rest, lang)
 
 
 def reject_stray_tags(rest: str, *, what: str = "line", pauses: bool = True) -> None:

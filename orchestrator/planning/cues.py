@@ -91,6 +91,8 @@ class _Part:
     text: str
     speaker: str | None
     emotion: Emotion
+    #: ``[lang:]``: the turn's language ("": the job's).
+    language: str = ""
 
 
 @dataclass
@@ -106,6 +108,8 @@ class _Group:
     indices: list[int]
     emotion: Emotion = field(default_factory=Emotion)
     parts: list[_Part] = field(default_factory=list)
+    #: ``[lang:]``: the line's language ("": the job's); a merged cue keeps the first's.
+    language: str = ""
 
     def absorb(self, other: _Group) -> None:
         self.start = min(self.start, other.start)
@@ -194,7 +198,7 @@ def _read_cues(cues: Sequence[Cue], source: str, rules: EmotionRules,
             emotion, speaker, words = cue_words(turn, source, rules, what=f"cue {cue.index}",
                                                 pauses=False, characters=characters, log=turn_log)
             if words.text:
-                parts.append(_Part(words.text, speaker, emotion))
+                parts.append(_Part(words.text, speaker, emotion, words.lang or ""))
         if len({p.speaker for p in parts}) >= 2:
             read.log.merge(turn_log)
             text = " ".join(p.text for p in parts)
@@ -203,7 +207,7 @@ def _read_cues(cues: Sequence[Cue], source: str, rules: EmotionRules,
                 continue
             _check_times(cue, source)
             read.groups.append(_Group(cue.start, cue.end, [p.text for p in parts], parts[0].speaker,
-                                      cue.line, [cue.index], parts[0].emotion, parts))
+                                      cue.line, [cue.index], parts[0].emotion, parts, parts[0].language))
             continue
         if dashes and len(parts) >= 2:
             read.dash_one_voice.append(cue)
@@ -218,7 +222,7 @@ def _read_cues(cues: Sequence[Cue], source: str, rules: EmotionRules,
             continue
         _check_times(cue, source)
         read.groups.append(_Group(cue.start, cue.end, [words.text], speaker, cue.line, [cue.index],
-                                  emotion))
+                                  emotion, language=words.lang or ""))
     return read
 
 
@@ -357,10 +361,11 @@ def _segments(resolved: list[_Group], duration: float) -> list[PlannedSegment]:
         max_end = resolved[k + 1].start if k + 1 < len(resolved) else duration
         shares = _shares(g)
         if shares is None:
-            pieces = [(g.start, g.end, " ".join(g.texts), g.speaker, g.emotion)]
+            pieces = [(g.start, g.end, " ".join(g.texts), g.speaker, g.emotion, g.language)]
         else:
-            pieces = [(a, b, p.text, p.speaker, p.emotion) for (a, b), p in zip(shares, g.parts, strict=True)]
-        for j, (start, end, text, speaker, emotion) in enumerate(pieces):
+            pieces = [(a, b, p.text, p.speaker, p.emotion, p.language)
+                      for (a, b), p in zip(shares, g.parts, strict=True)]
+        for j, (start, end, text, speaker, emotion, language) in enumerate(pieces):
             # A turn may not run into the next turn of its cue; the last may borrow.
             last = j == len(pieces) - 1
             segments.append(
@@ -373,6 +378,7 @@ def _segments(resolved: list[_Group], duration: float) -> list[PlannedSegment]:
                     speaker=speaker,
                     source_line=g.line,
                     cue_indices=tuple(g.indices),
+                    language=language,
                     **emotion_fields(emotion),
                 )
             )

@@ -257,6 +257,8 @@ class LineWords:
     pause_after: float = 0.0
     bare: bool = False
     skipped: tuple[str, ...] = ()
+    #: ``[lang:CODE]``: the line's language (None: the job's).
+    lang: str | None = None
 
 
 def _merge(first: Directives, second: Directives, what: str) -> Directives:
@@ -267,9 +269,11 @@ def _merge(first: Directives, second: Directives, what: str) -> Directives:
     if first.emotion is not None and second.emotion is not None:
         raise TagError(f"{what}: more than one emotion tag ({first.emotion.tag()} and "
                        f"{second.emotion.tag()})")
+    if first.lang is not None and second.lang is not None:
+        raise TagError(f"{what}: more than one [lang:] tag ([lang:{first.lang}] and [lang:{second.lang}])")
     return Directives(first.voice or second.voice, first.emotion or second.emotion,
                       first.pause_before + second.pause_before,
-                      first.pause_after + second.pause_after, second.rest)
+                      first.pause_after + second.pause_after, second.rest, first.lang or second.lang)
 
 
 def read_line(raw: str, *, what: str, ignore_unknown: bool = False, pauses: bool = False,
@@ -299,7 +303,7 @@ def read_line(raw: str, *, what: str, ignore_unknown: bool = False, pauses: bool
     skipped: list[str] = []
     spoken = _strip_spoken(head + d.rest, skipped)
     return LineWords(d.emotion, d.voice or label, spoken, d.pause_before, d.pause_after,
-                     bare=not d.rest.strip(), skipped=tuple(skipped))
+                     bare=not d.rest.strip(), skipped=tuple(skipped), lang=d.lang)
 
 
 def clean_cue(raw: str, *, what: str, ignore_unknown: bool = False) -> tuple[Emotion | None, str]:

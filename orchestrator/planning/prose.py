@@ -153,6 +153,7 @@ from voicecast.emotions import (
     PAUSE,
     VOICE,
     Emotion,
+    Lang,
     Pause,
     TagError,
     Voice,
@@ -233,6 +234,11 @@ def _pysbd_language(language: str | None) -> str:
 
     code = (language or "en").replace("_", "-").split("-")[0].lower()
     return code if code in LANGUAGE_CODES else "en"
+
+
+def _no_lang_tags(what: str, tag: str) -> TagError:
+    return TagError(f"{what}: {tag}: a book is read in its own language (its dc:language or front "
+                    "matter, or --lang); [lang:] tags work in subtitles and scripts")
 
 
 def _rejoin_titles(parts: list[str], language: str) -> list[str]:
@@ -493,6 +499,8 @@ class _Paragraph:
                         self._unknown(m.group(0))
                     return pos  # a bracketed word ("[GIF]", "[Listens]"): text, for the body
                 found = parse_tag(m.group(0), what=self.what)  # a misspelt tag: "did you mean"
+                if isinstance(found, Lang):
+                    raise _no_lang_tags(self.what, m.group(0))
                 if isinstance(found, Voice):
                     if self.voice is not None:
                         raise TagError(f"{self.what}: more than one [voice:] tag "
@@ -556,7 +564,8 @@ class _Paragraph:
                 i = self._quotation(m, end)
                 continue
             if m is not None and kind == "tag" and written_as_markup(m):
-                parse_tag(m.group(0), what=self.what)  # a bad value says so first
+                if isinstance(parse_tag(m.group(0), what=self.what), Lang):  # a bad value says so first
+                    raise _no_lang_tags(self.what, m.group(0))
                 where = "inside a quotation" if quoted else "in the middle of a paragraph"
                 raise TagError(f"{self.what}: {m.group(0)} {where}: an emotion tag goes at the start "
                                "of a paragraph, or right after [voice:NAME] before a quotation")
@@ -604,6 +613,8 @@ class _Paragraph:
         tag: Emotion | None = None
         while m := find_tag(text, pos):
             found = parse_tag(m.group(0), what=self.what)
+            if isinstance(found, Lang):
+                raise _no_lang_tags(self.what, m.group(0))
             if isinstance(found, Voice):
                 raise TagError(f"{self.what}: more than one [voice:] tag ({voice_tag.group(0)} and "
                                f"{m.group(0)})")

@@ -71,7 +71,7 @@ def plan_script(text: str, *, source: str, emotions: EmotionRules | None = None,
             continue
         segments.append(PlannedSegment(
             idx=len(segments), text=words.text, start=0.0, end=0.0, max_end=0.0, speaker=speaker,
-            source_line=n, cue_indices=(n,), pause_after=words.pause_after,
+            source_line=n, cue_indices=(n,), pause_after=words.pause_after, language=words.lang or "",
             **emotion_fields(emotion),
         ))
     log.check()

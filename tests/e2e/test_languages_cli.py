@@ -123,3 +123,19 @@ def test_a_language_the_engine_cannot_speak_is_refused(env: dict[str, str], tmp_
     if lang != "xx":  # the languages it speaks are named
         assert "Spanish (es)" in line[0] and "French (fr" in line[0], line
     assert not out.exists()
+
+
+@pytest.mark.slow
+def test_a_line_tagged_in_another_language_is_spoken_in_it(env: dict[str, str], tmp_path: Path) -> None:
+    srt = tmp_path / "mixed.srt"
+    cues = make_srt(srt, ["She turned to the waiter.", "[lang:fr] Un café, s'il vous plaît.",
+                          "And then she waited."], chars_per_s=10.0, gap=1.2)
+    out = tmp_path / "mixed.wav"
+    proc = cli(env, "render", srt, "--voice", "jf_alpha", "--out", out, "--json")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = report_of(proc.stdout)["segments"]
+    assert [r["lang"] for r in rows] == ["en", "fr", "en"]
+    assert rows[1]["text"] == "Un café, s'il vous plaît."
+    audio = decode(out, SR)
+    found = onsets(audio, SR, [c.start for c in cues])
+    assert np.allclose(found, [c.start for c in cues], atol=0.05), (found, cues)

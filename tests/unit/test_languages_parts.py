@@ -45,3 +45,44 @@ def test_a_subtitle_file_declares_its_language_in_its_header_or_name(tmp_path: P
 ])
 def test_sentences_are_split_by_the_languages_rules(language: str, text: str, sentences: list[str]) -> None:
     assert split_sentences(text, language) == sentences
+
+
+def test_a_lang_tag_sets_a_lines_language() -> None:
+    from orchestrator.inputs.subtitles import Cue
+    from orchestrator.planning.cues import plan_cues
+    from orchestrator.planning.script import plan_script
+
+    cues = [Cue(1, 1.0, 3.0, "[lang:fr] Bonjour tout le monde.", line=1),
+            Cue(2, 4.0, 6.0, "[sad] [lang:es] Adiós.", line=5), Cue(3, 7.0, 9.0, "Plain English.", line=9)]
+    plan = plan_cues(cues, source="a.srt")
+    assert [(g.text, g.language, g.emotion) for g in plan.segments] == [
+        ("Bonjour tout le monde.", "fr", "neutral"), ("Adiós.", "es", "sad"),
+        ("Plain English.", "", "neutral")]
+    script = plan_script("[lang:pt-br] Olá.\nHello.\n", source="a.txt")
+    assert [g.language for g in script.segments] == ["pt-BR", ""]
+
+
+@pytest.mark.parametrize(("text", "said"), [
+    ("[lang:xx] Hi.", "[lang:xx]: not a language code"),
+    ("[lang:fr] [lang:es] Hi.", "more than one [lang:] tag"),
+    ("[lnag:fr] Hi.", "did you mean [lang:fr]"),
+])
+def test_a_bad_lang_tag_is_named(text: str, said: str) -> None:
+    from orchestrator.inputs.subtitles import Cue
+    from orchestrator.planning.cues import plan_cues
+    from voicecast.errors import InputError
+
+    with pytest.raises(InputError) as e:
+        plan_cues([Cue(1, 1.0, 3.0, text, line=1)], source="a.srt")
+    assert said in str(e.value)
+
+
+def test_a_book_refuses_lang_tags() -> None:
+    from orchestrator.inputs.books.markdown import read_markdown
+    from orchestrator.planning.prose import plan_book
+    from voicecast.errors import InputError
+    from voicecast.settings import BookSettings
+
+    book = read_markdown("# One\n\n[lang:fr] Bonjour.\n\nAnd [lang:es] here.\n", source="b.md")
+    with pytest.raises(InputError, match=r"\[lang:\] tags work in subtitles and scripts"):
+        plan_book(book, source="b.md", settings=BookSettings())
