@@ -295,3 +295,14 @@ def test_timeline_from_the_videos_own_speech(env: dict[str, str], tmp_path: Path
     assert np.allclose(found, [c.start for c in cues], atol=0.05), (found, [c.start for c in cues])
     print("dub onsets - cue starts (ms):",
           [round((f - c.start) * 1000) for f, c in zip(found, cues, strict=True)])
+
+
+def test_the_broadcast_preset_for_a_subtitle_dub(media: Path, env: dict[str, str], tmp_path: Path) -> None:
+    """``--loudness`` works for a plain subtitle dub too: EBU R128's -23 LUFS."""
+    run_env = {**env, "VOICECAST_ENGINE__NAME": "null"}
+    for preset, lufs in (("broadcast", -23.0), ("web", -16.0)):
+        out = tmp_path / f"{preset}.wav"
+        proc = voicecast(run_env, "render", media / "dub.srt", "--voice", "jf_alpha", "--loudness", preset,
+                         "--out", out)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        assert abs(_loudness(out) - lufs) <= 1.0, (preset, _loudness(out))
