@@ -583,8 +583,11 @@ def plan_job(settings: Settings, job_id: str, input_path: Path, dispatcher: Disp
                    if book else None)
         voices = resolve_voice_map(settings, vmap, dispatcher, on_progress)
         narrator = voices[NARRATOR.casefold()]
-        media = (_media_outline(settings, plan.media, voices, options) if plan.media is not None
-                 else None)
+        media = None
+        if plan.media is not None:
+            with session_scope(settings) as s:  # hashed when the job was made: not hashed again
+                digest = jobs.get_job(s, job_id).input_sha256
+            media = _media_outline(settings, plan.media, voices, options, digest)
         fit: dict[str, Any] = settings.fit.model_dump()
         if outline is not None:
             # Audiobook lines are levelled as they are rendered: the profile shapes their audio.
@@ -644,11 +647,12 @@ def _check_media_output(settings: Settings, job_id: str, mplan: MediaPlan,
     return []
 
 
-def _store_media_file(settings: Settings, path: Path) -> str:
-    """Store a media file (the source, a bed) under a content key, once: the
-    assembler, wherever it runs, reads it from there."""
+def _store_media_file(settings: Settings, path: Path, digest: str | None = None) -> str:
+    """Store a media file (the source, a bed) under a content key (its SHA-256,
+    ``digest`` when already known), once: the assembler, wherever it runs,
+    reads it from there."""
     store = get_store(settings)
-    digest = sha256_file(path) or ""
+    digest = digest or sha256_file(path) or ""
     if not digest:
         raise InputError("cannot be read", file=path)
     key = f"media/{digest[:32]}{path.suffix.lower()}"
@@ -659,7 +663,7 @@ def _store_media_file(settings: Settings, path: Path) -> str:
 
 
 def _media_outline(settings: Settings, mplan: MediaPlan, voices: dict[str, Voice],
-                   options: RenderOptions) -> MediaOutline:
+                   options: RenderOptions, source_sha256: str | None = None) -> MediaOutline:
     """What assembly needs of a media job (``Job.media``): the source and a
     bed stored, each dub's subtitles stored (to mux, or to hand back when
     transcribed), its language and voice."""
@@ -678,7 +682,7 @@ def _media_outline(settings: Settings, mplan: MediaPlan, voices: dict[str, Voice
             source=jobs.shown(t.timeline.source), origin=t.timeline.origin, subs_key=key,
             subs_format=t.timeline.fmt, first=t.first, count=t.count))
     return MediaOutline(
-        source_key=_store_media_file(settings, info.path), source_name=info.path.name,
+        source_key=_store_media_file(settings, info.path, source_sha256), source_name=info.path.name,
         duration_s=info.duration_s, fps=str(info.fps) if info.fps else None,
         audio_streams=len(info.audio), video_codecs=[v.codec for v in info.video], tracks=tracks,
         bed_key=_store_media_file(settings, Path(options.bed)) if options.mix == "bed" and options.bed

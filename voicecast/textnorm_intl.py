@@ -1232,9 +1232,11 @@ def ends_with_title(text: str, language: str) -> bool:
     """Whether ``text`` ends with an abbreviation of ``language`` that never
     ends a sentence (``Sr.``, ``Mme``, ``Dott.``): a sentence splitter that cut
     there cut a name in two. False for English and unknown languages."""
-    spec = _SPECS.get(_ALIASES.get((language or "").split("-")[0].split("_")[0].lower(),
-                                   (language or "").split("-")[0].split("_")[0].lower()))
-    if spec is None:
+    try:
+        spec = _SPECS.get(_base(language))
+    except ValueError:
+        return False
+    if spec is None:  # English
         return False
     tail = text.rstrip()
     for pattern, _words, may_end in spec.abbreviations:

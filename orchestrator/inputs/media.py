@@ -283,6 +283,12 @@ def subtitle_stream_text(info: MediaInfo, stream: StreamInfo, limits: InputSetti
     return proc.stdout.decode("utf-8", "replace"), fmt
 
 
+def carries_audio(ext: str, codec: str) -> bool:
+    """Whether a container (by its suffix) carries sound in ``codec`` as it is."""
+    ok = _AUDIO_OK.get(ext.lower())
+    return ok is None or codec in ok
+
+
 def check_container(out: Path, info: MediaInfo, *, keep_original: bool) -> list[str]:
     """Refuse, before any work, an output container that cannot carry the
     source's picture (never re-encoded) and say which can; returns warnings
@@ -302,8 +308,7 @@ def check_container(out: Path, info: MediaInfo, *, keep_original: bool) -> list[
                               f"copied, never re-encoded); write {' or '.join(can)}", file=out)
     if keep_original:
         for a in info.audio:
-            ok = _AUDIO_OK[ext]
-            if ok is not None and a.codec not in ok:
+            if not carries_audio(ext, a.codec):
                 warnings.append(f"{info.path}: the original sound ({a.describe()}) cannot be carried in "
                                 f"{ext} as it is; it is re-encoded as {DUB_CODEC[ext]}")
     if ext != ".mkv" and info.subtitles:

@@ -162,7 +162,7 @@ def _assemble_media(settings: Settings, job_id: str, segs: list[Any], media: Med
             with STAGES.stage("encode"):
                 loudness.append(video.encode_track(mix, dub_loud, target, out,
                                                    ["-c:a", "flac"] if is_video
-                                                   else video.track_codec_args(ext, vs)))
+                                                   else video.audio_codec_args(ext)))
             encoded.append((t, out))
             if options.mux_subs and t.subs_key and is_video:
                 sub = tdir / f"subs.{t.subs_format}"

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from orchestrator.inputs.media import DUB_CODEC, SUBTITLE_CODEC, MediaInfo
+from orchestrator.inputs.media import DUB_CODEC, SUBTITLE_CODEC, MediaInfo, carries_audio
 from orchestrator.output.assembly import (
     OUTPUT_FORMATS,
     SILENCE_CHUNK_S,
@@ -41,7 +41,7 @@ from orchestrator.output.outline import DubTrackOutline
 from voicecast.audio import write_wav
 from voicecast.languages import parse_language
 from voicecast.media import run_ffmpeg, run_ffmpeg_stderr
-from voicecast.settings import LoudnessSettings, VideoSettings
+from voicecast.settings import LoudnessSettings
 
 log = logging.getLogger(__name__)
 
@@ -211,15 +211,11 @@ def encode_track(m: MixInputs, dub_loudness: dict[str, str], target: LoudnessSet
     return measured
 
 
-def track_codec_args(ext: str, settings: VideoSettings) -> list[str]:
-    """Encoder arguments of a dub track: the output container's audio codec
-    (:data:`~orchestrator.inputs.media.DUB_CODEC`) for a video, the audio
-    format's for an audio output."""
-    ext = ext.lower()
-    if ext in DUB_CODEC:
-        codec = DUB_CODEC[ext]
-        return ["-c:a", "libopus" if codec == "opus" else codec, "-b:a", settings.audio_bitrate]
-    fmt = OUTPUT_FORMATS[ext]
+def audio_codec_args(ext: str) -> list[str]:
+    """Encoder arguments of a dub written as an audio file (``.wav .mp3 .m4a
+    ...``: :data:`~orchestrator.output.assembly.OUTPUT_FORMATS`). A video's dub
+    is kept lossless and encoded as it is muxed (:func:`mux_args`)."""
+    fmt = OUTPUT_FORMATS[ext.lower()]
     out = ["-c:a", fmt["acodec"]]
     if "audio_bitrate" in fmt:
         out += ["-b:a", fmt["audio_bitrate"]]
@@ -266,14 +262,11 @@ def mux_args(info: MediaInfo, tracks: Sequence[tuple[DubTrackOutline, Path]], ou
     if ext == ".mkv":
         maps += ["-map", "0:s?", "-map", "0:t?"]
     codecs = ["-c", "copy"]
-    from orchestrator.inputs.media import _AUDIO_OK
-
     encoder = "libopus" if DUB_CODEC[ext] == "opus" else DUB_CODEC[ext]
     for k in range(len(tracks)):
         codecs += [f"-c:a:{k}", encoder, f"-b:a:{k}", bitrate]
-    allowed = _AUDIO_OK.get(ext)
     for j, a in enumerate(originals):
-        if allowed is not None and a.codec not in allowed:
+        if not carries_audio(ext, a.codec):
             codecs += [f"-c:a:{len(tracks) + j}", encoder, f"-b:a:{len(tracks) + j}", bitrate]
     if subs:
         codecs += ["-c:s", SUBTITLE_CODEC[ext]] if ext != ".mkv" else []

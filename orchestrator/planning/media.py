@@ -106,8 +106,7 @@ def speech_upload(settings: Settings, info: MediaInfo) -> str:
     synthesis role to transcribe (``--timeline asr``): a film's speech is tens
     of megabytes, its picture gigabytes. Returns the upload's key. Raises
     :class:`InputError` naming the input when it has no sound."""
-    import hashlib
-
+    from orchestrator.files import sha256_file
     from voicecast.media import run_ffmpeg
     from voicecast.storage import get_store, upload_key
 
@@ -118,11 +117,7 @@ def speech_upload(settings: Settings, info: MediaInfo) -> str:
         flac = Path(tmp) / "speech.flac"
         run_ffmpeg(["-v", "error", "-i", str(info.path), "-map", "0:a:0", "-ac", "1", "-ar", "16000",
                     "-c:a", "flac", str(flac)])
-        h = hashlib.sha256()
-        with open(flac, "rb") as f:
-            while block := f.read(1 << 20):
-                h.update(block)
-        key = upload_key(h.hexdigest())
+        key = upload_key(sha256_file(flac) or "")
         store = get_store(settings)
         if not store.exists(key):
             store.put_file(key, flac)
