@@ -106,14 +106,13 @@ def test_page_submits_a_dub_plays_it_and_draws_its_timeline(browser: Any, api: A
     browser.find_element(By.ID, "job-submit").click()
 
     wait = WebDriverWait(browser, WAIT_S, poll_frequency=0.25)
-    row = wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#job-rows tr[data-job-id]"))[0]
-    job_id = row.get_attribute("data-job-id")
-    assert row.find_element(By.CSS_SELECTOR, ".job-input .name").text == SRT.name
+    job_id = wait.until(first_job_id)
+    # The row's cells are redrawn as events arrive (and the rows when the list
+    # reloads): read them in one script, never through a held element.
+    assert row_view(browser, job_id)["name"] == SRT.name
 
     def status() -> str:
-        return str(browser.execute_script(
-            "const r = document.querySelector(`#job-rows tr[data-job-id='${arguments[0]}']`);"
-            "return r ? r.dataset.status : '';", job_id))
+        return str(row_view(browser, job_id)["status"])
 
     # Live progress: the row's status follows the event stream to the end.
     seen: set[str] = set()
@@ -132,11 +131,11 @@ def test_page_submits_a_dub_plays_it_and_draws_its_timeline(browser: Any, api: A
     assert status() == "done", (seen, job, api.log_text()[-3000:])
     total = job["progress"]["total"]
     assert total > 0
-    progress = row.find_element(By.CSS_SELECTOR, ".job-progress")
-    assert progress.find_element(By.CSS_SELECTOR, ".count").text == f"{total} / {total}"
-    assert progress.find_element(By.TAG_NAME, "progress").get_attribute("value") == str(total)
-    assert not row.find_elements(By.CSS_SELECTOR, "button.cancel")  # nothing to cancel once done
-    assert "null" not in row.text and "undefined" not in row.text, row.text
+    view = row_view(browser, job_id)
+    assert view["count"] == f"{total} / {total}", view
+    assert view["progress"] == str(total), view
+    assert not view["cancel"], view  # nothing to cancel once done
+    assert "null" not in view["text"] and "undefined" not in view["text"], view
 
     # The detail shows the job just submitted: its output loads in the player.
     detail = browser.find_element(By.ID, "job-detail")
@@ -175,6 +174,27 @@ def test_page_submits_a_dub_plays_it_and_draws_its_timeline(browser: Any, api: A
     assert browser.find_elements(By.CSS_SELECTOR, "#timeline .axis text")  # a time axis
 
     assert console_errors(browser) == []
+
+
+def first_job_id(browser: Any) -> str | None:
+    """The id of the first row in the jobs table, once there is one."""
+    found = browser.execute_script(
+        "const r = document.querySelector('#job-rows tr[data-job-id]'); return r ? r.dataset.jobId : null;")
+    return str(found) if found else None
+
+
+def row_view(browser: Any, job_id: str) -> dict[str, Any]:
+    """What the job's row shows, read at one instant in the page's own thread
+    (empty strings while the row is not there)."""
+    view = browser.execute_script(
+        "const r = document.querySelector(`#job-rows tr[data-job-id='${arguments[0]}']`);"
+        "if (!r) return {name: '', status: '', count: '', progress: '', cancel: false, text: ''};"
+        "const text = (s) => r.querySelector(s)?.textContent ?? '';"
+        "return {name: text('.job-input .name'), status: r.dataset.status || '',"
+        "        count: text('.job-progress .count'),"
+        "        progress: r.querySelector('.job-progress progress')?.getAttribute('value') ?? '',"
+        "        cancel: !!r.querySelector('button.cancel'), text: r.innerText};", job_id)
+    return dict(view)
 
 
 def job_duration(server: ApiServer, key: str, job_id: str) -> float:
@@ -239,9 +259,8 @@ def test_page_dubs_a_video_and_draws_its_frame_grid(browser: Any, api: ApiServer
     browser.find_element(By.ID, "job-submit").click()
 
     wait = WebDriverWait(browser, WAIT_S, poll_frequency=0.25)
-    row = wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#job-rows tr[data-job-id]"))[0]
-    job_id = row.get_attribute("data-job-id")
-    wait.until(lambda d: row.get_attribute("data-status") in ("done", "failed", "cancelled"))
+    job_id = wait.until(first_job_id)
+    wait.until(lambda d: row_view(d, job_id)["status"] in ("done", "failed", "cancelled"))
     job = get_json(api, key, f"/v1/jobs/{job_id}")
     assert job["status"] == "done", (job, api.log_text()[-3000:])
     assert job["kind"] == "media"
