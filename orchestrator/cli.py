@@ -205,11 +205,13 @@ def _finish(settings: Settings, job_id: str, out: Path | None, as_json: bool) ->
 
 def _render_options(args: argparse.Namespace, kind: str, *, voice_required: bool = True) -> RenderOptions:
     """The validated :class:`RenderOptions` of ``render`` (and ``plan``) arguments."""
-    from orchestrator.options import RenderOptions, pair_dubs
+    from orchestrator.options import RenderOptions, pair_dubs, split_lexicons, split_speaker_langs
     from orchestrator.voices import split_narrators
     from voicecast.languages import parse_language
 
-    voices, langs, dubs, lang = list(args.voice or []), list(args.lang or []), [], None
+    langs, speaker_langs = split_speaker_langs(list(args.lang or []))
+    lexicon, lang_lexicons = split_lexicons(list(args.lexicon or []))
+    voices, dubs, lang = list(args.voice or []), [], None
     if kind == "media":
         narrators, characters = split_narrators(voices)
         dubs = pair_dubs(list(args.subs or []), args.timeline, narrators, langs,
@@ -233,7 +235,7 @@ def _render_options(args: argparse.Namespace, kind: str, *, voice_required: bool
         voices=voices, emotion=args.emotion, emotion_map=list(args.emotion_map or []),
         ignore_unknown_tags=bool(args.ignore_unknown_tags), styles=list(args.styles or []),
         strict_tags=bool(args.strict_tags), brackets=args.brackets,
-        lexicon=str(Path(args.lexicon).expanduser().resolve()) if args.lexicon else None,
+        lexicon=lexicon, lang_lexicons=lang_lexicons, speaker_langs=speaker_langs,
         clip_dir=str(Path(args.clip_dir).expanduser().resolve()) if args.clip_dir else None,
         unmapped=args.unmapped, cover=args.cover, title=args.title, author=args.author,
         front_matter=bool(args.front_matter), back_matter=bool(args.back_matter), notes=args.notes,
@@ -264,8 +266,7 @@ def cmd_render(args: argparse.Namespace, settings: Settings) -> int:
                 render.check_cover(options.cover)
             if not inp.is_file():
                 raise InputError("input file not found", file=inp)
-            if args.lexicon and not Path(args.lexicon).expanduser().is_file():
-                raise InputError("lexicon file not found", file=args.lexicon)
+            _check_lexicons(options)
         dispatcher.warm()  # worker processes start while the input is parsed and planned
         with _enroll_bar(quiet=args.json) as on_progress, STAGES.stage("plan"):
             specs = render.plan_job(settings, job_id, inp, dispatcher, options, on_progress)
@@ -284,6 +285,13 @@ def cmd_render(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         # Where this process spent its time, for bench/bench_orchestration.py (-v).
         logging.getLogger("orchestrator.stages").info("%s", STAGES.line())
+
+
+def _check_lexicons(options: RenderOptions) -> None:
+    """Every ``--lexicon`` file is there (read and bounded when the job is planned)."""
+    for path in [options.lexicon, *options.lang_lexicons.values()]:
+        if path and not Path(path).is_file():
+            raise InputError("lexicon file not found", file=path)
 
 
 def _own_tempdir(settings: Settings) -> None:
@@ -307,8 +315,7 @@ def cmd_plan(args: argparse.Namespace, settings: Settings) -> int:
     options = _render_options(args, kind, voice_required=False)
     if not inp.is_file():
         raise InputError("input file not found", file=inp)
-    if args.lexicon and not Path(args.lexicon).expanduser().is_file():
-        raise InputError("lexicon file not found", file=args.lexicon)
+    _check_lexicons(options)
     if args.voice:
         ensure_schema(settings, auto_upgrade=not settings.distributed)  # stored voices are looked up
     dispatcher = dispatcher_for(settings)
@@ -337,6 +344,10 @@ def _print_preview(p: Preview) -> None:
         out.print(f"  title: {escape(p.title)}" + (f"; author: {escape(p.author)}" if p.author else ""))
     if p.voices:
         out.print("  voices: " + ", ".join(f"{escape(k)}={escape(v)}" for k, v in p.voices.items()))
+    # Each line's language is shown where the job is not in English alone.
+    several = p.language != "en" or any(g.language != p.language for g in p.segments)
+    if several:
+        out.print(f"  language: {escape(p.language)}")
     starts = {c.first: (n, c) for n, c in enumerate(p.chapters, 1)}
     for g in p.segments:
         if g.idx in starts:
@@ -348,6 +359,8 @@ def _print_preview(p: Preview) -> None:
         if g.voice:
             voice += f" ({g.voice})"
         emotion = g.emotion if g.emotion == "neutral" else f"{g.emotion}:{g.intensity:g}"
+        if several:
+            emotion += f" · {g.language}"
         fit = ""
         if g.predicted_s is not None:
             fit = f"  {g.predicted_s:.2f} s"
@@ -753,8 +766,10 @@ def _add_render_options(r: argparse.ArgumentParser, *, plan: bool = False) -> No
                    help="the narrator's voice (enrolled name, built-in voice such as jm_kumo, or a "
                         "reference recording); NAME=VOICE maps a character, ASS actor or WebVTT "
                         "speaker; repeatable")
-    r.add_argument("--lexicon", default=None, metavar="FILE",
-                   help="pronunciation lexicon: WORD = respelling or WORD = /phonemes/ per line")
+    r.add_argument("--lexicon", action="append", metavar="[LANG=]FILE",
+                   help="pronunciation lexicon: WORD = respelling or WORD = /phonemes/ per line, "
+                        "[lang:TAG] sections for one language's lines; LANG=FILE: a file for one "
+                        "language's lines (repeatable)")
     r.add_argument("--clip-dir", default=None, metavar="DIR",
                    help="folder of the [like:CLIP] clips (default: the input's folder); "
                         "clips outside it are refused")
@@ -797,9 +812,10 @@ def _add_render_options(r: argparse.ArgumentParser, *, plan: bool = False) -> No
     v.add_argument("--timeline", choices=("subs", "asr"), default=None,
                    help="asr: the timeline and text from the input's own speech (English, Whisper); "
                         "the SRT is handed back beside the output to edit and render again")
-    v.add_argument("--lang", action="append", metavar="BCP47",
-                   help="the dub's language (en, es, pt-BR; default en): spoken, and tagged on its "
-                        "track; one per --subs, or one for all")
+    v.add_argument("--lang", action="append", metavar="[NAME=]BCP47",
+                   help="the job's language (en, es, pt-BR; default: what the input says, else en); "
+                        "for a video, the dub's, tagged on its track (one per --subs, or one for all); "
+                        "NAME=TAG: a character's lines in that language (repeatable)")
     v.add_argument("--mix", choices=("replace", "duck", "bed"), default=None,
                    help="the dub track: the dub alone (replace, default), the original sound lowered "
                         "under dub speech (duck), or a music-and-effects stem under it (bed, with --bed)")

@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from voicecast.errors import InputError
 
@@ -28,6 +28,7 @@ CLI_FLAGS: dict[str, str] = {
     "front_matter": "--front-matter", "back_matter": "--back-matter", "notes": "--notes",
     "lang": "--lang", "dubs": "--subs", "mix": "--mix", "bed": "--bed", "original": "--original",
     "mux_subs": "--mux-subs", "loudness": "--loudness", "duck_db": "--duck-db",
+    "speaker_langs": "--lang", "lang_lexicons": "--lexicon",
 }
 
 
@@ -84,8 +85,12 @@ class RenderOptions(BaseModel):
     #: empty: all but sign, song and title styles and typeset signs
     #: (see :mod:`orchestrator.planning.cue_select`).
     styles: list[str] = Field(default_factory=list)
-    #: Absolute path of the pronunciation lexicon.
+    #: Absolute path of the pronunciation lexicon (its entries for every
+    #: language, and its ``[lang:TAG]`` sections).
     lexicon: str | None = None
+    #: Lexicon files of one language each (``--lexicon fr=FILE``): BCP 47 tag
+    #: (normalised) to absolute path.
+    lang_lexicons: dict[str, str] = Field(default_factory=dict)
     #: Absolute path of the folder ``[like:CLIP]`` clips are read from; None:
     #: the input's folder. A clip outside it (``../``, an absolute path, a
     #: symbolic link out) is refused.
@@ -98,6 +103,9 @@ class RenderOptions(BaseModel):
     author: str | None = None
     #: The job's language (BCP 47, normalised); None: English.
     lang: str | None = None
+    #: A character's language (``--lang NAME=TAG``): their lines are spoken in it
+    #: (a line's own ``[lang:]`` tag still wins). Name to normalised BCP 47 tag.
+    speaker_langs: dict[str, str] = Field(default_factory=dict)
     #: Video and audio inputs: the dubs, one output track each (see :class:`DubSpec`).
     dubs: list[DubSpec] = Field(default_factory=list)
     #: The dub track's sound: the dub alone, the original lowered under dub
@@ -123,6 +131,22 @@ class RenderOptions(BaseModel):
     #: segment's message carries them, and a worker running another refuses it.
     engine: str | None = None
     engine_version: str | None = None
+
+    @field_validator("speaker_langs", "lang_lexicons")
+    @classmethod
+    def _tags(cls, value: dict[str, str], info: ValidationInfo) -> dict[str, str]:
+        """Languages checked and normalised (``ES`` → ``es``); a bad one names itself."""
+        from voicecast.languages import parse_language
+
+        def tag(x: str) -> str:
+            try:
+                return parse_language(x, field=None).tag
+            except InputError as e:
+                raise ValueError(e.message) from None
+
+        if info.field_name == "speaker_langs":
+            return {who: tag(t) for who, t in value.items()}
+        return {tag(t): path for t, path in value.items()}
 
     @classmethod
     def from_cli(cls, *, voice_required: bool = True, **values: Any) -> RenderOptions:
@@ -155,6 +179,55 @@ class RenderOptions(BaseModel):
 
 def _input_repr(value: Any) -> str:
     return repr(value) if not isinstance(value, dict) else "(missing)"
+
+
+def split_speaker_langs(values: list[str], *, field: str = "--lang") -> tuple[list[str], dict[str, str]]:
+    """``--lang`` values cut into the job's (or the dubs') languages and the
+    characters' (``NAME=TAG``), each tag checked and normalised. A character
+    named twice is an error naming it."""
+    from voicecast.languages import parse_language
+
+    plain: list[str] = []
+    named: dict[str, str] = {}
+    seen: dict[str, str] = {}
+    for value in values:
+        if "=" not in value:
+            plain.append(value)
+            continue
+        who, _, tag = (x.strip() for x in value.partition("="))
+        if not who:
+            raise InputError(f"{value!r}: give the character's name before '=' (NAME=TAG)", field=field)
+        if who.casefold() in seen:
+            raise InputError(f"{who!r} has two languages ({seen[who.casefold()]} and {value})", field=field)
+        seen[who.casefold()] = value
+        named[who] = parse_language(tag, field=field).tag
+    return plain, named
+
+
+def split_lexicons(values: list[str]) -> tuple[str | None, dict[str, str]]:
+    """``--lexicon`` values: the one lexicon for every language (``FILE``) and
+    the files of one language each (``TAG=FILE``), paths made absolute. A value
+    that names an existing file is that file, whatever it contains; two files
+    for every language, or two for one language, are an error."""
+    import re
+
+    from voicecast.languages import parse_language
+
+    general: str | None = None
+    by_lang: dict[str, str] = {}
+    for value in values:
+        m = re.fullmatch(r"([A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8})*)=(.+)", value)
+        if m is None or Path(value).expanduser().exists():
+            if general is not None:
+                raise InputError(f"two lexicons for every language ({general} and {value}): join them, or "
+                                 "give one language's as --lexicon TAG=FILE", field="--lexicon")
+            general = str(Path(value).expanduser().resolve())
+            continue
+        tag = parse_language(m.group(1), field="--lexicon").tag
+        if tag in by_lang:
+            raise InputError(f"two lexicons for {tag}: join them into one", field="--lexicon")
+        by_lang[tag] = str(Path(m.group(2)).expanduser().resolve())
+    return general, by_lang
 
 
 def pair_dubs(subs: list[str], timeline: str | None, voices: list[str], langs: list[str], *,

@@ -56,6 +56,9 @@ class PreviewLine:
     source_line: int
     #: ``[like:CLIP]``: the clip as written.
     clip: str | None = None
+    #: The language it is spoken in (BCP 47): its ``[lang:]`` tag's, its
+    #: character's (``--lang NAME=TAG``), else the job's.
+    language: str = "en"
     #: With a voice: the predicted natural length and the planned fit (see :class:`LinePrediction`).
     predicted_s: float | None = None
     rate: float | None = None
@@ -94,6 +97,8 @@ class Preview:
     voices: dict[str, str] = field(default_factory=dict)
     #: Whether lengths were predicted (a voice given and an engine with a predictor).
     predicted: bool = False
+    #: The job's language (BCP 47); each line has its own too.
+    language: str = "en"
 
     def flagged(self) -> list[PreviewLine]:
         """Lines predicted to overflow or to be read faster than comfortable."""
@@ -103,6 +108,7 @@ class Preview:
         return {
             "kind": self.kind, "input": self.input, "title": self.title, "author": self.author,
             "duration_s": self.duration_s, "voices": self.voices, "predicted": self.predicted,
+            "language": self.language,
             "chapters": [asdict(c) for c in self.chapters],
             "segments": [asdict(g) for g in self.segments],
             "flagged": {"overflow": [g.idx for g in self.segments if g.overflow],
@@ -121,6 +127,7 @@ def _lines(plan: InputPlan) -> list[PreviewLine]:
             voice=voice or None, emotion=g.emotion, intensity=g.intensity,
             start_s=g.start if timed else None, end_s=g.end if timed else None,
             max_end_s=g.max_end if timed else None, source_line=g.source_line, clip=g.clip,
+            language=g.language or plan.language,
         ))
     return out
 
@@ -188,7 +195,8 @@ def preview(settings: Settings, input_path: Path, options: RenderOptions,
     warnings = list(plan.warnings)
     result = Preview(kind=plan.kind, input=str(input_path), segments=lines,
                      duration_s=plan.duration if plan.kind != "audiobook" else None,
-                     voices=dict(plan.voice_map) if plan.voice_map.get(NARRATOR) else {})
+                     voices=dict(plan.voice_map) if plan.voice_map.get(NARRATOR) else {},
+                     language=plan.language)
     if plan.book is not None:
         book, bplan = plan.book
         book_cover(book, options, input_path)  # an unusable cover fails here as in a render

@@ -232,29 +232,55 @@ def _store_emotion_clips(settings: Settings, segments: list[Any], input_path: Pa
     return out
 
 
-def _apply_lexicon(segments: list[Any], path: str | None, phonemes: frozenset[str],
-                   limits: InputSettings | None = None, source: str = "") -> tuple[list[Any], str | None]:
-    """Respellings and phonemes of the job's lexicon put into every segment's
-    text (before hashing: a changed entry changes only the segments that use it).
-    The lexicon must be a regular file of bounded size, and its patterns run
-    under ``limits.lexicon_timeout_s`` per line (the error names the entry and
-    the input's line)."""
+def _speaker_languages(segments: list[Any], langs: dict[str, str]) -> tuple[list[Any], list[tuple[str, str]]]:
+    """Each line of a character named in ``langs`` (``--lang NAME=TAG``) in that
+    language, unless the line has a language of its own (a ``[lang:]`` tag);
+    and the names with no line, to warn about."""
+    if not langs:
+        return segments, []
+    by_name = {who.casefold(): tag for who, tag in langs.items()}
+    said: set[str] = set()
+    out = []
+    for g in segments:
+        tag = by_name.get((g.speaker or "").casefold())
+        if tag is not None:
+            said.add(g.speaker.casefold())
+            if not g.language:
+                g = dataclasses.replace(g, language=tag)
+        out.append(g)
+    return out, [(who, tag) for who, tag in langs.items() if who.casefold() not in said]
 
-    if not path:
+
+def _apply_lexicon(segments: list[Any], options: RenderOptions, phonemes: frozenset[str],
+                   limits: InputSettings | None = None, source: str = "") -> tuple[list[Any], str | None]:
+    """Respellings and phonemes of the job's lexicons put into every segment's
+    text (before hashing: a changed entry changes only the segments that use it),
+    each line with the entries of its language (the ``[lang:TAG]`` sections and
+    the ``--lexicon TAG=FILE`` files). Each lexicon must be a regular file of
+    bounded size, and its patterns run under ``limits.lexicon_timeout_s`` per
+    line (the error names the entry and the input's line). The digest is that
+    of all the entries, so a changed entry of any language is on record."""
+
+    files: list[tuple[str, str | None]] = [(options.lexicon, None)] if options.lexicon else []
+    files += [(path, tag) for tag, path in sorted(options.lang_lexicons.items())]
+    if not files:
         return segments, None
-    from voicecast.lexicon import LexiconTimeout, load_lexicon
+    from voicecast.lexicon import LexiconTimeout, combine, load_lexicon
 
     limits = limits or InputSettings()
-    lex_path = Path(path).expanduser()
-    regular_file(lex_path, what="lexicon", max_bytes=limits.max_text_bytes,
-                 setting=env_name("inputs", "max_text_bytes"))
-    lex = load_lexicon(lex_path, timeout_s=limits.lexicon_timeout_s)
+    loaded = []
+    for path, lang in files:
+        lex_path = Path(path).expanduser()
+        regular_file(lex_path, what="lexicon", max_bytes=limits.max_text_bytes,
+                     setting=env_name("inputs", "max_text_bytes"))
+        loaded.append(load_lexicon(lex_path, timeout_s=limits.lexicon_timeout_s, language=lang))
+    lex = combine(loaded)
     if phonemes:
         lex.check_phonemes(phonemes)
     out = []
     for g in segments:
         try:
-            out.append(dataclasses.replace(g, text=lex.apply(g.text)))
+            out.append(dataclasses.replace(g, text=lex.apply(g.text, g.language or None)))
         except LexiconTimeout as e:
             where = f" (on {source}:{g.source_line})" if source and g.source_line else ""
             raise InputError(f"{e.message}{where}", file=e.file, line=e.line) from None
@@ -487,7 +513,9 @@ def plan_input(settings: Settings, input_path: Path, options: RenderOptions,
     kind = job_kind(input_path, options.mode)
     input_file(input_path, settings.inputs)
     vmap = parse_voice_map(list(options.voices)) if need_voices or options.voices else {NARRATOR: ""}
+    # A character given a language (--lang NAME=TAG) is named too: their label is recognised.
     characters = [n for n in vmap if n != NARRATOR]
+    characters += [n for n in options.speaker_langs if n.casefold() not in {c.casefold() for c in characters}]
     if kind != "media" and options.dubs:
         raise InputError("--subs and --timeline time a video or audio input; this input is the "
                          "timeline itself", field="--subs")
@@ -510,17 +538,21 @@ def plan_input(settings: Settings, input_path: Path, options: RenderOptions,
                                    unmapped=options.unmapped if vmap[NARRATOR] else "narrator",
                                    explicit=kind == "audiobook" and bool(vmap[NARRATOR]))
     warnings = warnings + more
-    segments, lex_digest = _apply_lexicon(segments, options.lexicon, dispatcher.facts().phoneme_symbols,
-                                          settings.inputs, str(input_path))
     if planned.media is not None:  # every later dub's narrator has its entry
         vmap = {**vmap, **{track_narrator(t.index): t.voice for t in planned.media.tracks[1:]}}
         language = planned.media.tracks[0].lang.tag
     else:
         language, said = _job_language(kind, input_path, options, planned)
         warnings = warnings + said
-    # Each line in its language: its [lang:] tag's, a media job's dub's, else the job's.
+    # Each line in its language: its [lang:] tag's, its character's (--lang NAME=TAG), a media
+    # job's dub's, else the job's.
+    segments, unused = _speaker_languages(segments, options.speaker_langs)
+    warnings = warnings + [f"--lang {who}={tag}: {input_path} has no line by {who}" for who, tag in unused]
     segments = [g if g.language else dataclasses.replace(g, language=language) for g in segments]
     _check_languages(dispatcher, [parse_language(x) for x in sorted({g.language for g in segments})])
+    # The lexicon after the languages: each line gets the entries of its language's sections.
+    segments, lex_digest = _apply_lexicon(segments, options, dispatcher.facts().phoneme_symbols,
+                                          settings.inputs, str(input_path))
     return InputPlan(kind=kind, segments=segments, warnings=warnings, duration=planned.duration,
                      voice_map=vmap, assigned=assigned, lexicon_sha256=lex_digest,
                      lead_s=planned.lead_s, book=planned.book, media=planned.media, language=language)

@@ -70,6 +70,27 @@ Values
     allowed depends on the engine: :meth:`Lexicon.check_phonemes` checks them
     against its vocabulary.
 
+Languages
+    A line ``[lang:TAG]`` (BCP 47: ``fr``, ``es``, ``pt-BR``) starts a section
+    whose entries apply only to text in that language; ``[lang:*]`` goes back
+    to entries for every language, which is also where a file starts::
+
+        Aesop = ee-sop
+        [lang:fr]
+        Aesop = ézope                  # French lines say it the French way
+        Genève = /ʒənˈɛv/
+
+    A section for a language (``pt``) covers its regional forms (``pt-BR``); a
+    section with a region (``pt-BR``) covers that form only. For text in one
+    language, an entry of its section replaces an entry for every language
+    with the same key (a regional section's replaces a language's), so a
+    section holds only the words that differ; the same key twice within one
+    section is an error. A whole file can be one language's
+    (:func:`load_lexicon` with ``language``; ``--lexicon fr=FILE``): it then has
+    no sections of its own. :func:`combine` joins several files into one
+    lexicon (a key twice in one language, across files, is an error naming
+    both).
+
 Applying
 ========
 
@@ -89,6 +110,7 @@ entries, never on the file's order of plain keys, its comments or line numbers
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import re
@@ -99,6 +121,7 @@ from pathlib import Path
 from typing import Any
 
 from voicecast.errors import InputError
+from voicecast.languages import Language, parse_language
 
 __all__ = [
     "PHONEME_CLOSE",
@@ -106,6 +129,7 @@ __all__ = [
     "Entry",
     "Lexicon",
     "LexiconTimeout",
+    "combine",
     "load_lexicon",
     "parse_lexicon",
     "split_phonemes",
@@ -119,7 +143,9 @@ _RE_SPAN = re.compile(f"{PHONEME_OPEN}([^{PHONEME_OPEN}{PHONEME_CLOSE}]*){PHONEM
 # A comment starts at "#" after whitespace; "#" elsewhere (a pattern's "\#") is kept.
 _RE_COMMENT = re.compile(r"\s#.*$")
 _RE_SEPARATOR = re.compile(r"\s=\s")
+_RE_SECTION = re.compile(r"\[\s*lang\s*:\s*([^\]]*?)\s*\]", re.IGNORECASE)
 _PATTERN_PREFIX = "re:"
+_ALL_LANGUAGES = "*"
 
 
 def split_phonemes(text: str) -> list[tuple[str, bool]]:
@@ -159,16 +185,34 @@ class Entry:
     pattern: bool
     #: 1-based line in the source file (0 for entries not read from a file).
     line: int
+    #: The language the entry is for (a normalised BCP 47 tag); None: every language.
+    language: str | None = None
+    #: The file the entry was read from, for errors ("": the lexicon's own source).
+    source: str = field(default="", compare=False)
 
     @property
     def replacement(self) -> str:
         """What a plain key's match becomes (a pattern's respelling is a template)."""
         return f"{PHONEME_OPEN}{self.value}{PHONEME_CLOSE}" if self.phonemes else self.value
 
-    def canonical(self) -> tuple[str, str, bool, bool]:
-        """The entry as it behaves: case and spacing of a plain key do not matter."""
+    @property
+    def ident(self) -> tuple[bool, str]:
+        """What makes two entries the same key: a pattern as written, a plain key
+        whatever its case."""
+        return (self.pattern, self.key if self.pattern else self.key.lower())
+
+    def canonical(self) -> tuple[Any, ...]:
+        """The entry as it behaves: case and spacing of a plain key do not matter.
+        An entry for every language has the four fields it always had (so the
+        digest of a lexicon without sections is what it was)."""
         key = self.key if self.pattern else self.key.lower()
-        return (key, self.value, self.phonemes, self.pattern)
+        if self.language is None:
+            return (key, self.value, self.phonemes, self.pattern)
+        return (key, self.value, self.phonemes, self.pattern, self.language)
+
+    def shown(self) -> str:
+        """The key as a user writes it (``re:`` before a pattern)."""
+        return (_PATTERN_PREFIX if self.pattern else "") + self.key
 
 
 def _pattern_regex(pattern: str) -> str:
@@ -276,6 +320,10 @@ class Lexicon:
     whatever their number (a dictionary keyed by each key's first word, looked
     up once per word of the text); patterns each run on the :mod:`regex`
     engine with ``timeout_s`` for the whole text (:class:`LexiconTimeout`).
+
+    ``entries`` apply to text in any language; ``scoped`` are the entries of
+    language sections, which apply only where :meth:`apply` is given a
+    language they cover (:meth:`for_language`).
     """
 
     entries: tuple[Entry, ...]
@@ -283,8 +331,11 @@ class Lexicon:
     source: str
     #: Seconds the patterns may run on one text before :class:`LexiconTimeout`.
     timeout_s: float = field(default=1.0, compare=False)
+    #: Entries for one language each (``Entry.language``), in file order.
+    scoped: tuple[Entry, ...] = ()
     _buckets: dict[str, list[_Literal]] = field(init=False, repr=False, compare=False, default_factory=dict)
     _patterns: tuple[tuple[Any, Entry], ...] = field(init=False, repr=False, compare=False, default=())
+    _views: dict[str, Lexicon] = field(init=False, repr=False, compare=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         literals = sorted(
@@ -301,6 +352,38 @@ class Lexicon:
         patterns = tuple((_compile_pattern(e.key), e) for e in self.entries if e.pattern)
         object.__setattr__(self, "_buckets", buckets)
         object.__setattr__(self, "_patterns", patterns)
+
+    # -- languages ------------------------------------------------------------
+
+    @property
+    def languages(self) -> tuple[str, ...]:
+        """The languages the lexicon has sections for, in the order first seen."""
+        return tuple(dict.fromkeys(e.language for e in self.scoped if e.language))
+
+    def for_language(self, language: str | None) -> Lexicon:
+        """The lexicon as it applies to text in ``language`` (a BCP 47 tag;
+        None: the entries for every language only): the entries for every
+        language, each replaced by the entry with its key in a section covering
+        ``language`` (a regional section's over a language's), and the
+        sections' other entries after them. Built once per language."""
+        if not self.scoped or not language:
+            return self if not self.scoped else self._view("", ())
+        want = parse_language(language, field=None)
+        covering = [e for e in self.scoped if _covers(parse_language(e.language or "", field=None), want)]
+        # Language-wide sections first, then regional ones: a later entry replaces an earlier one.
+        covering.sort(key=lambda e: parse_language(e.language or "", field=None).tag != want.base)
+        return self._view(want.tag, tuple(covering))
+
+    def _view(self, tag: str, covering: tuple[Entry, ...]) -> Lexicon:
+        view = self._views.get(tag)
+        if view is None:
+            chosen: dict[tuple[bool, str], Entry] = {e.ident: e for e in self.entries}
+            for e in covering:
+                chosen.pop(e.ident, None)  # a replaced pattern moves to the section's place
+                chosen[e.ident] = e
+            view = Lexicon(entries=tuple(chosen.values()), source=self.source, timeout_s=self.timeout_s)
+            self._views[tag] = view
+        return view
 
     # -- matching -------------------------------------------------------------
 
@@ -385,13 +468,17 @@ class Lexicon:
             raise LexiconTimeout(
                 f"pattern 're:{entry.key}' ran longer than {self.timeout_s:g} s on one line of text "
                 "(catastrophic backtracking: nested repeats such as (a+)+ or (a|aa)*); simplify it",
-                file=self.source, line=entry.line) from None
+                file=entry.source or self.source, line=entry.line) from None
         return None if m is None else (m.start(), m.end(), entry, m)
 
-    def apply(self, text: str) -> str:
+    def apply(self, text: str, language: str | None = None) -> str:
         """``text`` with every entry's matches replaced by its respelling or its
         ``⟦phonemes⟧`` span (see the module docstring for the order). Text
-        without matches comes back unchanged; spans already there are kept."""
+        without matches comes back unchanged; spans already there are kept.
+        ``language`` (BCP 47) is the text's: the entries of the sections that
+        cover it apply too (:meth:`for_language`)."""
+        if self.scoped:
+            return self.for_language(language).apply(text)
         if not self.entries:
             return text
         out: list[str] = []
@@ -407,8 +494,11 @@ class Lexicon:
             out.append(piece[pos:])
         return "".join(out)
 
-    def matches(self, text: str) -> list[Entry]:
-        """The entries :meth:`apply` uses on ``text``, each once, in order of first use."""
+    def matches(self, text: str, language: str | None = None) -> list[Entry]:
+        """The entries :meth:`apply` uses on ``text`` (in ``language``), each
+        once, in order of first use."""
+        if self.scoped:
+            return self.for_language(language).matches(text)
         used: dict[Entry, None] = {}
         for piece, is_phonemes in split_phonemes(text):
             if not is_phonemes:
@@ -422,7 +512,11 @@ class Lexicon:
         order of plain keys do not change it."""
         plain = sorted(e.canonical() for e in self.entries if not e.pattern)
         patterns = [e.canonical() for e in self.entries if e.pattern]
-        blob = json.dumps([plain, patterns], ensure_ascii=False, separators=(",", ":"))
+        parts: list[Any] = [plain, patterns]
+        if self.scoped:  # left out when there are none: a lexicon without sections keeps its digest
+            parts.append(sorted(e.canonical() for e in self.scoped if not e.pattern))
+            parts.append([e.canonical() for e in self.scoped if e.pattern])
+        blob = json.dumps(parts, ensure_ascii=False, separators=(",", ":"))
         return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
     # -- validation -----------------------------------------------------------
@@ -431,7 +525,7 @@ class Lexicon:
         """Raise :class:`InputError` (file and line of the entry) for the first
         phoneme entry using a symbol outside ``allowed`` (an engine's phoneme
         vocabulary; a space, the word boundary, is always allowed)."""
-        for entry in self.entries:
+        for entry in (*self.entries, *self.scoped):
             if not entry.phonemes:
                 continue
             unknown = sorted({c for c in entry.value if c != " " and c not in allowed})
@@ -440,9 +534,18 @@ class Lexicon:
                 raise InputError(
                     f"phonemes /{entry.value}/ of {entry.key!r} use symbols the engine "
                     f"does not know: {shown}",
-                    file=self.source,
+                    file=entry.source or self.source,
                     line=entry.line,
                 )
+
+
+def _covers(section: Language, text: Language) -> bool:
+    """Whether a section for ``section`` applies to text in ``text``: a
+    language's section (``pt``) to all its forms, a regional one (``pt-BR``)
+    to that form only."""
+    if section.tag == section.base:
+        return section.base == text.base
+    return section.tag.lower() == text.tag.lower()
 
 
 # --------------------------------------------------------------------------- parsing
@@ -514,47 +617,103 @@ def _parse_line(raw: str, *, source: str, line: int) -> Entry | None:
     return Entry(key=key, value=value, phonemes=phonemes, pattern=pattern, line=line)
 
 
-def parse_lexicon(text: str, *, source: str, timeout_s: float = 1.0) -> Lexicon:
+def _section(raw: str, *, source: str, line: int, whole: str | None) -> tuple[bool, str | None]:
+    """Whether ``raw`` is a section line, and the language it starts (None:
+    every language). ``whole``: the file is that language's alone."""
+    text = _RE_COMMENT.sub("", raw.strip()).strip()
+    m = _RE_SECTION.fullmatch(text)
+    if m is None:
+        if text.startswith("[") and text.endswith("]") and "=" not in text:
+            raise InputError(f"expected a section '[lang:TAG]' (such as [lang:fr]) or '[lang:*]', "
+                             f"got {text!r}", file=source, line=line)
+        return False, None
+    if whole is not None:
+        raise InputError(f"a section {text!r} in the {whole} lexicon: its entries are all for {whole}; "
+                         "sections belong in a lexicon for every language", file=source, line=line)
+    value = m.group(1)
+    if value == _ALL_LANGUAGES:
+        return True, None
+    try:
+        return True, parse_language(value, field=None).tag
+    except InputError as e:
+        raise InputError(f"section {text!r}: {e.message}", file=source, line=line) from None
+
+
+def _check_duplicate(seen: dict[tuple[str | None, bool, str], Entry], entry: Entry, source: str) -> None:
+    first = seen.setdefault((entry.language, *entry.ident), entry)
+    if first is entry:
+        return
+    where = f"line {first.line}" if (first.source or source) == (entry.source or source) \
+        else f"{first.source}:{first.line}"
+    scope = f" in the [lang:{entry.language}] entries" if entry.language else ""
+    raise InputError(f"duplicate key {entry.shown()!r}{scope}: already on {where} (keys ignore case)",
+                     file=entry.source or source, line=entry.line)
+
+
+def parse_lexicon(text: str, *, source: str, timeout_s: float = 1.0, language: str | None = None) -> Lexicon:
     """Read lexicon ``text`` (the file format of the module docstring).
 
     ``source`` names it in errors and in :attr:`Lexicon.source`;
-    ``timeout_s`` bounds its patterns (:attr:`Lexicon.timeout_s`). Raises
-    :class:`InputError` with the line for a line without ``=``, an empty key or
-    value, a bad regular expression or template, unclosed ``/phonemes``, and
-    a key given twice (naming both lines).
+    ``timeout_s`` bounds its patterns (:attr:`Lexicon.timeout_s`);
+    ``language`` (BCP 47) makes every entry that language's (the file then has
+    no sections). Raises :class:`InputError` with the line for a line without
+    ``=``, an empty key or value, a bad regular expression or template,
+    unclosed ``/phonemes``, a bad section, and a key given twice in one
+    language (naming both lines).
     """
+    whole = parse_language(language, field=None, file=source).tag if language else None
     entries: list[Entry] = []
-    seen: dict[tuple[bool, str], Entry] = {}
+    seen: dict[tuple[str | None, bool, str], Entry] = {}
+    current = whole
     for number, raw in enumerate(text.splitlines(), start=1):
+        is_section, lang = _section(raw, source=source, line=number, whole=whole)
+        if is_section:
+            current = lang
+            continue
         entry = _parse_line(raw, source=source, line=number)
         if entry is None:
             continue
-        ident = (entry.pattern, entry.key if entry.pattern else entry.key.lower())
-        first = seen.get(ident)
-        if first is not None:
-            shown = (_PATTERN_PREFIX if entry.pattern else "") + entry.key
-            raise InputError(
-                f"duplicate key {shown!r}: already on line {first.line} (keys ignore case)",
-                file=source,
-                line=number,
-            )
-        seen[ident] = entry
+        if current is not None:
+            entry = dataclasses.replace(entry, language=current)
+        _check_duplicate(seen, entry, source)
         entries.append(entry)
-    return Lexicon(entries=tuple(entries), source=source, timeout_s=timeout_s)
+    return Lexicon(entries=tuple(e for e in entries if e.language is None), source=source,
+                   timeout_s=timeout_s, scoped=tuple(e for e in entries if e.language is not None))
+
+
+def combine(lexicons: list[Lexicon]) -> Lexicon:
+    """Several lexicon files as one (``--lexicon FILE --lexicon fr=FILE``): their
+    entries in the order given, each keeping its file for errors. A key twice
+    in one language across files is an error naming both; the patterns' time
+    limit is the first lexicon's."""
+    if len(lexicons) == 1:
+        return lexicons[0]
+    seen: dict[tuple[str | None, bool, str], Entry] = {}
+    entries: list[Entry] = []
+    for lex in lexicons:
+        for e in (*lex.entries, *lex.scoped):
+            e = e if e.source else dataclasses.replace(e, source=lex.source)
+            _check_duplicate(seen, e, lex.source)
+            entries.append(e)
+    return Lexicon(entries=tuple(e for e in entries if e.language is None),
+                   source=" + ".join(lex.source for lex in lexicons),
+                   timeout_s=lexicons[0].timeout_s if lexicons else 1.0,
+                   scoped=tuple(e for e in entries if e.language is not None))
 
 
 def load_lexicon(path: Path, *, allowed: set[str] | frozenset[str] | None = None,
-                 timeout_s: float = 1.0) -> Lexicon:
+                 timeout_s: float = 1.0, language: str | None = None) -> Lexicon:
     """Read the lexicon file at ``path`` (UTF-8); with ``allowed``, also check
-    its phonemes against that vocabulary (:meth:`Lexicon.check_phonemes`).
-    Raises :class:`InputError` for an unreadable file or a bad entry."""
+    its phonemes against that vocabulary (:meth:`Lexicon.check_phonemes`);
+    with ``language``, every entry is that language's. Raises
+    :class:`InputError` for an unreadable file or a bad entry."""
     try:
         text = Path(path).read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
         raise InputError(f"lexicon is not UTF-8 text: {exc}", file=path) from None
     except OSError as exc:
         raise InputError(f"cannot read lexicon: {exc.strerror or exc}", file=path) from None
-    lexicon = parse_lexicon(text, source=str(path), timeout_s=timeout_s)
+    lexicon = parse_lexicon(text, source=str(path), timeout_s=timeout_s, language=language)
     if allowed is not None:
         lexicon.check_phonemes(allowed)
     return lexicon

@@ -47,8 +47,11 @@ class JobOptions(BaseModel):
     subs: list[str] = Field(default_factory=list, max_length=8)
     #: Each dub's narrator, in order (default: ``voice`` for every dub).
     dub_voices: list[str] = Field(default_factory=list, max_length=8)
-    #: The dubs' languages (BCP 47): one for all, or one per dub; default English.
+    #: The job's language (BCP 47; default: what the input says, else English),
+    #: or a video's dubs' languages: one for all, or one per dub.
     lang: list[str] = Field(default_factory=list, max_length=8)
+    #: Characters' languages: ``{"Pierre": "fr"}`` (their lines spoken in it).
+    speaker_langs: dict[str, str] = Field(default_factory=dict, max_length=200)
     #: The dub track: the dub alone, the original lowered under it, or the
     #: uploaded ``bed`` part under it (default: ``bed`` with a bed, else ``replace``).
     mix: Literal["replace", "duck", "bed"] | None = None

@@ -176,6 +176,10 @@ def render_options(settings: Settings, tenant: str, opts: JobOptions, kind: str,
                            for who, v in opts.voices.items()]
     values = opts.model_dump(exclude={"voice", "voices", "format", "priority", "callback_url",
                                       *_MEDIA_FIELDS})
+    from voicecast.languages import parse_language
+
+    values["speaker_langs"] = {who: parse_language(tag, field=f"options.speaker_langs.{who}").tag
+                               for who, tag in opts.speaker_langs.items()}
     from orchestrator.render import emotion_rules
 
     try:

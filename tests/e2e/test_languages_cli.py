@@ -139,3 +139,34 @@ def test_a_line_tagged_in_another_language_is_spoken_in_it(env: dict[str, str], 
     audio = decode(out, SR)
     found = onsets(audio, SR, [c.start for c in cues])
     assert np.allclose(found, [c.start for c in cues], atol=0.05), (found, cues)
+
+
+@pytest.mark.slow
+def test_a_characters_language_and_the_lexicons_languages(env: dict[str, str], tmp_path: Path) -> None:
+    """``--lang PIERRE=fr`` speaks Pierre's lines in French (a line's own tag
+    still wins); a lexicon's ``[lang:fr]`` section and a ``--lexicon fr=FILE``
+    apply to the French lines only; ``plan`` shows each line's language."""
+    srt = tmp_path / "cafe.srt"
+    cues = make_srt(srt, ["ANNA: Welcome to Geneva, Pierre.", "PIERRE: Merci. Genève est belle.",
+                          "[lang:en] PIERRE: I love Geneva."], chars_per_s=10.0, gap=1.2)
+    every, french = tmp_path / "words.lexicon", tmp_path / "fr.lexicon"
+    every.write_text("Geneva = jeneeva\n[lang:fr]\nGenève = /ʒənˈɛv/\n", encoding="utf-8")
+    french.write_text("merci = mèrci\n", encoding="utf-8")
+    args = ("--lang", "Pierre=fr", "--lexicon", every, "--lexicon", f"fr={french}")
+
+    plan = cli(env, "plan", srt, *args, "--json", timeout=300)
+    assert plan.returncode == 0, plan.stderr[-3000:]
+    lines = json.loads(plan.stdout)["segments"]
+    assert [(g["speaker"], g["language"]) for g in lines] == [("ANNA", "en"), ("PIERRE", "fr"), ("PIERRE", "en")]
+    assert [g["text"] for g in lines] == ["Welcome to jeneeva, Pierre.", "mèrci. ⟦ʒənˈɛv⟧ est belle.",
+                                          "I love jeneeva."]
+
+    out = tmp_path / "cafe.wav"
+    proc = cli(env, "render", srt, "--voice", "jf_alpha", *args, "--out", out, "--json")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = report_of(proc.stdout)["segments"]
+    assert [r["lang"] for r in rows] == ["en", "fr", "en"]
+    assert all(r["final_s"] > 0.4 and not r["overflow"] for r in rows), rows
+    audio = decode(out, SR)
+    found = onsets(audio, SR, [c.start for c in cues])
+    assert np.allclose(found, [c.start for c in cues], atol=0.05), (found, cues)

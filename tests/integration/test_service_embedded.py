@@ -75,7 +75,9 @@ def test_refused_requests_name_the_problem(api: ApiServer, tmp_path: Path) -> No
                            ({"voice": "nobody"}, "options.voice"),
                            ({"voice": "jf_alpha", "emotion": "furious:9"}, "options.emotion"),
                            ({"voice": "jf_alpha", "format": "m4b"}, "options.format"),
-                           ({"voice": "jf_alpha", "callback_url": "ftp://x"}, "options.callback_url")):
+                           ({"voice": "jf_alpha", "callback_url": "ftp://x"}, "options.callback_url"),
+                           ({"voice": "jf_alpha", "speaker_langs": {"FOX": "zz"}}, "options.speaker_langs.FOX"),
+                           ({"voice": "jf_alpha", "lang": ["xx"]}, "options.lang")):
         r = c.submit(SRT, options)
         assert r.status_code == 422, (options, r.text)
         assert error_of(r)["field"] == field, (options, r.text)
@@ -201,3 +203,26 @@ def test_a_video_dubbed_over_http(api: ApiServer, tmp_path: Path) -> None:
     assert error_of(c.submit(SRT, {"voice": "jf_alpha", "subs": ["stream:eng"]}))["field"] == "options.subs"
     bad = post(tmp_path / "dub.srt", {"voice": "jf_alpha", "subs": ["other.srt"]})
     assert bad.status_code == 422 and error_of(bad)["field"] == "options.subs", bad.text
+
+
+def test_a_characters_language_and_a_lexicon_section_over_http(api: ApiServer, tmp_path: Path) -> None:
+    """``speaker_langs`` speaks a character's lines in their language, and the
+    uploaded lexicon's ``[lang:fr]`` section applies to those lines only (the
+    report names each line's language and gives its text as spoken)."""
+    import json
+
+    c = Client(api.url, api.key("polyglot"))
+    play = tmp_path / "play.txt"
+    play.write_text("ANNA: We land in Geneva.\nPIERRE: Genève, enfin.\n", encoding="utf-8")
+    lexicon = tmp_path / "words.lexicon"
+    lexicon.write_text("Geneva = jeneeva\n[lang:fr]\nGenève = /ʒənˈɛv/\n", encoding="utf-8")
+    files = {"input": (play.name, play.read_bytes()), "lexicon": (lexicon.name, lexicon.read_bytes())}
+    options = {"voice": "jf_alpha", "speaker_langs": {"Pierre": "FR"}, "format": "wav"}
+    r = c.http.post(f"{api.url}/v1/jobs", files=files, data={"options": json.dumps(options)},
+                    headers=c.headers(), timeout=120)
+    assert r.status_code == 202, r.text
+    job = c.wait(r.json()["id"])
+    assert job["status"] == "done", job
+    rows = c.get(f"/v1/jobs/{job['id']}/report").json()["segments"]
+    assert [(row["lang"], row["text"]) for row in rows] == [("en", "We land in jeneeva."),
+                                                            ("fr", "⟦ʒənˈɛv⟧, enfin.")]

@@ -9,6 +9,7 @@ import pytest
 
 from orchestrator.inputs.subtitles import declared_language_of
 from orchestrator.planning.prose import split_sentences
+from voicecast.errors import InputError
 from voicecast.languages import declared_language
 
 
@@ -86,3 +87,46 @@ def test_a_book_refuses_lang_tags() -> None:
     book = read_markdown("# One\n\n[lang:fr] Bonjour.\n\nAnd [lang:es] here.\n", source="b.md")
     with pytest.raises(InputError, match=r"\[lang:\] tags work in subtitles and scripts"):
         plan_book(book, source="b.md", settings=BookSettings())
+
+
+def test_characters_languages_come_from_lang_name_tag() -> None:
+    from orchestrator.options import split_speaker_langs
+
+    plain, named = split_speaker_langs(["es", "Pierre=FR", " Ana = pt-br "])
+    assert plain == ["es"] and named == {"Pierre": "fr", "Ana": "pt-BR"}
+    for values, said in ((["Pierre=fr", "pierre=es"], "'pierre' has two languages (Pierre=fr and pierre=es)"),
+                         (["=fr"], "give the character's name before '='"),
+                         (["Pierre=frnch"], "'frnch' is not a language code")):
+        with pytest.raises(InputError) as info:
+            split_speaker_langs(values)
+        assert info.value.field == "--lang" and said in info.value.message, info.value.message
+
+
+def test_lexicons_for_every_language_and_for_one(tmp_path: Path) -> None:
+    from orchestrator.options import split_lexicons
+
+    every, french = tmp_path / "all.lex", tmp_path / "fr.lex"
+    every.write_text("a = b\n")
+    odd = tmp_path / "es=odd.lex"  # a file whose name looks like TAG=FILE is that file
+    odd.write_text("a = b\n")
+    assert split_lexicons([str(every), f"FR={french}"]) == (str(every), {"fr": str(french)})
+    assert split_lexicons([str(odd)]) == (str(odd), {})
+    assert split_lexicons([]) == (None, {})
+    for values, said in (([str(every), str(odd)], "two lexicons for every language"),
+                         ([f"fr={french}", f"fr-FR={french}", f"fr={every}"], "two lexicons for fr"),
+                         ([f"xx={french}"], "'xx' is not a language code")):
+        with pytest.raises(InputError) as info:
+            split_lexicons(values)
+        assert info.value.field == "--lexicon" and said in info.value.message, info.value.message
+
+
+def test_stored_options_normalise_their_languages() -> None:
+    from orchestrator.options import RenderOptions
+
+    opts = RenderOptions.from_cli(voices=["jf_alpha"], speaker_langs={"Pierre": "FR"},
+                                  lang_lexicons={"PT-br": "/x/pt.lex"})
+    assert opts.speaker_langs == {"Pierre": "fr"} and opts.lang_lexicons == {"pt-BR": "/x/pt.lex"}
+    assert RenderOptions.from_stored(opts.stored()) == opts
+    with pytest.raises(InputError) as info:
+        RenderOptions.from_cli(voices=["jf_alpha"], speaker_langs={"Pierre": "zz"})
+    assert info.value.field == "--lang" and "'zz' is not a language code" in info.value.message

@@ -339,3 +339,117 @@ def test_one_pass_matching_equals_the_combined_regular_expression(keys: list[str
     assume(unique)
     lex = parse_lexicon("\n".join(f"{k} = {v}" for k, v in unique.items()), source="s")
     assert lex.apply(text) == _reference_apply(unique, text)
+
+
+# --------------------------------------------------------------------------- languages
+
+SECTIONS = """\
+Aesop = ee-sop
+wire = wyer
+re:colou?r = kuller
+[lang:fr]
+Aesop = ézope                  # French lines say it the French way
+Genève = /ʒənˈɛv/
+re:colou?r = couleur
+[lang:pt]
+Aesop = esopo
+[lang:pt-BR]
+Aesop = ezópo
+[lang:*]
+Zeus = zoose
+"""
+LINE = "Aesop and Zeus at Genève on a wire, in colour"
+
+
+@pytest.mark.parametrize(("language", "spoken"), [
+    (None, "ee-sop and zoose at Genève on a wyer, in kuller"),
+    ("en", "ee-sop and zoose at Genève on a wyer, in kuller"),
+    ("es", "ee-sop and zoose at Genève on a wyer, in kuller"),  # no section: the entries for all
+    ("fr", f"ézope and zoose at {PHONEME_OPEN}ʒənˈɛv{PHONEME_CLOSE} on a wyer, in couleur"),
+    ("fr-CA", f"ézope and zoose at {PHONEME_OPEN}ʒənˈɛv{PHONEME_CLOSE} on a wyer, in couleur"),
+    ("pt-PT", "esopo and zoose at Genève on a wyer, in kuller"),  # the language's section
+    ("pt-BR", "ezópo and zoose at Genève on a wyer, in kuller"),  # the regional one wins over it
+])
+def test_a_section_applies_to_the_lines_of_its_language(language: str | None, spoken: str) -> None:
+    lex = parse_lexicon(SECTIONS, source="s.lex")
+    assert lex.apply(LINE, language) == spoken
+    assert lex.languages == ("fr", "pt", "pt-BR")
+    # Entries outside a section (before the first, after [lang:*]) are for every language.
+    assert {e.key for e in lex.entries} == {"Aesop", "wire", "colou?r", "Zeus"}
+    assert all(e.language for e in lex.scoped)
+
+
+def test_matches_name_the_entries_of_the_line_language() -> None:
+    lex = parse_lexicon(SECTIONS, source="s.lex")
+    assert [(e.key, e.language, e.line) for e in lex.matches("Aesop at Genève", "fr")] == [
+        ("Aesop", "fr", 5), ("Genève", "fr", 6)]
+    assert [(e.key, e.language) for e in lex.matches("Aesop at Genève")] == [("Aesop", None)]
+
+
+def test_a_lexicon_without_sections_keeps_its_digest() -> None:
+    """Sections are new: a lexicon without them hashes as it did (a pinned value),
+    so its jobs' records do not change; a section's entry changes the digest."""
+    plain = parse_lexicon("Aesop = ee-sop\nre:colou?r = kuller\n", source="a.lex")
+    import hashlib
+    import json
+
+    blob = json.dumps([[["aesop", "ee-sop", False, False]], [["colou?r", "kuller", False, True]]],
+                      ensure_ascii=False, separators=(",", ":"))
+    assert plain.digest() == hashlib.sha256(blob.encode()).hexdigest()
+    one = parse_lexicon("Aesop = ee-sop\n[lang:fr]\nAesop = ézope\n", source="a.lex")
+    other = parse_lexicon("Aesop = ee-sop\n[lang:fr]\nAesop = ésope\n", source="a.lex")
+    assert len({plain.digest(), one.digest(), other.digest()}) == 3
+
+
+@pytest.mark.parametrize(("text", "line", "said"), [
+    ("[lang:xx]\na = b\n", 1, "section '[lang:xx]': 'xx' is not a language code"),
+    ("[lang:]\na = b\n", 1, "is not a language code"),
+    ("[french]\na = b\n", 1, "expected a section '[lang:TAG]'"),
+    ("[lang:fr]\na = b\nA = c\n", 3, "duplicate key 'A' in the [lang:fr] entries: already on line 2"),
+    ("a = b\n[lang:fr]\na = c\n[lang:*]\nA = d\n", 5, "duplicate key 'A': already on line 1"),
+    ("[lang:fr]\na = b\n[lang:FR]\na = c\n", 4, "already on line 2"),  # one language however written
+])
+def test_section_errors_name_the_line(text: str, line: int, said: str) -> None:
+    err = _error(text)
+    assert err.file == "p.lex" and err.line == line and said in str(err), str(err)
+
+
+def test_a_key_may_differ_between_languages_and_from_the_entry_for_all() -> None:
+    lex = parse_lexicon("a = b\n[lang:fr]\na = c\n[lang:es]\na = d\n", source="p.lex")
+    assert [lex.apply("a", x) for x in (None, "fr", "es", "it")] == ["b", "c", "d", "b"]
+
+
+def test_a_language_file_has_no_sections_and_all_its_entries_are_that_language(tmp_path: Path) -> None:
+    path = tmp_path / "fr.lex"
+    path.write_text("Aesop = ézope\n", encoding="utf-8")
+    lex = load_lexicon(path, language="FR")
+    assert not lex.entries and [(e.key, e.language) for e in lex.scoped] == [("Aesop", "fr")]
+    assert lex.apply("Aesop", "fr") == "ézope" and lex.apply("Aesop", "en") == "Aesop"
+    path.write_text("a = b\n[lang:es]\nc = d\n", encoding="utf-8")
+    with pytest.raises(InputError) as info:
+        load_lexicon(path, language="fr")
+    assert info.value.line == 2 and "in the fr lexicon" in str(info.value)
+
+
+def test_combined_files_keep_each_file_in_errors() -> None:
+    from voicecast.lexicon import combine
+
+    every = parse_lexicon("Aesop = ee-sop\nre:(a+)x = y\n", source="all.lex", timeout_s=0.5)
+    french = parse_lexicon("Aesop = ézope\nNguyen = /ŋʷjˈɛn/\n", source="fr.lex", language="fr")
+    lex = combine([every, french])
+    assert lex.apply("Aesop", "fr") == "ézope" and lex.apply("Aesop", "en") == "ee-sop"
+    assert lex.timeout_s == 0.5
+    with pytest.raises(InputError) as info:  # a phoneme outside the vocabulary names its own file
+        lex.check_phonemes(frozenset("ŋjˈɛn"))
+    assert info.value.file == "fr.lex" and info.value.line == 2
+    with pytest.raises(InputError) as info:  # one key twice for one language, across files
+        combine([french, parse_lexicon("\naesop = esope\n", source="fr2.lex", language="fr")])
+    assert info.value.file == "fr2.lex" and info.value.line == 2, str(info.value)
+    assert "in the [lang:fr] entries: already on fr.lex:1" in str(info.value)
+    # A regional file is not a duplicate: it wins over the language's for its region.
+    canadian = parse_lexicon("aesop = ésope\n", source="fr-CA.lex", language="fr-CA")
+    both = combine([every, french, canadian])
+    assert [both.apply("Aesop", x) for x in ("fr", "fr-CA", "en")] == ["ézope", "ésope", "ee-sop"]
+    with pytest.raises(InputError) as info:
+        combine([every, parse_lexicon("\n\nAESOP = x\n", source="more.lex")])
+    assert info.value.file == "more.lex" and info.value.line == 3 and "already on all.lex:1" in str(info.value)
