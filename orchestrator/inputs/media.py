@@ -292,8 +292,10 @@ def carries_audio(ext: str, codec: str) -> bool:
 def check_container(out: Path, info: MediaInfo, *, keep_original: bool) -> list[str]:
     """Refuse, before any work, an output container that cannot carry the
     source's picture (never re-encoded) and say which can; returns warnings
-    for what the container will not keep (the source's subtitle streams
-    outside Matroska; original sound it cannot carry, which is re-encoded).
+    for what the container will not keep as it is (image subtitle streams
+    outside Matroska, which are left out; text ones, converted to the
+    container's text format; original sound it cannot carry, which is
+    re-encoded).
     Raises :class:`OutputError` naming the output."""
     ext = out.suffix.lower()
     if ext not in VIDEO_CONTAINERS:
@@ -311,7 +313,16 @@ def check_container(out: Path, info: MediaInfo, *, keep_original: bool) -> list[
             if not carries_audio(ext, a.codec):
                 warnings.append(f"{info.path}: the original sound ({a.describe()}) cannot be carried in "
                                 f"{ext} as it is; it is re-encoded as {DUB_CODEC[ext]}")
-    if ext != ".mkv" and info.subtitles:
-        warnings.append(f"{info.path}: its {len(info.subtitles)} subtitle stream(s) are not carried "
-                        f"into {ext} (a .mkv output keeps them)")
+    if ext != ".mkv":
+        images = [s for s in info.subtitles if s.codec not in TEXT_SUBTITLES]
+        texts = [s for s in info.subtitles if s.codec in TEXT_SUBTITLES]
+        converted = [s for s in texts if s.codec != SUBTITLE_CODEC[ext]]
+        if images:
+            warnings.append(f"{info.path}: its {len(images)} image subtitle stream(s) "
+                            f"({', '.join(sorted({IMAGE_SUBTITLES.get(s.codec, s.codec) for s in images}))}) "
+                            f"are not carried into {ext} (a .mkv output keeps them)")
+        if converted:
+            warnings.append(f"{info.path}: its {len(converted)} text subtitle stream(s) are converted to "
+                            f"{SUBTITLE_CODEC[ext]} for {ext} (styling is lost; a .mkv output keeps them "
+                            "as they are)")
     return warnings

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from orchestrator.inputs.media import DUB_CODEC, SUBTITLE_CODEC, MediaInfo, carries_audio
+from orchestrator.inputs.media import DUB_CODEC, SUBTITLE_CODEC, TEXT_SUBTITLES, MediaInfo, carries_audio
 from orchestrator.output.assembly import (
     OUTPUT_FORMATS,
     SILENCE_CHUNK_S,
@@ -240,9 +240,10 @@ def mux_args(info: MediaInfo, tracks: Sequence[tuple[DubTrackOutline, Path]], ou
     container's ISO 639-2 form, titled with its voice, the first one the
     default; the original sound follows (copied, or re-encoded where the
     container cannot carry it) and is not the default; each dub's subtitles
-    (``subs``) become a text track in its language; Matroska keeps the
-    source's subtitle streams and attachments; chapters and global metadata
-    are kept."""
+    (``subs``) become a text track in its language; the source's subtitle
+    streams are kept after them (Matroska: all of them and the attachments;
+    MP4, QuickTime and WebM: the text ones, converted to the container's text
+    format, with their language); chapters and global metadata are kept."""
     ext = out.suffix.lower()
     args: list[str] = ["-i", str(info.path)]
     for _, path in tracks:
@@ -259,6 +260,11 @@ def mux_args(info: MediaInfo, tracks: Sequence[tuple[DubTrackOutline, Path]], ou
         maps += ["-map", f"0:{a.index}"]
     for k in range(len(subs)):
         maps += ["-map", f"{len(tracks) + 1 + k}:s:0"]
+    # The source's text subtitles, converted where the container has its own
+    # text format (image ones cannot be: only Matroska keeps those).
+    kept = [s for s in info.subtitles if s.codec in TEXT_SUBTITLES] if ext != ".mkv" else []
+    for s in kept:
+        maps += ["-map", f"0:{s.index}"]
     if ext == ".mkv":
         maps += ["-map", "0:s?", "-map", "0:t?"]
     codecs = ["-c", "copy"]
@@ -268,7 +274,7 @@ def mux_args(info: MediaInfo, tracks: Sequence[tuple[DubTrackOutline, Path]], ou
     for j, a in enumerate(originals):
         if not carries_audio(ext, a.codec):
             codecs += [f"-c:a:{len(tracks) + j}", encoder, f"-b:a:{len(tracks) + j}", bitrate]
-    if subs:
+    if subs or kept:
         codecs += ["-c:s", SUBTITLE_CODEC[ext]] if ext != ".mkv" else []
         for k in range(len(subs)):
             codecs += [f"-c:s:{k}", SUBTITLE_CODEC[ext]]

@@ -111,6 +111,32 @@ def test_dub_keeps_the_picture_and_tags_the_tracks(media: Path, env: dict[str, s
     assert all(r["track"] == 1 and r["lang"] == "en" and "error_frames" in r for r in report["segments"])
 
 
+def test_an_mpeg_ts_source_that_starts_late(media: Path, env: dict[str, str], tmp_path: Path) -> None:
+    """MPEG-TS starts its clock at 1.4 s, not 0. Cue times count from the
+    start a player shows as 0: the dub lands on them there, and the picture
+    and the original sound keep their offsets to each other."""
+    src = tmp_path / "film.ts"
+    subprocess.run(["ffmpeg", "-v", "error", "-i", media / "film.mp4", "-map", "0", "-c", "copy", src],
+                   check=True, timeout=120)
+
+    def starts(path: Path) -> dict[str, float]:
+        return {s["codec_type"] + str(s["index"]): float(s["start_time"]) for s in probe_json(path)["streams"]}
+
+    before = starts(src)
+    assert min(before.values()) > 1.0, before  # the late clock this test is about
+    out = tmp_path / "dubbed.mp4"
+    cues = make_srt(tmp_path / "dub.srt", SENTENCES[:3], first=1.0, gap=1.6)
+    proc = voicecast({**env, "VOICECAST_ENGINE__NAME": "null"}, "render", src, "--subs", tmp_path / "dub.srt",
+                     "--voice", "jf_alpha", "--out", out)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    after = starts(out)  # video0, audio1 (the dub), audio2 (the original)
+    assert after["audio1"] == pytest.approx(0.0, abs=0.001)
+    assert after["video0"] - after["audio2"] == pytest.approx(before["video0"] - before["audio1"], abs=0.002)
+    assert after["audio2"] == pytest.approx(after["audio1"], abs=0.001)
+    found = onsets(decode_stream(out, "a:0", SR), SR, [c.start for c in cues])
+    assert np.allclose(found, [c.start for c in cues], atol=0.05), (found, cues)
+
+
 def test_duck_lowers_the_original_under_speech_only(media: Path, env: dict[str, str], tmp_path: Path) -> None:
     run_env = {**env, "VOICECAST_ENGINE__NAME": "null"}
     for depth in (None, 24.0):
@@ -181,6 +207,15 @@ def test_mkv_subtitle_streams_and_two_dubs(media: Path, env: dict[str, str], tmp
         tracks_seen = c.execute("select distinct track from segments where job_id = (select id from jobs "
                                 "order by created_at desc limit 1)").fetchall()
     assert sorted(t[0] for t in tracks_seen) == [0, 1]
+
+    # Into MP4: the source's two text streams are kept, as mov_text, in their languages.
+    out = tmp_path / "spa-dub.mp4"
+    proc = voicecast(run_env, "render", src, "--subs", "stream:spa", "--voice", "jf_alpha", "--out", out)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    subs = [s for s in probe_json(out)["streams"] if s["codec_type"] == "subtitle"]
+    kept = [(s["codec_name"], s["tags"]["language"]) for s in subs]
+    assert kept == [("mov_text", "eng"), ("mov_text", "spa")], kept
+    assert video_packet_md5s(out) == video_packet_md5s(src)
 
 
 @pytest.fixture(scope="module")

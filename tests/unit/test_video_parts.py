@@ -158,7 +158,14 @@ def test_a_container_that_cannot_carry_the_picture_is_refused() -> None:
 
 def test_what_a_container_will_not_keep_is_warned_of() -> None:
     warned = check_container(Path("out.webm"), _info("vp9", "aac", subs=2), keep_original=True)
-    assert any("re-encoded as opus" in w for w in warned) and any("2 subtitle stream" in w for w in warned)
+    assert any("re-encoded as opus" in w for w in warned)
+    assert any("2 text subtitle stream(s) are converted to webvtt" in w for w in warned), warned
+    pgs = MediaInfo(Path("src.mkv"), "matroska", 10.0, Fraction(25), (
+        StreamInfo(0, "video", "h264"), StreamInfo(1, "subtitle", "hdmv_pgs_subtitle"),
+        StreamInfo(2, "subtitle", "mov_text")))
+    assert check_container(Path("out.mp4"), pgs, keep_original=True) == [
+        "src.mkv: its 1 image subtitle stream(s) (PGS (Blu-ray)) are not carried into .mp4 "
+        "(a .mkv output keeps them)"]  # the mov_text one goes in as it is
     assert not any("re-encoded" in w for w in check_container(Path("o.webm"), _info("vp9", "aac"),
                                                                 keep_original=False))
 
@@ -282,3 +289,10 @@ def test_the_mux_copies_the_picture_and_tags_each_track() -> None:
     assert "-map_chapters" in args and "-map_metadata" in args and "0:t?" in args
     mp4 = mux_args(info, [(fr, Path("d.mka"))], Path("out.mp4"), keep_original=False)
     assert "language=fra" in mp4 and "0:1" not in mp4 and "+faststart" in mp4 and "0:s?" not in mp4
+    # MP4 keeps the source's text subtitles as mov_text; image ones cannot go there.
+    assert "-map 0:2" in " ".join(mp4) and mp4[mp4.index("-c:s") + 1] == "mov_text"
+    pgs = MediaInfo(Path("src.mkv"), "matroska", 10.0, Fraction(25), (
+        StreamInfo(0, "video", "h264"), StreamInfo(1, "subtitle", "hdmv_pgs_subtitle"),
+        StreamInfo(2, "subtitle", "ass")))
+    webm = " ".join(mux_args(pgs, [(fr, Path("d.mka"))], Path("out.webm"), keep_original=False))
+    assert "-map 0:2" in webm and "-map 0:1" not in webm and "-c:s webvtt" in webm
