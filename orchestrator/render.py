@@ -43,7 +43,7 @@ from voicecast.errors import (
     VoiceError,
 )
 from voicecast.languages import parse_language
-from voicecast.queue import SegmentResult, SegmentSpec, hash_fit, read_result, to_ms
+from voicecast.queue import EngineFacts, SegmentResult, SegmentSpec, hash_fit, read_result, to_ms
 from voicecast.settings import InputSettings, Settings, env_name
 from voicecast.storage import (
     ObjectStore,
@@ -581,13 +581,28 @@ def _job_language(kind: str, input_path: Path, options: RenderOptions,
 
 def _check_languages(dispatcher: Dispatcher, langs: list[Language]) -> None:
     """Refuse a dub in a language the engine does not speak, naming the ones it does."""
-    spoken = dispatcher.facts().languages
-    bases = {s.split("-")[0].lower() for s in spoken}
+    facts = dispatcher.facts()
     for lang in langs:
-        if bases and lang.base not in bases:
-            named = ", ".join(f"{parse_language(t, field=None).name} ({t})" for t in spoken)
-            raise InputError(f"the {dispatcher.facts().name} engine does not speak {lang.name} "
-                             f"({lang.tag}); it speaks {named}", field="--lang")
+        said = unspoken(facts, lang)
+        if said:
+            raise InputError(said, field="--lang")
+
+
+def unspoken(facts: EngineFacts, lang: Language) -> str | None:
+    """Why the engine of ``facts`` cannot speak ``lang`` (naming what it speaks),
+    or None when it can (:func:`voicecast.languages.spoken_form`; an engine that
+    declares no languages speaks whatever it is given)."""
+    from voicecast.languages import spoken_form
+
+    if not facts.languages or spoken_form(lang, facts.languages, facts.any_region) is not None:
+        return None
+    forms = [parse_language(t, field=None) for t in facts.languages]
+    same = [f for f in forms if f.base == lang.base]
+    if same:  # the language in another region only (pt-BR, not pt-PT)
+        named = " and ".join(f"{f.name} ({f.tag})" for f in same)
+        return f"the {facts.name} engine speaks only {named}, not {lang.name} ({lang.tag})"
+    named = ", ".join(f"{f.name} ({f.tag})" for f in forms)
+    return f"the {facts.name} engine does not speak {lang.name} ({lang.tag}); it speaks {named}"
 
 
 def plan_job(settings: Settings, job_id: str, input_path: Path, dispatcher: Dispatcher,

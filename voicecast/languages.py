@@ -75,6 +75,38 @@ def same_language(a: Language, stream_code: str | None) -> bool:
 
 
 
+def region_of(lang: Language) -> str:
+    """The region subtag of ``lang`` (``BR`` of ``pt-BR``, ``419`` of
+    ``es-419``); ``""`` when it has none (a script such as ``Hans`` is not one)."""
+    return next((p for p in lang.tag.split("-")[1:]
+                 if (len(p) == 2 and p.isalpha()) or (len(p) == 3 and p.isdigit())), "")
+
+
+def spoken_form(lang: Language, spoken: tuple[str, ...], any_region: tuple[str, ...] = ()) -> str | None:
+    """The tag of ``spoken`` (an engine's languages) in which an engine speaks
+    ``lang``, or None when it does not speak it. The rule, which the control
+    role uses to refuse a job before anything renders and the engine's own
+    frontend follows:
+
+    - the same tag (``pt-BR``), whatever its case;
+    - a language the engine lists without a region (``es``) covers every
+      region (``es-MX``);
+    - a tag without a region (``pt``, ``en``) is the engine's first form of
+      the language (``pt-BR``, ``en-US``);
+    - a region the engine does not list (``pt-PT``) is not spoken, unless the
+      language is in ``any_region`` (Kokoro speaks ``en-AU`` as ``en-US``).
+    """
+    forms = [parse_language(t, field=None) for t in spoken]
+    same = [f for f in forms if f.base == lang.base]
+    exact = next((f for f in same if f.tag.lower() == lang.tag.lower()), None)
+    bare = next((f for f in same if f.tag == f.base), None)
+    if exact or bare:
+        return (exact or bare).tag  # type: ignore[union-attr]
+    if same and (not region_of(lang) or lang.base in any_region):
+        return same[0].tag
+    return None
+
+
 def declared_language(value: str | None) -> Language | None:
     """The language an input declares (an EPUB's ``dc:language``, a WebVTT
     ``Language:`` header, front matter): a tag (``fr``, ``pt-BR``, ``spa``) or an

@@ -259,18 +259,21 @@ class EngineFacts:
     phoneme_symbols: frozenset[str] = frozenset()
     #: The languages it speaks (``en-us``, ``en-gb``); empty: not declared.
     languages: tuple[str, ...] = ()
+    #: Languages it speaks in any region, in its first form of them
+    #: (:func:`voicecast.languages.spoken_form`).
+    any_region: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "version": self.version, "sample_rate": self.sample_rate,
                 "voices": list(self.voices), "phoneme_symbols": sorted(self.phoneme_symbols),
-                "languages": list(self.languages)}
+                "languages": list(self.languages), "any_region": list(self.any_region)}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> EngineFacts:
         return cls(name=d["name"], version=d["version"], sample_rate=int(d["sample_rate"]),
                    voices=tuple(d.get("voices") or ()),
                    phoneme_symbols=frozenset(d.get("phoneme_symbols") or ()),
-                   languages=tuple(d.get("languages") or ()))
+                   languages=tuple(d.get("languages") or ()), any_region=tuple(d.get("any_region") or ()))
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ def engine_facts(settings: Settings) -> EngineFacts:
         voices=tuple(builtin_voices(engine)),
         phoneme_symbols=frozenset(symbols()) if callable(symbols) else frozenset(),
         languages=tuple(engine.capabilities.languages),
+        any_region=tuple(engine.capabilities.any_region),
     )
 
 

@@ -299,7 +299,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             timelines = [_spool(part, folder, f"subs-{k}") for k, part in enumerate(subs or [])]
             stem = _spool(bed, folder, "bed") if bed is not None else None
             job_id, new = submit.accept(settings, who, up, ref, lex, opts, idempotency_key, svc.builtins,
-                                        timelines, stem)
+                                        timelines, stem, facts=svc.dispatcher.facts())
         if new:
             svc.plan(job_id)
         with session_scope(settings) as s:

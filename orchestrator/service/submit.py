@@ -39,6 +39,7 @@ from voicecast.storage import ObjectStore, get_store, tenant_upload_key
 
 if TYPE_CHECKING:
     from orchestrator.dispatch import Dispatcher
+    from voicecast.queue import EngineFacts
 
 log = logging.getLogger(__name__)
 
@@ -201,11 +202,28 @@ def render_options(settings: Settings, tenant: str, opts: JobOptions, kind: str,
         raise InputError(e.message, field=f"options.{field}" if field else "options") from None
 
 
+def _check_spoken(facts: EngineFacts, options: RenderOptions) -> None:
+    """Refuse a job language, dub language or character's language the engine
+    does not speak, naming the option."""
+    from orchestrator.render import unspoken
+    from voicecast.languages import parse_language
+
+    asked = [("options.lang", t) for t in [options.lang, *(d.lang for d in options.dubs)] if t]
+    asked += [(f"options.speaker_langs.{who}", t) for who, t in options.speaker_langs.items()]
+    for field, tag in asked:
+        said = unspoken(facts, parse_language(tag, field=field))
+        if said:
+            raise InputError(said, field=field)
+
+
 def accept(settings: Settings, tenant: str, upload: Upload, reference: Upload | None, lexicon: Upload | None,
            opts: JobOptions, idempotency_key: str | None, builtins: tuple[str, ...],
-           subs: list[Upload] | None = None, bed: Upload | None = None) -> tuple[str, bool]:
+           subs: list[Upload] | None = None, bed: Upload | None = None, *,
+           facts: EngineFacts | None = None) -> tuple[str, bool]:
     """Check and store a new job; returns its id and whether it is new
-    (``False``: the ``Idempotency-Key`` named an earlier job)."""
+    (``False``: the ``Idempotency-Key`` named an earlier job). With the
+    engine's ``facts``, a language it does not speak is refused here (422),
+    not when the job is planned."""
     from orchestrator.render import job_kind
 
     if idempotency_key is not None:
@@ -245,6 +263,8 @@ def accept(settings: Settings, tenant: str, upload: Upload, reference: Upload | 
                                    f"({', '.join(sorted(AUDIO_EXTS))})", field="reference")
     options = render_options(settings, tenant, opts, kind, ref_ext, lexicon is not None, builtins,
                              subs_names, bed_ext)
+    if facts is not None:
+        _check_spoken(facts, options)
     job_id = jobs.new_job_id()
     store = get_store(settings)
     input_key = tenant_upload_key(tenant, job_id, "input" + ext)

@@ -232,6 +232,26 @@ def test_each_language_is_spoken(engine: KokoroEngine, tag: str) -> None:
     assert faster < predicted
 
 
+@pytest.mark.parametrize("tag", ["en", "en-US", "en-gb", "en-UK", "en-AU", "en-IN", "eng", "es", "es-MX",
+                                 "es-419", "spa", "fr", "fr-CA", "fra", "it", "pt", "pt-BR", "pt-PT", "por",
+                                 "hi", "hi-IN", "ja", "zh", "zh-Hans-CN", "cmn", "de", "nl-BE"])
+def test_the_control_role_refuses_what_the_engine_would(frontend: KokoroFrontend, tag: str) -> None:
+    """The control role refuses a language before anything renders, from the
+    engine's facts (:func:`spoken_form`); the engine's frontend must agree, or a
+    job would fail only when its first line reached a worker."""
+    from voicecast.languages import parse_language, spoken_form
+
+    form = spoken_form(parse_language(tag), KokoroEngine.capabilities.languages,
+                       KokoroEngine.capabilities.any_region)
+    try:
+        voice: str | None = frontend.language(tag)
+    except InputError:
+        voice = None
+    assert (form is None) == (voice is None), (tag, form, voice)
+    if form is not None:  # and the form the control role names is the one the engine speaks
+        assert frontend.language(form) == voice
+
+
 def test_unspoken_languages_refused_by_the_engine(engine: KokoroEngine) -> None:
     style = engine.bundled_voices()["jf_alpha"]
     for tag in ("ja", "zh", "pt-PT"):

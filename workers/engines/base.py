@@ -26,6 +26,9 @@ class Capabilities:
     #: (:mod:`voicecast.lexicon` phoneme entries); an engine without it would
     #: read the span's symbols as letters.
     phoneme_input: bool = False
+    #: Languages spoken in any region, in the first form ``languages`` lists
+    #: (:func:`voicecast.languages.spoken_form`): Kokoro speaks ``en-AU`` as ``en-US``.
+    any_region: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -110,6 +110,7 @@ class KokoroEngine:
         emotions=("neutral",),
         cloning="style-search",
         phoneme_input=True,
+        any_region=("en",),
     )
     #: Edge silence at speed 1.0, the fitting's prior (see :data:`EDGE_SILENCE_S`).
     edge_silence_s = EDGE_SILENCE_S
