@@ -48,15 +48,18 @@ Shared by es/fr/it/pt/hi, in this order:
 
 Known weak everywhere: phone numbers (``555-1234`` reads as a range), fractions
 (``1/2`` stays), seconds (``14:30:15``), Roman numerals except French ordinals,
-gender of a plain numeral before a noun (see each language), abbreviations outside
-the lists below. Output is stable (normalising it again changes nothing, tested on
+abbreviations outside the lists below. A plain count before its noun takes the
+noun's gender in es, pt, it and fr ("1 casa" -> "una casa", "200 pessoas" ->
+"duzentas pessoas", "21 pages" -> "vingt et une pages"): the gender is guessed
+from the noun's ending and short lists of common nouns the ending gets wrong
+(``_feminine_noun``); a noun they do not know keeps the masculine numeral. Output is stable (normalising it again changes nothing, tested on
 ordinary text; digits glued to letters, "470etc.", may still change).
 
 Per language (what is chosen, and what is known weak):
 
 * es: "21" -> "veintiuno", "21 años" -> "veintiún años" (apocope before a word
   that is not a function word, nor after a label noun as in "página 21 muestra";
-  "1 casa" -> "un casa": feminine nouns are not known), "21.000" -> "veintiún mil"
+  "1 casa" -> "una casa"), "21.000" -> "veintiún mil"
   (num2words says "veintiuno mil"),
   ordinals ``1.º``/``1º``/``1.ª``/``1.er``/``1.os`` -> "primero", "primera",
   "primer", "primeros" (11-19 as one word: "decimoprimero"); ``1°`` before a
@@ -77,8 +80,7 @@ Per language (what is chosen, and what is known weak):
   and minutes feminine); money "douze euros et cinquante centimes", "un million
   d'euros"; singular below two ("1,5 kilomètre"); abbreviations M., MM., Mme,
   Mmes, Mlle, Mlles, Dr, Pr, St/Ste before a name, etc., p. ex., c.-à-d., cf.,
-  env., av./apr. J.-C., n°, bd, av., Cie, tél. Numbers before feminine nouns stay
-  masculine ("1 heure" written as digits elsewhere than a clock reads "un heure").
+  env., av./apr. J.-C., n°, bd, av., Cie, tél.; "1 heure" -> "une heure".
 * it: num2words' joined words ("duemilaventiquattro"); ordinals ``1°``/``1º``
   ("primo", before a lower-case word, else degrees) and ``1ª`` ("prima"); "1 libro"
   -> "un libro" ("uno" kept before s+consonant, z, gn, ps, x); dates "dodici marzo
@@ -86,8 +88,8 @@ Per language (what is chosen, and what is known weak):
   for ``14:00``, "una" for 1, and ``14.30`` only after ore/alle/dalle/alla/dalla/le;
   money "dodici euro e cinquanta centesimi", "un milione di euro"; abbreviations
   Sig., Sig.ra, Sig.na, Sigg., Dott., Dott.ssa, Prof., Prof.ssa, Avv., Ing., Arch.,
-  Geom., On., ecc., ad es., p. es., pag., n., a.C., d.C., S.p.A. Feminine nouns after
-  a plain numeral are not known ("1 casa" -> "un casa").
+  Geom., On., ecc., ad es., p. es., pag., n., a.C., d.C., S.p.A.; "1 casa" -> "una
+  casa" ("1 ora" -> "un ora", which sounds as the elided "un'ora").
 * pt: Brazilian forms from num2words pt_BR ("dois mil e vinte e quatro",
   num2words' commas dropped); ordinals ``1º``/``1.º``/``1ª`` ("primeiro",
   "primeira") and ``1°`` as in es; dates "doze de março de dois mil e vinte e
@@ -96,8 +98,7 @@ Per language (what is chosen, and what is known weak):
   reais", "um real e cinquenta centavos", "duas libras"; abbreviations Sr., Sra.,
   Srta., Dr., Dra., Prof., Profa., Sto., Sta., Av., pág., nº, aprox., etc., p. ex.,
   a.C., d.C., Ltda., Cia., tel. European Portuguese (pt-PT) gets the Brazilian
-  words ("dezasseis" is read "dezesseis"). Numbers before feminine nouns stay
-  masculine ("2 casas" -> "dois casas").
+  words ("dezasseis" is read "dezesseis"); "2 casas" -> "duas casas".
 * hi: Devanagari words with Indian scales ("1,00,000" -> "एक लाख", 10^9 -> "एक सौ
   करोड़"; अरब/खरब are not used); ordinals with the gendered suffixes ``1ला``,
   ``2री``, ``5वाँ``/``5वां``, ``21वीं``, ``5वें`` -> "पहला", "दूसरी", "पाँचवाँ",
@@ -1113,6 +1114,71 @@ _IT_FUNCTION_WORDS = frozenset(
     "di del dello della dei degli delle e ed o a ad al alla da dal in nel nella con su per tra fra che "
     "è sono come più meno".split()
 )
+_PT_FUNCTION_WORDS = frozenset(
+    "a as o os de da das do dos e em no na nos nas ou para por pela pelo pelas pelos com sem mais menos "
+    "que entre sobre até desde como contra é era foi são".split()
+)
+_FR_FUNCTION_WORDS = frozenset(
+    "de du des et ou à au aux en par pour avec sans plus moins que entre sur sous dans chez est était "
+    "fut sont a ont".split()
+)
+_FUNCTION_WORDS = {"es": _ES_FUNCTION_WORDS, "it": _IT_FUNCTION_WORDS, "pt": _PT_FUNCTION_WORDS,
+                   "fr": _FR_FUNCTION_WORDS}
+# The gender of a counted noun, guessed from its ending (singular or plural) and
+# from short lists of common nouns the ending gets wrong: feminine nouns that do
+# not end like one, and masculine ones that do (Greek -ma words, "día"). A noun
+# neither list nor ending knows is masculine, as the numeral was before.
+_FEMININE_ENDINGS = {
+    "es": re.compile(r"(?:a|ción|sión|dad|tad|tud|umbre|ie)s?$|(?:ciones|siones|dades|tades|tudes)$"),
+    "pt": re.compile(r"(?:a|ção|são|dade|agem|ice)s?$|(?:ções|sões|agens)$"),
+    "it": re.compile(r"(?:a|zione|sione|trice)$"),
+    "fr": re.compile(r"(?:tion|sion|té|ée|ure|ette|ance|ence|esse|elle|ière|ique|ade|aine)[sx]?$"),
+}
+_FEMININE_NOUNS = {
+    "es": frozenset("mano manos foto fotos moto motos radio radios noche noches calle calles gente leche "
+                    "carne carnes clase clases llave llaves tarde tardes mujer mujeres flor flores vez veces "
+                    "luz luces nariz paz red redes piel pieles frase frases parte partes muerte suerte "
+                    "fuente fuentes torre torres nave naves nube nubes sal imagen imágenes orden "
+                    "cárcel miel sed".split()),
+    "pt": frozenset("mão mãos foto fotos moto motos noite noites tarde tardes mulher mulheres flor flores "
+                    "vez vezes luz luzes paz rede redes cor cores dor dores parte partes morte sorte fonte "
+                    "fontes torre torres nuvem nuvens ordem ordens árvore árvores chave chaves classe "
+                    "classes frase frases gente carne carnes pele peles lei leis tv".split()),
+    "it": frozenset("mano notte parte chiave classe frase gente carne fonte torre nave nube foto moto "
+                    "radio legge voce croce pace luce canzone stagione".split()),
+    "fr": frozenset("heure heures minute minutes seconde secondes semaine semaines fois personne personnes "
+                    "page pages chose choses femme femmes fille filles nuit nuits main mains ville villes "
+                    "maison maisons table tables porte portes rue rues langue langues chambre chambres "
+                    "école écoles église églises histoire histoires image images boîte boîtes ligne lignes "
+                    "lettre lettres photo photos radio route routes place places classe classes mère mères "
+                    "sœur sœurs tante tantes clé clés eau eaux mer mers part parts fin fleur fleurs "
+                    "voix croix paix loi lois dent dents tour fête fêtes forêt forêts vie vies "
+                    "soupe tasse tasses bouteille bouteilles pomme pommes".split()),
+}
+_MASCULINE_NOUNS = {
+    "es": frozenset("día días mapa mapas problema problemas programa programas sistema sistemas tema temas "
+                    "idioma idiomas clima climas planeta planetas poema poemas drama dramas dilema dilemas "
+                    "esquema esquemas sofá sofás papá papás mediodía tranvía tranvías pijama pijamas "
+                    "cometa cometas diploma diplomas".split()),
+    "pt": frozenset("dia dias mapa mapas problema problemas programa programas sistema sistemas tema temas "
+                    "idioma idiomas clima climas planeta planetas poema poemas drama dramas dilema dilemas "
+                    "esquema esquemas sofá sofás cinema cinemas telefonema telefonemas diploma diplomas "
+                    "papa".split()),
+    "it": frozenset("problema programma sistema tema clima pianeta poema dramma dilemma schema papa "
+                    "cinema diploma".split()),
+    "fr": frozenset("musée musées lycée lycées été étés côté côtés comité comités pâté thé traité traités "
+                    "mercure murmure".split()),
+}
+
+
+def _feminine_noun(code: str, word: str) -> bool:
+    """Whether ``word`` (lower case) is a feminine noun of language ``code``, as
+    far as the lists and endings above tell; an "-ista" noun (either gender) is not."""
+    if word in _MASCULINE_NOUNS[code] or re.search(r"istas?$|isti$", word):
+        return False
+    return word in _FEMININE_NOUNS[code] or _FEMININE_ENDINGS[code].search(word) is not None
+
+
 _RE_NUMBER = re.compile(rf"(?<![\w.,])({_NUMERAL})")
 # Nouns a number labels rather than counts ("capítulo 1", "pagina 1").
 _LABEL_NOUNS = frozenset(
@@ -1132,18 +1198,28 @@ def _numbers(spec: _Spec, text: str) -> str:
         else:
             words = _numeral(spec, token)
         following = _RE_NEXT_WORD.match(text, end)
-        if following and token.isdigit() and spec.code in ("es", "it"):
-            # A count before its noun: "21 años" -> "veintiún años", "1 libro" -> "un
-            # libro"; not a label ("página 21 muestra") nor before a function word.
+        parsed = _parse(spec, token) if following and spec.code in _FUNCTION_WORDS else None
+        if following and parsed and parsed[1] is None and parsed[0].isdigit() and not parsed[0].startswith("0"):
+            # A count before its noun, in the noun's gender: "1 casa" -> "una casa",
+            # "200 personas" -> "doscientas personas", "21 años" -> "veintiún años",
+            # "1 libro" -> "un libro"; not a label ("página 21 muestra") nor before a
+            # function word.
             word = following.group(1).lower()
             previous = _RE_PREVIOUS_WORD.search(text, max(0, m.start() - _WINDOW), m.start())
             label = previous is not None and previous.group(1).lower() in _LABEL_NOUNS
-            plural_ok = int(token) == 1 or word.endswith("s")
-            if spec.code == "es" and not label and plural_ok and word not in _ES_FUNCTION_WORDS:
+            plural_ok = int(parsed[0]) == 1 or word[-1:] in ("s", "x") or spec.code == "it"
+            counted = not label and plural_ok and word not in _FUNCTION_WORDS[spec.code]
+            # Italian elides before a vowel ("un'ora" sounds as "un ora"): only "una casa" changes.
+            feminine = counted and _feminine_noun(spec.code, word) and not (
+                spec.code == "it" and word[:1] in "aeiouàèéìòùh")
+            if feminine:
+                words = spec.feminine(words)
+            elif spec.code == "es" and counted and token.isdigit():
                 words = _es_masculine(words)
             elif (
                 spec.code == "it"
                 and not label
+                and token.isdigit()
                 and word not in _IT_FUNCTION_WORDS
                 and not re.match(r"s[^aeiouàèéìòù]|z|gn|ps|pn|x|y", word)
             ):

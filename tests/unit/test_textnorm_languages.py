@@ -256,6 +256,41 @@ def test_portuguese(text: str, expected: str) -> None:
     check("pt", text, expected)
 
 
+# A count takes its noun's gender (guessed from the noun's ending and short
+# lists): feminine numerals before feminine nouns, masculine otherwise.
+GENDER = [
+    ("es", "Tengo 1 casa y 21 casas.", "Tengo una casa y veintiuna casas."),
+    ("es", "Vinieron 200 personas, luego 200.000 personas.",
+     "Vinieron doscientas personas, luego doscientas mil personas."),
+    ("es", "Faltan 1 canción y 1 ciudad.", "Faltan una canción y una ciudad."),
+    ("es", "Con 1 mano y 1 noche.", "Con una mano y una noche."),
+    ("es", "Fue 1 día, 1 problema y 21 años.", "Fue un día, un problema y veintiún años."),
+    ("es", "Hay 1 artista.", "Hay un artista."),  # either gender: left as it was
+    ("es", "Ver la página 21 ahora.", "Ver la página veintiuno ahora."),  # a label, not a count
+    ("es", "De 1 a 2 horas.", "De uno a dos horas."),  # a function word after it
+    ("pt", "Tenho 1 casa e 2 casas.", "Tenho uma casa e duas casas."),
+    ("pt", "Vieram 200 pessoas e 22 mulheres.", "Vieram duzentas pessoas e vinte e duas mulheres."),
+    ("pt", "Foram 2 dias e 1 problema.", "Foram dois dias e um problema."),
+    ("pt", "Uma viagem de 1 hora com 2 mãos.", "Uma viagem de uma hora com duas mãos."),
+    ("pt", "De 2 para 3.", "De dois para três."),
+    ("it", "Ho 1 casa e 1 notte.", "Ho una casa e una notte."),
+    ("it", "Per 1 ora e 1 libro.", "Per un ora e un libro."),  # "un'ora": the elision sounds the same
+    ("it", "Con 1 studente e 1 scuola.", "Con uno studente e una scuola."),
+    ("it", "Solo 1 problema.", "Solo un problema."),
+    ("fr", "Il a 1 semaine et 21 pages.", "Il a une semaine et vingt et une pages."),
+    ("fr", "Encore 1 heure et 1 fois.", "Encore une heure et une fois."),
+    ("fr", "Il y a 31 personnes et 41 maisons.", "Il y a trente et une personnes et quarante et une maisons."),
+    ("fr", "Un seul 1 an et 1 musée.", "Un seul un an et un musée."),
+    ("fr", "Il a 1 livre.", "Il a un livre."),
+]
+
+
+@pytest.mark.parametrize(("language", "text", "expected"), GENDER)
+def test_a_count_takes_its_nouns_gender(language: str, text: str, expected: str) -> None:
+    check(language, text, expected)
+    assert normalize_for(expected, language) == nfc(expected)  # and it stays so
+
+
 @pytest.mark.parametrize("tag", ["pt", "pt-BR", "pt_BR", "PT-br", "pt-PT", "por"])
 def test_portuguese_tags_share_the_rules(tag: str) -> None:
     assert normalize_for("R$ 10,00", tag) == "dez reais"
