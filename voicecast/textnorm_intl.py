@@ -52,8 +52,9 @@ abbreviations outside the lists below. A plain count before its noun takes the
 noun's gender in es, pt, it and fr ("1 casa" -> "una casa", "200 pessoas" ->
 "duzentas pessoas", "21 pages" -> "vingt et une pages"): the gender is guessed
 from the noun's ending and short lists of common nouns the ending gets wrong
-(``_feminine_noun``); a noun they do not know keeps the masculine numeral. Output is stable (normalising it again changes nothing, tested on
-ordinary text; digits glued to letters, "470etc.", may still change).
+(``_feminine_noun``); a noun they do not know keeps the masculine numeral.
+Output is stable (normalising it again changes nothing, tested on ordinary
+text; digits glued to letters, "470etc.", may still change).
 
 Per language (what is chosen, and what is known weak):
 
@@ -1199,7 +1200,8 @@ def _numbers(spec: _Spec, text: str) -> str:
             words = _numeral(spec, token)
         following = _RE_NEXT_WORD.match(text, end)
         parsed = _parse(spec, token) if following and spec.code in _FUNCTION_WORDS else None
-        if following and parsed and parsed[1] is None and parsed[0].isdigit() and not parsed[0].startswith("0"):
+        whole = parsed is not None and parsed[1] is None and parsed[0].isdigit()
+        if following and parsed and whole and not parsed[0].startswith("0"):
             # A count before its noun, in the noun's gender: "1 casa" -> "una casa",
             # "200 personas" -> "doscientas personas", "21 años" -> "veintiún años",
             # "1 libro" -> "un libro"; not a label ("página 21 muestra") nor before a

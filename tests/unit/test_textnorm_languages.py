@@ -279,7 +279,8 @@ GENDER = [
     ("it", "Solo 1 problema.", "Solo un problema."),
     ("fr", "Il a 1 semaine et 21 pages.", "Il a une semaine et vingt et une pages."),
     ("fr", "Encore 1 heure et 1 fois.", "Encore une heure et une fois."),
-    ("fr", "Il y a 31 personnes et 41 maisons.", "Il y a trente et une personnes et quarante et une maisons."),
+    ("fr", "Il y a 31 personnes et 41 maisons.",
+     "Il y a trente et une personnes et quarante et une maisons."),
     ("fr", "Un seul 1 an et 1 musée.", "Un seul un an et un musée."),
     ("fr", "Il a 1 livre.", "Il a un livre."),
 ]
