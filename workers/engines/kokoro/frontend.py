@@ -69,7 +69,8 @@ WORD_PAUSE_S = 0.05
 #: or ``voicecast.textnorm_intl``, the phoneme mapping, the languages, the chunk
 #: sizes or the pauses (it is part of ``version``).
 #: 2: Spanish, French, Italian, Brazilian Portuguese and Hindi.
-G2P_VERSION = 2
+#: 3: a count takes its noun's gender in es, pt, it and fr ("una casa").
+G2P_VERSION = 3
 #: The languages the engine speaks, as BCP 47 tags (``Capabilities.languages``).
 LANGUAGES = ("en-US", "en-GB", "es", "fr", "it", "pt-BR", "hi")
 #: Each language's espeak-ng voice (what :meth:`KokoroFrontend.language` returns)
