@@ -426,6 +426,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         mine = voices.list_voices(settings, name_suffix=submit.qualified("", who))
         return {"voices": [voice_out(v, who) for v in mine], "builtin": list(svc.builtins)}
 
+    @app.get("/v1/languages")
+    def list_languages(who: Tenant) -> dict[str, Any]:
+        """The languages the engine speaks (BCP 47 tags and English names), for
+        ``options.lang`` and ``options.speaker_langs``."""
+        from voicecast.languages import parse_language
+
+        facts = svc.dispatcher.facts()
+        spoken = [{"tag": t, "name": parse_language(t, field=None).name} for t in facts.languages]
+        return {"languages": spoken, "any_region": list(facts.any_region)}
+
     @app.get("/v1/voices/{name}")
     def show_voice(who: Tenant, name: str) -> dict[str, Any]:
         from orchestrator import voices

@@ -256,6 +256,10 @@ def test_page_dubs_a_video_and_draws_its_frame_grid(browser: Any, api: ApiServer
     browser.find_element(By.ID, "job-subs").send_keys(str(tmp_path / "clip.srt"))
     Select(browser.find_element(By.ID, "job-voice")).select_by_value("jf_alpha")
     Select(browser.find_element(By.ID, "job-mix")).select_by_value("duck")
+    # The engine's languages are offered by name; the dub is spoken and tagged in the one chosen.
+    offered = [o.text for o in Select(browser.find_element(By.ID, "job-lang")).options]
+    assert offered[0] == "From the input, else English" and "Spanish (es)" in offered, offered
+    Select(browser.find_element(By.ID, "job-lang")).select_by_value("es")
     browser.find_element(By.ID, "job-submit").click()
 
     wait = WebDriverWait(browser, WAIT_S, poll_frequency=0.25)
@@ -264,6 +268,9 @@ def test_page_dubs_a_video_and_draws_its_frame_grid(browser: Any, api: ApiServer
     job = get_json(api, key, f"/v1/jobs/{job_id}")
     assert job["status"] == "done", (job, api.log_text()[-3000:])
     assert job["kind"] == "media"
+    report = get_json(api, key, f"/v1/jobs/{job_id}/report")
+    assert [t["lang"] for t in report["tracks"]] == ["es"]
+    assert {r["lang"] for r in report["segments"]} == {"es"}
     assert browser.find_element(By.ID, "download").get_attribute("download") == "clip.mp4"
 
     # The frame grid: a line a frame (25 fps over the 12 s video), and the errors in frames.

@@ -216,6 +216,10 @@ def test_a_characters_language_and_a_lexicon_section_over_http(api: ApiServer, t
     import json
 
     c = Client(api.url, api.key("polyglot"))
+    spoken = c.get("/v1/languages").json()
+    assert [x["tag"] for x in spoken["languages"]] == ["en-US", "en-GB", "es", "fr", "it", "pt-BR", "hi"]
+    assert {"tag": "fr", "name": "French"} in spoken["languages"] and spoken["any_region"] == ["en"]
+    assert Client(api.url, None).get("/v1/languages").status_code == 401
     play = tmp_path / "play.txt"
     play.write_text("ANNA: We land in Geneva.\nPIERRE: Genève, enfin.\n", encoding="utf-8")
     lexicon = tmp_path / "words.lexicon"

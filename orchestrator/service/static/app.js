@@ -169,7 +169,7 @@
     state.key = key;
     say('key-status', 'Checking the key…');
     try {
-      await loadVoices();
+      await Promise.all([loadVoices(), loadLanguages()]);
     } catch (e) {
       if (!(e instanceof ApiError && e.status === 401)) say('key-status', describe(e), true);
       return;
@@ -204,6 +204,15 @@
   }
 
   // ------------------------------------------------------------------ voices
+
+  async function loadLanguages() {
+    const data = await apiJson('/v1/languages');
+    const select = $('job-lang');
+    const previous = select.value;
+    fill(select, h('option', { value: '' }, 'From the input, else English'),
+      ...(data.languages || []).map((l) => h('option', { value: l.tag }, `${l.name} (${l.tag})`)));
+    select.value = (data.languages || []).some((l) => l.tag === previous) ? previous : '';
+  }
 
   async function loadVoices() {
     const data = await apiJson('/v1/voices');
@@ -339,11 +348,14 @@
     const priority = parseInt($('job-priority').value, 10);
     if (priority) options.priority = priority;
     if ($('job-unmapped').checked) options.unmapped = 'narrator';
-    // A video or audio input is dubbed from an uploaded subtitle file, else its English stream.
+    const lang = $('job-lang').value;
+    if (lang) options.lang = [lang];
+    // A video or audio input is dubbed from an uploaded subtitle file, else its stream in
+    // the chosen language (English by default).
     const subs = $('job-subs').files[0];
     const media = /\.(mp4|m4v|mov|mkv|webm|avi|ts|mts|m2ts|mp3|m4a|wav|flac|ogg|opus|oga|aac|mka)$/i.test(input.name);
     if (media) {
-      options.subs = [subs ? subs.name : 'stream:eng'];
+      options.subs = [subs ? subs.name : `stream:${lang || 'eng'}`];
       if ($('job-mix').value) options.mix = $('job-mix').value;
     }
     const fd = new FormData();
