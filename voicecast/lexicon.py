@@ -368,11 +368,16 @@ class Lexicon:
         sections' other entries after them. Built once per language."""
         if not self.scoped or not language:
             return self if not self.scoped else self._view("", ())
+        known = self._views.get(language)  # by the tag as given: a book asks once per line
+        if known is not None:
+            return known
         want = parse_language(language, field=None)
         covering = [e for e in self.scoped if _covers(parse_language(e.language or "", field=None), want)]
         # Language-wide sections first, then regional ones: a later entry replaces an earlier one.
         covering.sort(key=lambda e: parse_language(e.language or "", field=None).tag != want.base)
-        return self._view(want.tag, tuple(covering))
+        view = self._view(want.tag, tuple(covering))
+        self._views[language] = view
+        return view
 
     def _view(self, tag: str, covering: tuple[Entry, ...]) -> Lexicon:
         view = self._views.get(tag)
