@@ -65,7 +65,7 @@ for _p in (REPO, REPO / "tests"):
 import asrcheck  # noqa: E402
 import numpy as np  # noqa: E402
 
-from orchestrator.inputs import asr  # noqa: E402
+from workers import asr  # noqa: E402
 from voicecast.evaluation import wer, word_errors  # noqa: E402
 
 

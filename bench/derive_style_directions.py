@@ -203,7 +203,7 @@ def single_thread_eval_models() -> None:
         return WhisperModel(evaluation.whisper_model_dir(), device="cpu", compute_type="int8",
                             cpu_threads=1)
 
-    evaluation._whisper = _whisper_one_thread  # type: ignore[attr-defined]
+    evaluation.whisper_model = _whisper_one_thread  # type: ignore[assignment]
 
 
 # --------------------------------------------------------------------------- regression

@@ -38,7 +38,8 @@ __all__ = [
 #: Both Whisper and Resemblyzer take 16 kHz mono.
 EVAL_SAMPLE_RATE = 16000
 
-_lock = threading.Lock()
+#: Serialises the models' calls in a process (CTranslate2 and Resemblyzer).
+model_lock = threading.Lock()
 
 
 #: Twenty fixed English test sentences (6-9 words, no digits in the text):
@@ -92,7 +93,9 @@ def whisper_model_dir() -> str:
 
 
 @lru_cache(maxsize=1)
-def _whisper() -> Any:
+def whisper_model() -> Any:
+    """The bundled Whisper tiny.en model, loaded once per process (the
+    evaluation's and the ASR timeline's: one copy in a worker that does both)."""
     from faster_whisper import WhisperModel
 
     return WhisperModel(
@@ -108,8 +111,8 @@ def transcribe(audio: np.ndarray, sample_rate: int) -> str:
     x = resample(audio, sample_rate)
     if x.size == 0:
         return ""
-    with _lock:  # one model per process; CTranslate2 calls are serialised here
-        segments, _info = _whisper().transcribe(
+    with model_lock:  # one model per process; CTranslate2 calls are serialised here
+        segments, _info = whisper_model().transcribe(
             x,
             language="en",
             beam_size=5,
@@ -192,7 +195,7 @@ def speaker_embedding(audio: np.ndarray, sample_rate: int) -> np.ndarray:
     wav = preprocess_wav(x)  # no source_sr: already 16 kHz, skip librosa's resampler
     if wav.size == 0:
         raise ValueError("no speech left after silence trimming")
-    with _lock:
+    with model_lock:
         emb = _encoder().embed_utterance(wav)
     return np.asarray(emb, dtype=np.float32)
 

@@ -88,7 +88,8 @@ def spoken_form(lang: Language, spoken: tuple[str, ...], any_region: tuple[str, 
     role uses to refuse a job before anything renders and the engine's own
     frontend follows:
 
-    - the same tag (``pt-BR``), whatever its case;
+    - the same tag (``pt-BR``), whatever its case, or the same language and
+      region (``pt-Latn-BR``);
     - a language the engine lists without a region (``es``) covers every
       region (``es-MX``);
     - a tag without a region (``pt``, ``en``) is the engine's first form of
@@ -98,11 +99,13 @@ def spoken_form(lang: Language, spoken: tuple[str, ...], any_region: tuple[str, 
     """
     forms = [parse_language(t, field=None) for t in spoken]
     same = [f for f in forms if f.base == lang.base]
-    exact = next((f for f in same if f.tag.lower() == lang.tag.lower()), None)
+    region = region_of(lang).upper()
+    exact = next((f for f in same if f.tag.lower() == lang.tag.lower()
+                  or (region and region_of(f).upper() == region)), None)
     bare = next((f for f in same if f.tag == f.base), None)
     if exact or bare:
         return (exact or bare).tag  # type: ignore[union-attr]
-    if same and (not region_of(lang) or lang.base in any_region):
+    if same and (not region or lang.base in any_region):
         return same[0].tag
     return None
 

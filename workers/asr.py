@@ -28,15 +28,11 @@ their own; only :func:`transcribe_words` needs the model.
 from __future__ import annotations
 
 import logging
-import os
 import re
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from itertools import pairwise
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -423,20 +419,6 @@ def refine_onsets(
 
 # --------------------------------------------------------------------------- Whisper
 
-_lock = threading.Lock()
-
-
-@lru_cache(maxsize=1)
-def _whisper() -> Any:
-    """The bundled Whisper tiny.en model, loaded once per process."""
-    from faster_whisper import WhisperModel
-
-    from voicecast.evaluation import whisper_model_dir
-
-    return WhisperModel(whisper_model_dir(), device="cpu", compute_type="int8",
-                        cpu_threads=os.cpu_count() or 1)
-
-
 #: faster-whisper's Silero VAD (bundled with it as ONNX, so it runs offline) in
 #: front of Whisper. Measured (``bench/bench_asr_timeline.py --seeds 16-35``: 20
 #: draws of 20 prompts): on clean prompts, cue starts as good either way (100 %
@@ -474,8 +456,10 @@ def transcribe_words(audio16k: np.ndarray) -> list[Word]:
     x = np.asarray(audio16k, dtype=np.float32).reshape(-1)
     if x.size == 0:
         return []
-    with _lock:  # one model per process; CTranslate2 calls are serialised here
-        segments, _info = _whisper().transcribe(
+    from voicecast.evaluation import model_lock, whisper_model
+
+    with model_lock:  # one model per process, the evaluation's; its calls are serialised
+        segments, _info = whisper_model().transcribe(
             x, language="en", beam_size=5, word_timestamps=True,
             condition_on_previous_text=False, vad_filter=VAD_FILTER,
         )

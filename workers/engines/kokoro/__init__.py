@@ -38,6 +38,7 @@ from workers.engines.kokoro.duration import (
     DurationProbe,
 )
 from workers.engines.kokoro.frontend import (
+    ANY_REGION,
     CHUNK_TOKENS,
     CLAUSE_PAUSE_S,
     G2P_VERSION,
@@ -110,7 +111,7 @@ class KokoroEngine:
         emotions=("neutral",),
         cloning="style-search",
         phoneme_input=True,
-        any_region=("en",),
+        any_region=ANY_REGION,
     )
     #: Edge silence at speed 1.0, the fitting's prior (see :data:`EDGE_SILENCE_S`).
     edge_silence_s = EDGE_SILENCE_S

@@ -71,10 +71,8 @@ WORD_PAUSE_S = 0.05
 #: 2: Spanish, French, Italian, Brazilian Portuguese and Hindi.
 #: 3: a count takes its noun's gender in es, pt, it and fr ("una casa").
 G2P_VERSION = 3
-#: The languages the engine speaks, as BCP 47 tags (``Capabilities.languages``).
-LANGUAGES = ("en-US", "en-GB", "es", "fr", "it", "pt-BR", "hi")
-#: Each language's espeak-ng voice (what :meth:`KokoroFrontend.language` returns)
-#: and English name.
+#: Each language the engine speaks (a BCP 47 tag): its espeak-ng voice (what
+#: :meth:`KokoroFrontend.language` returns) and English name.
 _VOICES = {
     "en-US": ("en-us", "American English"),
     "en-GB": ("en-gb", "British English"),
@@ -84,7 +82,11 @@ _VOICES = {
     "pt-BR": ("pt-br", "Brazilian Portuguese"),
     "hi": ("hi", "Hindi"),
 }
-_ENGLISH = ("en-us", "en-gb")
+#: The languages the engine speaks, as BCP 47 tags (``Capabilities.languages``).
+LANGUAGES = tuple(_VOICES)
+#: Languages spoken in any region, in their first form (``Capabilities.any_region``).
+ANY_REGION = ("en",)
+_ENGLISH = tuple(voice for tag, (voice, _name) in _VOICES.items() if tag.startswith("en"))
 #: Languages Kokoro v1.0 learned that this frontend cannot phonemize, and why.
 _NO_G2P = {
     "ja": ("Japanese", "its G2P (misaki's Japanese frontend: pyopenjtalk or cutlet with a UniDic "
@@ -297,32 +299,25 @@ def _espeak_voice(language: str) -> str:
     key = language.lower().replace("_", "-")
     if key in _TAGS:  # a voice itself: en-us, en-gb, es, fr-fr, it, pt-br, hi
         return key
-    if key in ("en", "en-uk"):
-        return "en-us" if key == "en" else "en-gb"
-    from voicecast.languages import parse_language
+    from voicecast.languages import parse_language, spoken_form
 
     try:
         lang = parse_language(language, field="--lang")
     except InputError:
         raise InputError(f"{language!r} is not a language code; the Kokoro engine speaks {_spoken()}",
                          field="--lang") from None
+    form = spoken_form(lang, LANGUAGES, ANY_REGION)  # the rule the control role refuses by
+    if form is not None:
+        return _VOICES[form][0]
     base = {"cmn": "zh"}.get(lang.base, lang.base)
-    region = next((p for p in lang.tag.split("-")[1:]
-                   if (len(p) == 2 and p.isalpha()) or (len(p) == 3 and p.isdigit())), "")
-    if base == "en":
-        return "en-gb" if region.upper() in ("GB", "UK") else "en-us"
-    if base == "pt":
-        if region.upper() not in ("", "BR"):
-            raise InputError(f"the Kokoro engine speaks only Brazilian Portuguese (pt-BR), not "
-                             f"{lang.name} ({lang.tag})", field="--lang")
-        return "pt-br"
+    others = [f"{name} ({tag})" for tag, (_voice, name) in _VOICES.items() if tag.split("-")[0] == base]
+    if others:  # the language in another region only (pt-BR, not pt-PT)
+        raise InputError(f"the Kokoro engine speaks only {' and '.join(others)}, not "
+                         f"{lang.name} ({lang.tag})", field="--lang")
     if base in _NO_G2P:
         name, why = _NO_G2P[base]
         raise InputError(f"the Kokoro engine here cannot speak {name} ({lang.tag}): {why}; it "
                          f"speaks {_spoken()}", field="--lang")
-    for tag, (voice, _name) in _VOICES.items():
-        if tag == base:
-            return voice
     raise InputError(f"the Kokoro engine does not speak {lang.name} ({lang.tag}); it speaks {_spoken()}",
                      field="--lang")
 
