@@ -315,11 +315,16 @@ def parse_tag(spec: str, *, what: str = "tag") -> Emotion | Voice | Pause | Lang
     return parse_emotion(body, what=what)
 
 
+#: Tags that take a value (``[like:CLIP]``, ``[voice:NAME]``, ``[pause:S]``, ``[lang:TAG]``).
+_VALUED: tuple[str, ...] = (LIKE, VOICE, PAUSE, LANG)
+_TAG_NAMES: tuple[str, ...] = (*EMOTIONS, *_VALUED)
+
+
 def is_known_tag_name(name: str) -> bool:
     """Whether ``name`` (case-insensitive) names a tag: an emotion, ``like``,
-    ``voice`` or ``pause``. A known name with a bad value is an error, never
-    a sound description."""
-    return name.strip().lower() in (*EMOTIONS, LIKE, VOICE, PAUSE, LANG)
+    ``voice``, ``pause`` or ``lang``. A known name with a bad value is an
+    error, never a sound description."""
+    return name.strip().lower() in _TAG_NAMES
 
 
 def _distance(a: str, b: str) -> int:
@@ -335,9 +340,6 @@ def _distance(a: str, b: str) -> int:
             row.append(cost)
         prev2, prev = prev, row
     return prev[-1]
-
-
-_TAG_NAMES: tuple[str, ...] = (*EMOTIONS, LIKE, VOICE, PAUSE, LANG)
 
 
 def suggest_tag(name: str) -> str | None:
@@ -389,7 +391,7 @@ def tag_kind(m: re.Match[str]) -> Literal["tag", "typo", "text"]:
     if key in EMOTIONS:
         return "tag"
     markup = written_as_markup(m)
-    if key in (LIKE, VOICE, PAUSE, LANG):
+    if key in _VALUED:
         return "tag" if markup else "text"
     return "typo" if markup and suggest_tag(key) else "text"
 

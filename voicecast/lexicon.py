@@ -366,15 +366,18 @@ class Lexicon:
         language, each replaced by the entry with its key in a section covering
         ``language`` (a regional section's over a language's), and the
         sections' other entries after them. Built once per language."""
-        if not self.scoped or not language:
-            return self if not self.scoped else self._view("", ())
+        if not self.scoped:
+            return self
+        if not language:
+            return self._view("", ())
         known = self._views.get(language)  # by the tag as given: a book asks once per line
         if known is not None:
             return known
         want = parse_language(language, field=None)
-        covering = [e for e in self.scoped if _covers(parse_language(e.language or "", field=None), want)]
+        sections = {tag: parse_language(tag, field=None) for tag in self.languages}
+        covering = [e for e in self.scoped if _covers(sections[e.language or ""], want)]
         # Language-wide sections first, then regional ones: a later entry replaces an earlier one.
-        covering.sort(key=lambda e: parse_language(e.language or "", field=None).tag != want.base)
+        covering.sort(key=lambda e: sections[e.language or ""].tag != want.base)
         view = self._view(want.tag, tuple(covering))
         self._views[language] = view
         return view
@@ -682,8 +685,7 @@ def parse_lexicon(text: str, *, source: str, timeout_s: float = 1.0, language: s
             entry = dataclasses.replace(entry, language=current)
         _check_duplicate(seen, entry, source)
         entries.append(entry)
-    return Lexicon(entries=tuple(e for e in entries if e.language is None), source=source,
-                   timeout_s=timeout_s, scoped=tuple(e for e in entries if e.language is not None))
+    return _lexicon(entries, source, timeout_s)
 
 
 def combine(lexicons: list[Lexicon]) -> Lexicon:
@@ -700,10 +702,14 @@ def combine(lexicons: list[Lexicon]) -> Lexicon:
             e = e if e.source else dataclasses.replace(e, source=lex.source)
             _check_duplicate(seen, e, lex.source)
             entries.append(e)
-    return Lexicon(entries=tuple(e for e in entries if e.language is None),
-                   source=" + ".join(lex.source for lex in lexicons),
-                   timeout_s=lexicons[0].timeout_s if lexicons else 1.0,
-                   scoped=tuple(e for e in entries if e.language is not None))
+    return _lexicon(entries, " + ".join(lex.source for lex in lexicons),
+                    lexicons[0].timeout_s if lexicons else 1.0)
+
+
+def _lexicon(entries: list[Entry], source: str, timeout_s: float) -> Lexicon:
+    """A lexicon of ``entries`` in order: those for every language, and those of one."""
+    return Lexicon(entries=tuple(e for e in entries if e.language is None), source=source,
+                   timeout_s=timeout_s, scoped=tuple(e for e in entries if e.language is not None))
 
 
 def load_lexicon(path: Path, *, allowed: set[str] | frozenset[str] | None = None,

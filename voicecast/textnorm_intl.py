@@ -910,7 +910,6 @@ def _dates(spec: _Spec, text: str) -> str:
 
 
 _RE_RANGE = re.compile(r"(?<![\w.,:/\-])(\d+(?:[.,:]\d+)*)\s*(?:\u2013|-(?=\d))\s*(?=\d)(?!\d+-\d)")
-_RE_NEGATIVE = re.compile(r"(?:(?<![\w.,\-])-|\u2212)(?=\d)")
 
 _RE_CLOCK = re.compile(r"(?<![\d:.,])([01]?\d|2[0-3]):([0-5]\d)(?![:\d])")
 _RE_ES_CLOCK_SUFFIX = re.compile(r"\s?(?:(?:hrs|hs|h)(?!\w)|([aApP])\.\s?[mM]\.|([aApP])[mM](?!\w))")
@@ -1189,6 +1188,8 @@ _LABEL_NOUNS = frozenset(
     "stanza piano porta linea gruppo".split()
 )
 _RE_NEXT_WORD = re.compile(rf"\s+([{_LOWER}][\w']*)")
+# Italian keeps "uno" before s + consonant, z, gn, ps, pn, x, y ("uno studente").
+_RE_IT_UNO = re.compile(r"s[^aeiouàèéìòù]|z|gn|ps|pn|x|y")
 
 
 def _numbers(spec: _Spec, text: str) -> str:
@@ -1216,16 +1217,8 @@ def _numbers(spec: _Spec, text: str) -> str:
                 spec.code == "it" and word[:1] in "aeiouàèéìòùh")
             if feminine:
                 words = spec.feminine(words)
-            elif spec.code == "es" and counted and token.isdigit():
-                words = _es_masculine(words)
-            elif (
-                spec.code == "it"
-                and not label
-                and token.isdigit()
-                and word not in _IT_FUNCTION_WORDS
-                and not re.match(r"s[^aeiouàèéìòù]|z|gn|ps|pn|x|y", word)
-            ):
-                words = _it_masculine(words)
+            elif counted and token.isdigit() and not (spec.code == "it" and _RE_IT_UNO.match(word)):
+                words = spec.masculine(words)
         if text[end : end + 1].isalpha():
             words += " "  # "3D", "5बजे"
         return words
@@ -1267,7 +1260,7 @@ def _normalize(spec: _Spec, text: str) -> str:
     text = textnorm._RE_DOUBLE_DASH.sub(" \u2014 ", text)
     text = textnorm._RE_EN_DASH.sub(" \u2014 ", text)
     text = _times(spec, text)
-    text = _RE_NEGATIVE.sub(f"{spec.minus} ", text)
+    text = textnorm._RE_NEGATIVE.sub(f"{spec.minus} ", text)
     text = _currency(spec, text)
     text = _percent(spec, text)
     text = _ordinals(spec, text)

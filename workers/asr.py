@@ -156,12 +156,16 @@ def _pause_breaks(words: Sequence[Word], pauses: Sequence[tuple[float, float]]) 
     return {i for i in range(1, len(words)) if side[i] != side[i - 1]}
 
 
+#: A pause this long ends a cue.
+SPLIT_PAUSE_S = 0.45
+
+
 def group_words(
     words: Sequence[Word],
     *,
     max_chars: int = 84,
     max_s: float = 7.0,
-    split_pause_s: float = 0.45,
+    split_pause_s: float = SPLIT_PAUSE_S,
     pauses: Sequence[tuple[float, float]] | None = None,
 ) -> list[list[Word]]:
     """The words of each cue, as :func:`cues_from_words` groups them (its rules);
@@ -200,7 +204,7 @@ def cues_from_words(
     *,
     max_chars: int = 84,
     max_s: float = 7.0,
-    split_pause_s: float = 0.45,
+    split_pause_s: float = SPLIT_PAUSE_S,
     pauses: Sequence[tuple[float, float]] | None = None,
 ) -> list[Cue]:
     """Group recognised words into subtitle cues. Pure.
@@ -229,8 +233,6 @@ def cues_from_words(
 
 # --------------------------------------------------------------------------- the audio's energy
 
-#: A pause this long ends a cue.
-SPLIT_PAUSE_S = 0.45
 #: Frame of the energy envelope, seconds.
 FRAME_S = 0.010
 #: A frame is speech when within this many dB of the speech level ...
@@ -287,7 +289,7 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
     return list(zip(np.flatnonzero(edges == 1).tolist(), np.flatnonzero(edges == -1).tolist(), strict=True))
 
 
-def audio_pauses(loud: np.ndarray, *, min_s: float = 0.45) -> list[tuple[float, float]]:
+def audio_pauses(loud: np.ndarray, *, min_s: float = SPLIT_PAUSE_S) -> list[tuple[float, float]]:
     """Quiet stretches of at least ``min_s`` seconds between speech frames
     (``loud``, from :func:`speech_frames`), as ``(start, end)`` seconds; the
     silence before the first speech and after the last is not a pause."""

@@ -233,8 +233,6 @@ def transcribe(store: ObjectStore, audio_key: str, name: str, language: str) -> 
     control role), as SRT (:func:`workers.asr.asr_timeline`). A user error (no
     speech, a language the model does not know) is an answer naming ``name``,
     the user's file."""
-    import tempfile
-
     from workers.asr import asr_timeline
 
     try:
