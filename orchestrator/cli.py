@@ -289,8 +289,8 @@ def cmd_render(args: argparse.Namespace, settings: Settings) -> int:
 
 def _check_lexicons(options: RenderOptions) -> None:
     """Every ``--lexicon`` file is there (read and bounded when the job is planned)."""
-    for path in [options.lexicon, *options.lang_lexicons.values()]:
-        if path and not Path(path).is_file():
+    for path, _lang in options.lexicon_files():
+        if not Path(path).is_file():
             raise InputError("lexicon file not found", file=path)
 
 

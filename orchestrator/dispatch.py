@@ -124,6 +124,12 @@ class EmbeddedDispatcher:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
 
+    def _solo(self) -> ProcessPoolExecutor:
+        """A worker process of its own for one call (enroll, predict, transcribe),
+        with every core: this process never loads the engine or a model."""
+        return ProcessPoolExecutor(max_workers=1, mp_context=mp.get_context("spawn"),
+                                   initializer=worker_pool.init, initargs=(self.settings.child_json(), 1))
+
     def enroll(self, ref_key: str, voice_id: str, version: int,
                tick: Callable[[], None] | None = None) -> dict[str, Any]:
         """Run the enrollment task in a process of its own, calling ``tick`` about
@@ -131,10 +137,7 @@ class EmbeddedDispatcher:
         submitted after its voice is ready), so that process gets every core
         rather than a pool process's share: the search's time budget then buys
         as many candidates as the machine can render."""
-        with ProcessPoolExecutor(
-            max_workers=1, mp_context=mp.get_context("spawn"), initializer=worker_pool.init,
-            initargs=(self.settings.child_json(), 1),
-        ) as solo:
+        with self._solo() as solo:
             fut = solo.submit(worker_pool.enroll, ref_key, voice_id, version)
             while not wait([fut], timeout=TICK_S).done:
                 if tick:
@@ -170,10 +173,7 @@ class EmbeddedDispatcher:
         """Predict lines' lengths and fit (:func:`workers.facts.predict_lines`) in a
         worker process of its own, with every core: this process (the CLI) never
         loads the engine's runtime."""
-        with ProcessPoolExecutor(
-            max_workers=1, mp_context=mp.get_context("spawn"), initializer=worker_pool.init,
-            initargs=(self.settings.child_json(), 1),
-        ) as solo:
+        with self._solo() as solo:
             found = solo.submit(worker_pool.predict_lines, profile_key, builtin,
                                 [line.to_dict() for line in lines]).result()
         return [LinePrediction.from_dict(d) for d in found]
@@ -182,10 +182,7 @@ class EmbeddedDispatcher:
         """``--timeline asr``: the SRT of stored speech and its warnings
         (:func:`workers.facts.transcribe`), made in a worker process of its
         own: this process never loads Whisper."""
-        with ProcessPoolExecutor(
-            max_workers=1, mp_context=mp.get_context("spawn"), initializer=worker_pool.init,
-            initargs=(self.settings.child_json(), 1),
-        ) as solo:
+        with self._solo() as solo:
             answer: dict[str, str] = solo.submit(worker_pool.transcribe, audio_key, name, language).result()
         return _srt_of(answer)
 

@@ -132,6 +132,12 @@ class RenderOptions(BaseModel):
     engine: str | None = None
     engine_version: str | None = None
 
+    def lexicon_files(self) -> list[tuple[str, str | None]]:
+        """The job's lexicon files as (path, language): the one for every
+        language (None) first, then each language's, by tag."""
+        files: list[tuple[str, str | None]] = [(self.lexicon, None)] if self.lexicon else []
+        return files + [(path, tag) for tag, path in sorted(self.lang_lexicons.items())]
+
     @field_validator("speaker_langs", "lang_lexicons")
     @classmethod
     def _tags(cls, value: dict[str, str], info: ValidationInfo) -> dict[str, str]:
@@ -181,7 +187,7 @@ def _input_repr(value: Any) -> str:
     return repr(value) if not isinstance(value, dict) else "(missing)"
 
 
-def split_speaker_langs(values: list[str], *, field: str = "--lang") -> tuple[list[str], dict[str, str]]:
+def split_speaker_langs(values: list[str]) -> tuple[list[str], dict[str, str]]:
     """``--lang`` values cut into the job's (or the dubs') languages and the
     characters' (``NAME=TAG``), each tag checked and normalised. A character
     named twice is an error naming it."""
@@ -196,11 +202,12 @@ def split_speaker_langs(values: list[str], *, field: str = "--lang") -> tuple[li
             continue
         who, _, tag = (x.strip() for x in value.partition("="))
         if not who:
-            raise InputError(f"{value!r}: give the character's name before '=' (NAME=TAG)", field=field)
+            raise InputError(f"{value!r}: give the character's name before '=' (NAME=TAG)", field="--lang")
         if who.casefold() in seen:
-            raise InputError(f"{who!r} has two languages ({seen[who.casefold()]} and {value})", field=field)
+            raise InputError(f"{who!r} has two languages ({seen[who.casefold()]} and {value})",
+                             field="--lang")
         seen[who.casefold()] = value
-        named[who] = parse_language(tag, field=field).tag
+        named[who] = parse_language(tag, field="--lang").tag
     return plain, named
 
 

@@ -261,8 +261,7 @@ def _apply_lexicon(segments: list[Any], options: RenderOptions, phonemes: frozen
     line (the error names the entry and the input's line). The digest is that
     of all the entries, so a changed entry of any language is on record."""
 
-    files: list[tuple[str, str | None]] = [(options.lexicon, None)] if options.lexicon else []
-    files += [(path, tag) for tag, path in sorted(options.lang_lexicons.items())]
+    files = options.lexicon_files()
     if not files:
         return segments, None
     from voicecast.lexicon import LexiconTimeout, combine, load_lexicon
@@ -522,7 +521,7 @@ def plan_input(settings: Settings, input_path: Path, options: RenderOptions,
     # A language the engine does not speak is refused before anything is read (or transcribed).
     langs = [d.lang for d in options.dubs] or ([options.lang] if options.lang else [])
     if langs:
-        _check_languages(dispatcher, [parse_language(x) for x in langs])
+        check_spoken(dispatcher.facts(), [(x, "--lang") for x in langs])
     unfit: list[str] | None = [] if preview else None
     planned = _plan(settings, kind, input_path, options, characters, dispatcher, unfit)
     if planned.media is None:  # a media job's dubs were checked against their own subtitles
@@ -549,7 +548,9 @@ def plan_input(settings: Settings, input_path: Path, options: RenderOptions,
     segments, unused = _speaker_languages(segments, options.speaker_langs)
     warnings = warnings + [f"--lang {who}={tag}: {input_path} has no line by {who}" for who, tag in unused]
     segments = [g if g.language else dataclasses.replace(g, language=language) for g in segments]
-    _check_languages(dispatcher, [parse_language(x) for x in sorted({g.language for g in segments})])
+    # The lines' other languages ([lang:] tags, characters', a declared one; those asked for are checked).
+    others = sorted({g.language for g in segments} - set(langs))
+    check_spoken(dispatcher.facts(), [(x, "--lang") for x in others])
     # The lexicon after the languages: each line gets the entries of its language's sections.
     segments, lex_digest = _apply_lexicon(segments, options, dispatcher.facts().phoneme_symbols,
                                           settings.inputs, str(input_path))
@@ -579,13 +580,14 @@ def _job_language(kind: str, input_path: Path, options: RenderOptions,
     return (declared.tag if declared is not None else DEFAULT_LANGUAGE), []
 
 
-def _check_languages(dispatcher: Dispatcher, langs: list[Language]) -> None:
-    """Refuse a dub in a language the engine does not speak, naming the ones it does."""
-    facts = dispatcher.facts()
-    for lang in langs:
-        said = unspoken(facts, lang)
+def check_spoken(facts: EngineFacts, asked: list[tuple[str, str]]) -> None:
+    """Refuse a language (``(tag, field)`` pairs: the job's, a dub's, a
+    character's, a line's) that is not one or that the engine does not speak,
+    naming the field and the languages it speaks."""
+    for tag, field in asked:
+        said = unspoken(facts, parse_language(tag, field=field))
         if said:
-            raise InputError(said, field="--lang")
+            raise InputError(said, field=field)
 
 
 def unspoken(facts: EngineFacts, lang: Language) -> str | None:

@@ -289,6 +289,15 @@ def carries_audio(ext: str, codec: str) -> bool:
     return ok is None or codec in ok
 
 
+def carried_subtitles(info: MediaInfo, ext: str) -> list[StreamInfo]:
+    """The source's subtitle streams a ``ext`` output keeps: all of them in
+    Matroska (as they are); elsewhere the text ones, converted to the
+    container's text format (image ones cannot be)."""
+    if ext.lower() == ".mkv":
+        return list(info.subtitles)
+    return [s for s in info.subtitles if s.codec in TEXT_SUBTITLES]
+
+
 def check_container(out: Path, info: MediaInfo, *, keep_original: bool) -> list[str]:
     """Refuse, before any work, an output container that cannot carry the
     source's picture (never re-encoded) and say which can; returns warnings
@@ -314,9 +323,9 @@ def check_container(out: Path, info: MediaInfo, *, keep_original: bool) -> list[
                 warnings.append(f"{info.path}: the original sound ({a.describe()}) cannot be carried in "
                                 f"{ext} as it is; it is re-encoded as {DUB_CODEC[ext]}")
     if ext != ".mkv":
-        images = [s for s in info.subtitles if s.codec not in TEXT_SUBTITLES]
-        texts = [s for s in info.subtitles if s.codec in TEXT_SUBTITLES]
-        converted = [s for s in texts if s.codec != SUBTITLE_CODEC[ext]]
+        carried = carried_subtitles(info, ext)
+        images = [s for s in info.subtitles if s not in carried]
+        converted = [s for s in carried if s.codec != SUBTITLE_CODEC[ext]]
         if images:
             warnings.append(f"{info.path}: its {len(images)} image subtitle stream(s) "
                             f"({', '.join(sorted({IMAGE_SUBTITLES.get(s.codec, s.codec) for s in images}))}) "

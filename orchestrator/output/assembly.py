@@ -288,7 +288,7 @@ def fit_report_rows(segments: Sequence[Any], placements: Sequence[Placement] = (
             "rate": s.rate, "engine_rate": s.engine_rate, "stretch": s.stretch,
             "borrowed_s": s.borrowed_s, "overflow": bool(s.overflow), "overflow_s": s.overflow_s,
             "error_ms": s.error_ms, "engine_calls": s.engine_calls, "cache_hit": bool(s.cache_hit),
-            "emotion": s.emotion, "intensity": s.intensity, "lang": getattr(s, "language", None) or "en",
+            "emotion": s.emotion, "intensity": s.intensity, "lang": s.language or "en",
             "text": s.text,
         }
         p = where.get(s.idx)

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from orchestrator.inputs.media import DUB_CODEC, SUBTITLE_CODEC, TEXT_SUBTITLES, MediaInfo, carries_audio
+from orchestrator.inputs.media import DUB_CODEC, SUBTITLE_CODEC, MediaInfo, carried_subtitles, carries_audio
 from orchestrator.output.assembly import (
     OUTPUT_FORMATS,
     SILENCE_CHUNK_S,
@@ -260,9 +260,9 @@ def mux_args(info: MediaInfo, tracks: Sequence[tuple[DubTrackOutline, Path]], ou
         maps += ["-map", f"0:{a.index}"]
     for k in range(len(subs)):
         maps += ["-map", f"{len(tracks) + 1 + k}:s:0"]
-    # The source's text subtitles, converted where the container has its own
-    # text format (image ones cannot be: only Matroska keeps those).
-    kept = [s for s in info.subtitles if s.codec in TEXT_SUBTITLES] if ext != ".mkv" else []
+    # The source's subtitles (Matroska: all, with the attachments; elsewhere the
+    # text ones, converted to the container's text format).
+    kept = carried_subtitles(info, ext) if ext != ".mkv" else []
     for s in kept:
         maps += ["-map", f"0:{s.index}"]
     if ext == ".mkv":

@@ -6,9 +6,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from orchestrator.inputs.media import VIDEO_CONTAINERS
+
 #: Output formats by job kind (a book is an M4B with chapters; a video's dub may also be a video).
 DUB_FORMATS = ("wav", "m4a", "mp3", "flac")
-VIDEO_FORMATS = ("mp4", "m4v", "mov", "mkv", "webm")
+VIDEO_FORMATS = tuple(ext.lstrip(".") for ext in VIDEO_CONTAINERS)
 
 
 class JobOptions(BaseModel):

@@ -205,15 +205,11 @@ def render_options(settings: Settings, tenant: str, opts: JobOptions, kind: str,
 def _check_spoken(facts: EngineFacts, options: RenderOptions) -> None:
     """Refuse a job language, dub language or character's language the engine
     does not speak, naming the option."""
-    from orchestrator.render import unspoken
-    from voicecast.languages import parse_language
+    from orchestrator.render import check_spoken
 
-    asked = [("options.lang", t) for t in [options.lang, *(d.lang for d in options.dubs)] if t]
-    asked += [(f"options.speaker_langs.{who}", t) for who, t in options.speaker_langs.items()]
-    for field, tag in asked:
-        said = unspoken(facts, parse_language(tag, field=field))
-        if said:
-            raise InputError(said, field=field)
+    asked = [(t, "options.lang") for t in [options.lang, *(d.lang for d in options.dubs)] if t]
+    asked += [(t, f"options.speaker_langs.{who}") for who, t in options.speaker_langs.items()]
+    check_spoken(facts, asked)
 
 
 def accept(settings: Settings, tenant: str, upload: Upload, reference: Upload | None, lexicon: Upload | None,
