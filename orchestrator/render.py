@@ -547,7 +547,9 @@ def plan_input(settings: Settings, input_path: Path, options: RenderOptions,
     # job's dub's, else the job's.
     segments, unused = _speaker_languages(segments, options.speaker_langs)
     warnings = warnings + [f"--lang {who}={tag}: {input_path} has no line by {who}" for who, tag in unused]
-    segments = [g if g.language else dataclasses.replace(g, language=language) for g in segments]
+    dub_langs = {t.index: t.lang.tag for t in planned.media.tracks} if planned.media is not None else {}
+    segments = [g if g.language else dataclasses.replace(g, language=dub_langs.get(g.track, language))
+                for g in segments]
     # The lines' other languages ([lang:] tags, characters', a declared one; those asked for are checked).
     others = sorted({g.language for g in segments} - set(langs))
     check_spoken(dispatcher.facts(), [(x, "--lang") for x in others])

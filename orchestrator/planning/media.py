@@ -190,8 +190,9 @@ def plan_media(settings: Settings, input_path: Path, options: RenderOptions, rul
         check_plan(plan.segments, plan.duration, limits=settings.inputs, hard_max=settings.fit.hard_max,
                    source=timeline.source, timed=True, unfit=unfit if preview else None)
         first = len(segments)
-        segments += [dataclasses.replace(g, idx=first + i, track=k, language=g.language or lang.tag)
-                     for i, g in enumerate(plan.segments)]
+        # A line's language is its [lang:] tag's here; the planner gives the rest theirs
+        # (a character's, else this dub's: TrackPlan.lang).
+        segments += [dataclasses.replace(g, idx=first + i, track=k) for i, g in enumerate(plan.segments)]
         warnings += [*timeline.warnings, *plan.warnings]
         tracks.append(TrackPlan(index=k, lang=lang, voice=dub.voice, timeline=timeline, first=first,
                                 count=len(plan.segments)))

@@ -137,6 +137,20 @@ def test_an_mpeg_ts_source_that_starts_late(media: Path, env: dict[str, str], tm
     assert np.allclose(found, [c.start for c in cues], atol=0.05), (found, cues)
 
 
+def test_a_characters_language_in_each_dub(media: Path, env: dict[str, str], tmp_path: Path) -> None:
+    """``--lang NAME=TAG`` speaks that character's lines in its language in
+    every dub of a video; the other lines take their dub's language."""
+    make_srt(tmp_path / "en.srt", ["ANNA: We land in Geneva.", "PIERRE: Genève, enfin."], first=1.0, gap=1.6)
+    make_srt(tmp_path / "es.srt", ["ANNA: Llegamos a Ginebra.", "PIERRE: Genève, enfin."], first=1.0, gap=1.6)
+    proc = voicecast({**env, "VOICECAST_ENGINE__NAME": "null"}, "plan", media / "film.mp4",
+                     "--subs", tmp_path / "en.srt", "--subs", tmp_path / "es.srt", "--lang", "en",
+                     "--lang", "es", "--lang", "Pierre=fr", "--json")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    lines = json.loads(proc.stdout)["segments"]
+    assert [(g["speaker"], g["language"]) for g in lines] == [
+        ("ANNA", "en"), ("PIERRE", "fr"), ("ANNA", "es"), ("PIERRE", "fr")]
+
+
 def test_duck_lowers_the_original_under_speech_only(media: Path, env: dict[str, str], tmp_path: Path) -> None:
     run_env = {**env, "VOICECAST_ENGINE__NAME": "null"}
     for depth in (None, 24.0):
