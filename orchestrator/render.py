@@ -373,6 +373,8 @@ class _Planned(NamedTuple):
     lead_s: float = 0.0
     #: Video and audio inputs: the input's facts and each dub.
     media: MediaPlan | None = None
+    #: Audiobooks: the language the book itself declares (before ``--lang``).
+    declared: str | None = None
 
 
 def _plan(settings: Settings, kind: str, input_path: Path, options: RenderOptions,
@@ -407,6 +409,7 @@ def _parse_and_plan(settings: Settings, kind: str, input_path: Path, options: Re
         book = read_book(input_path, ReadOptions(front_matter=options.front_matter,
                                                  back_matter=options.back_matter, notes=options.notes,
                                                  limits=settings.inputs))
+        declared = book.language
         if options.lang:  # --lang: the book is split into sentences and announced in that language
             book = dataclasses.replace(book, language=options.lang)
         if options.title or options.author:  # --title/--author: what the book is announced as, too
@@ -416,7 +419,8 @@ def _parse_and_plan(settings: Settings, kind: str, input_path: Path, options: Re
         bplan = plan_book(book, source=str(input_path), settings=settings.book, emotions=rules,
                           characters=characters)
         # What the reader skipped (front matter, notes...), then what planning found.
-        return _Planned(bplan.segments, [*book.warnings, *bplan.warnings], 0.0, (book, bplan))
+        return _Planned(bplan.segments, [*book.warnings, *bplan.warnings], 0.0, (book, bplan),
+                        declared=declared)
     if kind == "script":
         plan = plan_script(read_text(input_path), source=str(input_path), emotions=rules,
                            characters=characters)
@@ -483,6 +487,8 @@ class InputPlan:
     book: tuple[Book, BookPlan] | None = None
     #: Video and audio inputs: the input's facts and each dub.
     media: MediaPlan | None = None
+    #: Audiobooks: the language the book itself declares (before ``--lang``).
+    declared: str | None = None
     #: The job's language (BCP 47); each segment carries its own.
     language: str = "en"
 
@@ -570,8 +576,7 @@ def _job_language(kind: str, input_path: Path, options: RenderOptions,
     from orchestrator.inputs.subtitles import declared_language_of
     from voicecast.languages import DEFAULT_LANGUAGE, declared_language
 
-    said = (planned.book[0].language if planned.book else None) if kind == "audiobook" \
-        else declared_language_of(input_path)
+    said = planned.declared if kind == "audiobook" else declared_language_of(input_path)
     declared = declared_language(said)
     if options.lang:
         wanted = parse_language(options.lang)

@@ -172,3 +172,20 @@ def test_a_characters_language_and_the_lexicons_languages(env: dict[str, str], t
     audio = decode(out, SR)
     found = onsets(audio, SR, [c.start for c in cues])
     assert np.allclose(found, [c.start for c in cues], atol=0.05), (found, cues)
+
+
+def test_lang_over_what_the_input_says_warns(env: dict[str, str], tmp_path: Path) -> None:
+    """``--lang`` wins over the language an input declares, with a warning
+    naming both: a subtitle file's name and a book's front matter."""
+    srt = tmp_path / "escena.es.srt"
+    make_srt(srt, ["Buenos días."])
+    book = tmp_path / "ville.md"
+    book.write_text("---\ntitle: La Ville\nlanguage: fr\n---\n\n# Le matin\n\nLa ville dormait encore.\n",
+                    encoding="utf-8")
+    for path, lang, said in ((srt, "fr", "Spanish (es)"), (book, "es", "French (fr)")):
+        proc = cli(env, "plan", path, "--lang", lang, "--json", timeout=300)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        plan = json.loads(proc.stdout)
+        assert plan["language"] == lang and {g["language"] for g in plan["segments"]} == {lang}
+        warned = [w for w in plan["warnings"] if "as --lang asks" in w]
+        assert len(warned) == 1 and said in warned[0] and str(path) in warned[0], plan["warnings"]

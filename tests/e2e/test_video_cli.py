@@ -120,7 +120,8 @@ def test_an_mpeg_ts_source_that_starts_late(media: Path, env: dict[str, str], tm
                    check=True, timeout=120)
 
     def starts(path: Path) -> dict[str, float]:
-        return {s["codec_type"] + str(s["index"]): float(s["start_time"]) for s in probe_json(path)["streams"]}
+        streams = probe_json(path)["streams"]
+        return {s["codec_type"] + str(s["index"]): float(s["start_time"]) for s in streams}
 
     before = starts(src)
     assert min(before.values()) > 1.0, before  # the late clock this test is about
