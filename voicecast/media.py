@@ -161,13 +161,17 @@ def duration_s(path: str | Path) -> float:
     return float(probe(path)["format"]["duration"])
 
 
-def decode_audio(path: str | Path, sample_rate: int, *, max_s: float | None = None) -> np.ndarray:
+def decode_audio(path: str | Path, sample_rate: int, *, max_s: float | None = None,
+                 stream: str | None = None) -> np.ndarray:
     """Decode any audio (or video) file to mono float32 at ``sample_rate``;
     with ``max_s``, only its first ``max_s`` seconds (ffmpeg stops reading
-    there, so a 2-hour file costs what its first seconds cost)."""
+    there, so a 2-hour file costs what its first seconds cost); with
+    ``stream`` (``0:a:0``, the first audio stream), that stream rather than
+    the one ffmpeg would pick (the one with the most channels)."""
     limit = ["-t", f"{max_s:.6f}"] if max_s is not None else []
+    pick = ["-map", stream] if stream else []
     raw = run_ffmpeg([
-        "-v", "error", *limit, "-i", str(path), "-vn", "-ac", "1", "-ar", str(sample_rate),
+        "-v", "error", *limit, "-i", str(path), *pick, "-vn", "-ac", "1", "-ar", str(sample_rate),
         "-f", "f32le", "-acodec", "pcm_f32le", "pipe:1",
     ])
     return np.frombuffer(raw, dtype="<f4").copy()

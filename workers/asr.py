@@ -536,19 +536,14 @@ def decode_first_audio(media: Path, *, max_s: float | None = None) -> np.ndarray
     """The first audio stream of ``media`` as 16 kHz mono float32 (its first
     ``max_s`` seconds with ``max_s``). Raises :class:`InputError` naming the
     file when it has no audio stream or ffmpeg cannot decode it."""
-    from voicecast.media import MediaError, run_ffmpeg
+    from voicecast.media import MediaError, decode_audio
 
-    limit = ["-t", f"{max_s:.6f}"] if max_s is not None else []
     try:
-        # As voicecast.media.decode_audio, but the *first* audio stream (-map 0:a:0),
-        # not the one ffmpeg would pick (the one with the most channels).
-        raw = run_ffmpeg(["-v", "error", *limit, "-i", str(media), "-map", "0:a:0", "-vn", "-ac", "1",
-                          "-ar", str(ASR_SAMPLE_RATE), "-f", "f32le", "-acodec", "pcm_f32le", "pipe:1"])
+        audio = decode_audio(media, ASR_SAMPLE_RATE, max_s=max_s, stream="0:a:0")
     except MediaError as exc:
         lines = exc.stderr.strip().splitlines()
         detail = "" if "matches no streams" in exc.stderr or not lines else f" (ffmpeg: {lines[-1]})"
         raise InputError(f"has no audio stream to transcribe{detail}", file=media) from exc
-    audio = np.frombuffer(raw, dtype="<f4").copy()
     if audio.size == 0:
         raise InputError("has no audio stream to transcribe (it decodes to no samples)", file=media)
     return audio
@@ -565,13 +560,9 @@ def asr_timeline(media: Path, dest_srt: Path, *, language: str = "en",
     without an audio stream or that ffmpeg cannot decode, or audio in which
     Whisper finds no speech. The warnings name the cues Whisper was unsure of.
     """
-    from voicecast.languages import parse_language
+    from voicecast.evaluation import check_transcribable
 
-    lang = parse_language(language, field="--lang")
-    if lang.base != "en":
-        raise InputError(
-            f"--timeline asr transcribes English only, with the bundled Whisper tiny.en model, "
-            f"not {lang.name} ({lang.tag}); give the timeline with --subs", field="--lang")
+    check_transcribable(language)
     media, dest_srt = Path(media), Path(dest_srt)
     if not media.is_file():
         raise InputError("not found", file=media)

@@ -131,6 +131,9 @@ def dub_timeline(info: MediaInfo, dub: DubSpec, settings: Settings,
     transcribed by the synthesis role: :meth:`Dispatcher.transcribe`).
     Raises :class:`InputError` naming the file or stream."""
     if dub.subs == ASR:
+        from voicecast.evaluation import check_transcribable
+
+        check_transcribable(dub.lang)  # before the sound is extracted and sent
         text, said = dispatcher.transcribe(speech_upload(settings, info), str(info.path), dub.lang)
         source = f"{info.path} (speech)"
         return (DubTimeline(text, "srt", source, "asr", tuple(said)),

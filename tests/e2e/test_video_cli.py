@@ -152,6 +152,16 @@ def test_a_characters_language_in_each_dub(media: Path, env: dict[str, str], tmp
         ("ANNA", "en"), ("PIERRE", "fr"), ("ANNA", "es"), ("PIERRE", "fr")]
 
 
+def test_asr_in_another_language_is_refused_before_any_work(media: Path, env: dict[str, str]) -> None:
+    """``--timeline asr`` is English only (Whisper tiny.en): another language is
+    refused at once, before the sound is extracted and sent to a worker."""
+    proc = voicecast({**env, "VOICECAST_ENGINE__NAME": "null"}, "plan", media / "film.mp4",
+                     "--timeline", "asr", "--lang", "es")
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    assert "error: --lang: --timeline asr transcribes English only" in proc.stderr, proc.stderr[-3000:]
+    assert "Spanish (es)" in proc.stderr
+
+
 def test_duck_lowers_the_original_under_speech_only(media: Path, env: dict[str, str], tmp_path: Path) -> None:
     run_env = {**env, "VOICECAST_ENGINE__NAME": "null"}
     for depth in (None, 24.0):
