@@ -373,7 +373,8 @@ class _Planned(NamedTuple):
     lead_s: float = 0.0
     #: Video and audio inputs: the input's facts and each dub.
     media: MediaPlan | None = None
-    #: Audiobooks: the language the book itself declares (before ``--lang``).
+    #: The language the input itself declares, as written (before ``--lang``;
+    #: not for video and audio inputs, whose dubs have theirs).
     declared: str | None = None
 
 
@@ -391,7 +392,12 @@ def _plan(settings: Settings, kind: str, input_path: Path, options: RenderOption
 def _parse_and_plan(settings: Settings, kind: str, input_path: Path, options: RenderOptions,
                     characters: list[str], dispatcher: Dispatcher,
                     unfit: list[str] | None = None) -> _Planned:
-    from orchestrator.inputs.subtitles import parse_subtitles, read_text
+    from orchestrator.inputs.subtitles import (
+        declared_language_in,
+        parse_subtitles_text,
+        read_subtitles,
+        read_text,
+    )
     from orchestrator.planning.cues import plan_cues
     from orchestrator.planning.script import plan_script
 
@@ -422,12 +428,15 @@ def _parse_and_plan(settings: Settings, kind: str, input_path: Path, options: Re
         return _Planned(bplan.segments, [*book.warnings, *bplan.warnings], 0.0, (book, bplan),
                         declared=declared)
     if kind == "script":
-        plan = plan_script(read_text(input_path), source=str(input_path), emotions=rules,
-                           characters=characters)
+        text = read_text(input_path)
+        plan = plan_script(text, source=str(input_path), emotions=rules, characters=characters)
     else:
-        plan = plan_cues(parse_subtitles(input_path), source=str(input_path), track_end=options.duration,
-                         emotions=rules, characters=characters, styles=options.styles)
-    return _Planned(plan.segments, list(plan.warnings), plan.duration, None, plan.lead_s)
+        text, fmt = read_subtitles(input_path)
+        plan = plan_cues(parse_subtitles_text(text, fmt, str(input_path)), source=str(input_path),
+                         track_end=options.duration, emotions=rules, characters=characters,
+                         styles=options.styles)
+    return _Planned(plan.segments, list(plan.warnings), plan.duration, None, plan.lead_s,
+                    declared=declared_language_in(text, input_path))
 
 
 def book_cover(book: Any, options: RenderOptions, input_path: Path) -> tuple[bytes | None, str | None]:
@@ -487,7 +496,8 @@ class InputPlan:
     book: tuple[Book, BookPlan] | None = None
     #: Video and audio inputs: the input's facts and each dub.
     media: MediaPlan | None = None
-    #: Audiobooks: the language the book itself declares (before ``--lang``).
+    #: The language the input itself declares, as written (before ``--lang``;
+    #: not for video and audio inputs, whose dubs have theirs).
     declared: str | None = None
     #: The job's language (BCP 47); each segment carries its own.
     language: str = "en"
@@ -573,10 +583,9 @@ def _job_language(kind: str, input_path: Path, options: RenderOptions,
     the input says: ``--lang``, else the input's own (an EPUB's
     ``dc:language``, front matter or a ``Language:`` header of a book; a
     subtitle file's ``Language:`` header or ``NAME.es.srt``), else English."""
-    from orchestrator.inputs.subtitles import declared_language_of
     from voicecast.languages import DEFAULT_LANGUAGE, declared_language
 
-    said = planned.declared if kind == "audiobook" else declared_language_of(input_path)
+    said = planned.declared
     declared = declared_language(said)
     if options.lang:
         wanted = parse_language(options.lang)

@@ -90,6 +90,14 @@ def parse_subtitles(path: Path) -> list[Cue]:
     :class:`~voicecast.errors.InputError` naming the file (and line, where
     there is one) for anything it cannot use.
     """
+    text, fmt = read_subtitles(path)
+    return parse_subtitles_text(text, fmt, str(path))
+
+
+def read_subtitles(path: Path) -> tuple[str, str]:
+    """A subtitle file's text and the format to parse it as (its extension's,
+    or what its content plainly is); :func:`parse_subtitles` without the
+    parsing, for callers that need the text too."""
     path = Path(path)
     ext = path.suffix.lower().lstrip(".")
     if ext not in SUPPORTED_FORMATS:
@@ -102,7 +110,7 @@ def parse_subtitles(path: Path) -> list[Cue]:
     fmt = _sniff_format(text) or ext
     if fmt != ext:
         log.warning("%s: content is %s, not %s; reading it as %s", path, fmt, ext, fmt)
-    return parse_subtitles_text(text, fmt, str(path))
+    return text, fmt
 
 
 def read_text(path: Path) -> str:
@@ -478,17 +486,22 @@ _RE_LANGUAGE_HEADER = re.compile(r"^\s*Language\s*:\s*(\S[^\r\n]*)$", re.I | re.
 
 
 def declared_language_of(path: Path) -> str | None:
-    """The language a subtitle file declares, as written: a WebVTT header's or
-    an ASS ``[Script Info]`` section's ``Language:`` line, else a language tag
-    as the name's last part before the extension (``film.es.srt``,
-    ``film.pt-BR.vtt``). ``None`` when it says none. Only the header is read:
-    the part before the first cue."""
-    from voicecast.languages import declared_language
-
+    """The language a subtitle file declares (:func:`declared_language_in`),
+    or None when it cannot be read."""
     try:
-        text = read_text(path)
+        return declared_language_in(read_text(path), path)
     except InputError:
         return None
+
+
+def declared_language_in(text: str, path: Path) -> str | None:
+    """The language a subtitle file (or script) declares, as written: a WebVTT
+    header's or an ASS ``[Script Info]`` section's ``Language:`` line in
+    ``text``, else a language tag as the name's last part before the
+    extension (``film.es.srt``, ``film.pt-BR.vtt``). ``None`` when it says
+    none. Only the header is looked at: the part before the first cue."""
+    from voicecast.languages import declared_language, parse_language
+
     head = text[: text.find("-->")] if "-->" in text else text[:4096]
     if "[Events]" in head:
         head = head[: head.find("[Events]")]
@@ -496,10 +509,8 @@ def declared_language_of(path: Path) -> str | None:
     if m and declared_language(m.group(1).strip()) is not None:
         return m.group(1).strip()
     tail = Path(path.stem).suffix.lstrip(".")
-    if 2 <= len(tail) <= 8 and tail.replace("-", "").isalpha() and tail.lower() not in ("und",):
+    if 2 <= len(tail) <= 8 and tail.replace("-", "").isalpha():
         try:
-            from voicecast.languages import parse_language
-
             parse_language(tail, field=None)
             return tail
         except InputError:

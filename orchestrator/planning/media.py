@@ -24,7 +24,7 @@ from orchestrator.inputs.media import (
     select_subtitle_stream,
     subtitle_stream_text,
 )
-from orchestrator.inputs.subtitles import Cue, parse_subtitles, parse_subtitles_text, read_text
+from orchestrator.inputs.subtitles import Cue, parse_subtitles_text, read_subtitles
 from orchestrator.planning.cues import plan_cues
 from orchestrator.planning.limits import check_plan
 from orchestrator.planning.segments import PlannedSegment
@@ -149,9 +149,10 @@ def dub_timeline(info: MediaInfo, dub: DubSpec, settings: Settings,
 
     regular_file(path, what="subtitle file", max_bytes=settings.inputs.max_text_bytes,
                  setting=env_name("inputs", "max_text_bytes"))
-    cues = parse_subtitles(path)
+    text, parsed_as = read_subtitles(path)  # read once: parsed, and kept to mux or store
+    cues = parse_subtitles_text(text, parsed_as, str(path))
     fmt = path.suffix.lower().lstrip(".")
-    return DubTimeline(read_text(path), "ass" if fmt == "ssa" else fmt, str(path), "file"), cues
+    return DubTimeline(text, "ass" if fmt == "ssa" else fmt, str(path), "file"), cues
 
 
 def plan_media(settings: Settings, input_path: Path, options: RenderOptions, rules: EmotionRules,
